@@ -1,0 +1,1 @@
+//! Compute backends: one trait, implementations for the CPU (always there, the reference) and CUDA.

@@ -1,0 +1,37 @@
+//! Command-line parsing (clap) and dispatch. Each command's flags and its glue live in their own file.
+
+use clap::{Parser, Subcommand};
+
+use crate::error::Result;
+
+pub mod cast;
+pub mod e8m0;
+pub mod inspect;
+
+/// Tells you where and why your model's numbers diverge from a reference.
+#[derive(Parser, Debug)]
+#[command(name = "isolate", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// List the tensors of files: name, dtype, shape, and min/max/mean/NaN count of float tensors.
+    Inspect(inspect::InspectArgs),
+    /// Convert every floating tensor of the inputs to one dtype and write safetensors.
+    Cast(cast::CastArgs),
+    /// Encode values to E8M0 codes or decode codes to values.
+    E8m0(e8m0::E8m0Args),
+}
+
+/// Runs a parsed command; returns the exit code (0 pass, 1 mismatch/drift).
+pub fn run(cli: Cli) -> Result<i32> {
+    match cli.command {
+        Command::Inspect(a) => inspect::run(a),
+        Command::Cast(a) => cast::run(a),
+        Command::E8m0(a) => e8m0::run(a),
+    }
+}

@@ -1,0 +1,4 @@
+//! The jobs `isolate` runs: inspection, casts, quant verification, fingerprinting, GEMM isolation,
+//! dump comparison, benchmarks.
+
+pub mod inspect;

@@ -1,0 +1,1 @@
+//! GEMM emulation: GemmSpec axes, presets and the CPU implementation.

@@ -1,0 +1,12 @@
+//! Metrics between a candidate `a` and a reference `b` (design.md "Numbers we never get wrong"): computed in
+//! f64 with compensated sums, in parallel over chunks, one pass over the bytes, never clamped.
+
+pub mod compare;
+pub mod flag;
+pub mod stats;
+pub mod sum;
+pub mod ulp;
+
+pub use compare::{compare, compare_values, Comparison};
+pub use flag::{flag_for, Severity};
+pub use stats::{summarize, Summary};

@@ -1,0 +1,1 @@
+//! Quantizers: QuantSpec axes, presets and the CPU implementation.

@@ -1,0 +1,4 @@
+//! Output: terminal tables, JSON, Markdown, HTML.
+
+pub mod json;
+pub mod table;

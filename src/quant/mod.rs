@@ -1,1 +1,5 @@
 //! Quantizers: QuantSpec axes, presets and the CPU implementation.
+
+pub mod quantized;
+
+pub use quantized::Quantized;

@@ -1,4 +1,5 @@
 //! Byte-for-byte golden tests of the element codecs against PyTorch 2.11 itself (CPU and CUDA), from
+#![allow(clippy::needless_range_loop)] // codes index both tables
 //! fixtures/golden/codecs.safetensors made by fixtures/gen/codec_golden.py on an H100.
 //!
 //! NaN is compared by class: where torch's result is a NaN ours must be a NaN of the same format (for the

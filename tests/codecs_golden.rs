@@ -1,11 +1,11 @@
 //! Byte-for-byte golden tests of the element codecs against PyTorch 2.11 itself (CPU and CUDA), from
-#![allow(clippy::needless_range_loop)] // codes index both tables
 //! fixtures/golden/codecs.safetensors made by fixtures/gen/codec_golden.py on an H100.
 //!
 //! NaN is compared by class: where torch's result is a NaN ours must be a NaN of the same format (for the
 //! 8-bit formats the NaN codes are compared exactly too, since their NaN encodings are part of the format;
 //! for bf16/f16 only the class, since CUDA returns a canonical NaN and the CPU keeps a payload).
 
+#![allow(clippy::needless_range_loop)] // codes index both tables
 use std::path::Path;
 
 use isolate::formats::convert::{f32_to_bf16_bits, f32_to_f16_bits};

@@ -1,1 +1,73 @@
 //! Compute backends: one trait, implementations for the CPU (always there, the reference) and CUDA.
+//!
+//! Every backend computes the same functions bit for bit; the CPU one is the definition. `select` turns the
+//! `--backend auto|cpu|cuda` flag into a backend: `auto` uses CUDA when a GPU and its driver are there and
+//! falls back to the CPU with one line on stderr, `cuda` without a GPU is a usage error (exit 2).
+
+use crate::error::{Error, Result};
+use crate::formats::{E8m0Round, Fp8Format, Overflow};
+
+pub mod cpu;
+pub mod cuda;
+
+pub use cpu::CpuBackend;
+
+/// The operations a backend offers. Slices in, vectors out: each call moves its data to the device and back.
+pub trait Backend {
+    /// `cpu` or `cuda`.
+    fn name(&self) -> &'static str;
+    /// A line describing the device (CPU model / GPU name, compute capability, how kernels were built).
+    fn describe(&self) -> String;
+    /// For backend-specific extras (the CUDA selftest sweeps, benches).
+    fn as_any(&self) -> &dyn std::any::Any;
+    /// [`crate::formats::e8m0::encode`] of every element.
+    fn e8m0_encode(&self, x: &[f32], round: E8m0Round) -> Result<Vec<u8>>;
+    /// [`crate::formats::e8m0::decode`] of every code.
+    fn e8m0_decode(&self, codes: &[u8]) -> Result<Vec<f32>>;
+    /// [`Fp8Format::encode`] of every element.
+    fn fp8_encode(&self, x: &[f32], fmt: Fp8Format, overflow: Overflow) -> Result<Vec<u8>>;
+    /// [`Fp8Format::decode`] of every code.
+    fn fp8_decode(&self, codes: &[u8], fmt: Fp8Format) -> Result<Vec<f32>>;
+}
+
+/// The `--backend` flag.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum BackendChoice {
+    /// CUDA when a GPU is there, else the CPU (saying so on stderr).
+    #[default]
+    Auto,
+    /// The CPU reference.
+    Cpu,
+    /// An NVIDIA GPU through CUDA; exit 2 when there is none.
+    Cuda,
+}
+
+/// `--backend` as a reusable clap argument group (flatten it into a command's arguments).
+#[derive(clap::Args, Debug, Clone, Copy, Default)]
+pub struct BackendArg {
+    /// Where to compute: auto (CUDA when a GPU is present, else CPU), cpu, or cuda.
+    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+    pub backend: BackendChoice,
+}
+
+/// A backend for `choice`. `auto` without a usable GPU prints one line on stderr and returns the CPU backend.
+pub fn select(choice: BackendChoice) -> Result<Box<dyn Backend>> {
+    match choice {
+        BackendChoice::Cpu => Ok(Box::new(CpuBackend)),
+        BackendChoice::Cuda => match cuda::CudaBackend::new() {
+            Ok(b) => Ok(Box::new(b)),
+            Err(Error::NoGpu(why)) => Err(Error::NoGpu(format!(
+                "--backend cuda: no usable GPU: {why}"
+            ))),
+            Err(e) => Err(e),
+        },
+        BackendChoice::Auto => match cuda::CudaBackend::new() {
+            Ok(b) => Ok(Box::new(b)),
+            Err(Error::NoGpu(why)) => {
+                eprintln!("isolate: no usable GPU ({why}); using the CPU backend");
+                Ok(Box::new(CpuBackend))
+            }
+            Err(e) => Err(e),
+        },
+    }
+}

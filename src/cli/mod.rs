@@ -7,6 +7,7 @@ use crate::error::Result;
 pub mod cast;
 pub mod e8m0;
 pub mod inspect;
+pub mod selftest;
 
 /// Tells you where and why your model's numbers diverge from a reference.
 #[derive(Parser, Debug)]
@@ -25,6 +26,8 @@ pub enum Command {
     Cast(cast::CastArgs),
     /// Encode values to E8M0 codes or decode codes to values.
     E8m0(e8m0::E8m0Args),
+    /// Check every GPU kernel against its CPU twin, bit for bit (exit 0 all equal, 1 a mismatch).
+    Selftest(selftest::SelftestArgs),
 }
 
 /// Runs a parsed command; returns the exit code (0 pass, 1 mismatch/drift).
@@ -33,5 +36,6 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Inspect(a) => inspect::run(a),
         Command::Cast(a) => cast::run(a),
         Command::E8m0(a) => e8m0::run(a),
+        Command::Selftest(a) => selftest::run(a),
     }
 }

@@ -1,0 +1,224 @@
+//! Compiles every `kernels/*.cu` to PTX with nvcc when one is found, and writes one registry of modules,
+//! `$OUT_DIR/kernels.rs` (included by `src/backend/cuda/registry.rs`).
+//!
+//! nvcc is looked for in `$NVCC`, `$CUDA_HOME/bin/nvcc`, `PATH`, then the pinned pip install under
+//! `.cache/cuda` (`scripts/install-nvcc.sh`). An nvcc newer than CUDA 13.0 is refused (driver 580 rejects its
+//! PTX). Without nvcc every module carries only its source and the binary compiles it with NVRTC at run time.
+//! Each module always carries its source too (with local `#include "x.cuh"` inlined), so that a device the PTX
+//! does not load on can still compile it with NVRTC.
+//!
+//! A kernel's first lines may say `// isolate-arch: sm_90a` (wgmma, setmaxnreg): it is then compiled with
+//! `-gencode=arch=compute_90a,code=sm_90a` instead of `-arch=sm_90`.
+//!
+//! `ISOLATE_REQUIRE_NVCC=1` (set by `.ci/run`) turns "no usable nvcc" into a build error. A kernel that nvcc
+//! (or ptxas, when it sits next to nvcc) rejects is always a build error.
+
+use std::env;
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// nvcc flags every kernel gets: no FMA contraction (the CPU twins round every add and multiply; kernels
+/// write `fmaf` where a source fuses), IEEE division and square root, no flush-to-zero.
+const NVCC_FLAGS: &[&str] = &[
+    "--ptx",
+    "-fmad=false",
+    "-prec-div=true",
+    "-prec-sqrt=true",
+    "-ftz=false",
+    "-std=c++17",
+    "-O3",
+    "-lineinfo",
+];
+
+fn main() {
+    let root = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
+    let out = PathBuf::from(env::var("OUT_DIR").unwrap());
+    let kdir = root.join("kernels");
+    println!("cargo:rerun-if-changed=kernels");
+    for v in [
+        "NVCC",
+        "CUDA_HOME",
+        "PATH",
+        "ISOLATE_REQUIRE_NVCC",
+        "ISOLATE_NO_NVCC",
+    ] {
+        println!("cargo:rerun-if-env-changed={v}");
+    }
+    let require = env::var("ISOLATE_REQUIRE_NVCC").is_ok_and(|v| v == "1");
+    let nvcc = if env::var("ISOLATE_NO_NVCC").is_ok_and(|v| v == "1") {
+        None
+    } else {
+        find_nvcc(&root)
+    };
+    if nvcc.is_none() && require {
+        panic!(
+            "ISOLATE_REQUIRE_NVCC=1 but no nvcc ≤ 13.0 was found (NVCC, CUDA_HOME, PATH, .cache/cuda): \
+             run scripts/install-nvcc.sh"
+        );
+    }
+
+    let mut files: Vec<PathBuf> = fs::read_dir(&kdir)
+        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    files.retain(|p| p.extension().is_some_and(|e| e == "cu"));
+    files.sort();
+
+    let mut reg = String::new();
+    let compiler = match &nvcc {
+        Some(n) => format!("nvcc {} ({})", n.version, n.path.display()),
+        None => "none at build time: NVRTC at run time".to_string(),
+    };
+    writeln!(reg, "/// How the embedded modules were built.").unwrap();
+    writeln!(reg, "pub const BUILT_WITH: &str = {compiler:?};").unwrap();
+    writeln!(reg, "/// Every kernel module, in file-name order.").unwrap();
+    writeln!(reg, "pub static MODULES: &[ModuleSource] = &[").unwrap();
+    for f in &files {
+        let name = f.file_stem().unwrap().to_str().unwrap().to_string();
+        let src = inline_includes(f, &kdir, 0);
+        let arch90a = src
+            .lines()
+            .take(5)
+            .any(|l| l.contains("isolate-arch: sm_90a"));
+        let cu_out = out.join(format!("{name}.cu"));
+        fs::write(&cu_out, &src).unwrap();
+        let ptx = nvcc.as_ref().map(|n| {
+            let ptx = out.join(format!("{name}.ptx"));
+            n.compile(f, &kdir, &ptx, arch90a);
+            ptx
+        });
+        writeln!(reg, "    ModuleSource {{").unwrap();
+        writeln!(reg, "        name: {name:?},").unwrap();
+        writeln!(reg, "        sm90a: {arch90a},").unwrap();
+        writeln!(
+            reg,
+            "        source: include_str!({:?}),",
+            cu_out.display().to_string()
+        )
+        .unwrap();
+        match ptx {
+            Some(p) => writeln!(
+                reg,
+                "        ptx: Some(include_str!({:?})),",
+                p.display().to_string()
+            ),
+            None => writeln!(reg, "        ptx: None,"),
+        }
+        .unwrap();
+        writeln!(reg, "    }},").unwrap();
+    }
+    writeln!(reg, "];").unwrap();
+    fs::write(out.join("kernels.rs"), reg).unwrap();
+}
+
+/// The source of `f` with every `#include "name"` of a file in `kernels/` replaced by that file (once each
+/// level; headers use `#pragma once`, which NVRTC honours within one translation unit).
+fn inline_includes(f: &Path, kdir: &Path, depth: usize) -> String {
+    assert!(depth < 8, "include nesting too deep at {}", f.display());
+    let text = fs::read_to_string(f).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+    let mut out = String::new();
+    for line in text.lines() {
+        let t = line.trim_start();
+        if let Some(rest) = t.strip_prefix("#include \"") {
+            let inc = rest.split('"').next().unwrap();
+            let p = kdir.join(inc);
+            if p.exists() {
+                println!("cargo:rerun-if-changed={}", p.display());
+                out.push_str(&inline_includes(&p, kdir, depth + 1));
+                continue;
+            }
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
+struct Nvcc {
+    path: PathBuf,
+    version: String,
+}
+
+impl Nvcc {
+    fn compile(&self, cu: &Path, kdir: &Path, ptx: &Path, arch90a: bool) {
+        let mut cmd = Command::new(&self.path);
+        cmd.args(NVCC_FLAGS);
+        if arch90a {
+            cmd.arg("-gencode=arch=compute_90a,code=sm_90a");
+        } else {
+            cmd.arg("-arch=sm_90");
+        }
+        cmd.arg("-I").arg(kdir).arg(cu).arg("-o").arg(ptx);
+        run(&mut cmd, cu);
+        // ptxas catches what the front end lets through (register-indexed MMA fragments, bad asm).
+        let ptxas = self.path.with_file_name("ptxas");
+        if ptxas.exists() {
+            let arch = if arch90a { "sm_90a" } else { "sm_90" };
+            let mut c = Command::new(ptxas);
+            c.args(["-arch", arch, "-o"])
+                .arg(ptx.with_extension("cubin"))
+                .arg(ptx);
+            run(&mut c, cu);
+        }
+    }
+}
+
+fn run(cmd: &mut Command, what: &Path) {
+    let o = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("running {cmd:?}: {e}"));
+    if !o.status.success() {
+        panic!(
+            "kernel {} does not compile:\n{}{}",
+            what.display(),
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+}
+
+/// The first nvcc ≤ 13.0 among the candidates; a newer one is reported and skipped.
+fn find_nvcc(root: &Path) -> Option<Nvcc> {
+    let mut cands: Vec<PathBuf> = Vec::new();
+    if let Ok(p) = env::var("NVCC") {
+        cands.push(p.into());
+    }
+    if let Ok(h) = env::var("CUDA_HOME") {
+        cands.push(Path::new(&h).join("bin/nvcc"));
+    }
+    if let Some(path) = env::var_os("PATH") {
+        cands.extend(env::split_paths(&path).map(|d| d.join("nvcc")));
+    }
+    cands.push(root.join(".cache/cuda/nvidia/cu13/bin/nvcc"));
+    for c in cands {
+        if !c.is_file() {
+            continue;
+        }
+        let Ok(o) = Command::new(&c).arg("--version").output() else {
+            continue;
+        };
+        let text = String::from_utf8_lossy(&o.stdout);
+        let Some(ver) = text
+            .lines()
+            .find_map(|l| l.split(", V").nth(1))
+            .map(str::trim)
+        else {
+            continue;
+        };
+        let mut it = ver.split('.').map(|x| x.parse::<u32>().unwrap_or(0));
+        let (maj, min) = (it.next().unwrap_or(0), it.next().unwrap_or(0));
+        if (maj, min) > (13, 0) {
+            println!(
+                "cargo:warning={}: nvcc {ver} is newer than CUDA 13.0 (driver 580 rejects its PTX); skipped",
+                c.display()
+            );
+            continue;
+        }
+        return Some(Nvcc {
+            path: c,
+            version: ver.to_string(),
+        });
+    }
+    None
+}

@@ -1,0 +1,110 @@
+//! `isolate selftest`: every kernel of a backend against its CPU twin on random shapes and edge values, bit for
+//! bit. What a user runs on a new machine, and what CI-less GPU work is checked with.
+
+use crate::backend::Backend;
+use crate::error::Result;
+use crate::report::table::Table;
+
+pub mod codecs;
+pub mod data;
+
+/// The outcome of one check.
+#[derive(Clone, Debug)]
+pub struct Check {
+    /// What was compared (kernel and parameters).
+    pub name: String,
+    /// Elements compared.
+    pub n: usize,
+    /// Elements that differ.
+    pub mismatches: usize,
+    /// The first difference, described.
+    pub first: Option<String>,
+}
+
+impl Check {
+    pub fn passed(&self) -> bool {
+        self.mismatches == 0 && self.n > 0
+    }
+
+    /// Compares two equally long outputs with `same`, describing the first difference with `show(i)`.
+    pub fn compare<T>(
+        name: impl Into<String>,
+        got: &[T],
+        want: &[T],
+        same: impl Fn(&T, &T) -> bool,
+        show: impl Fn(usize) -> String,
+    ) -> Check {
+        let name = name.into();
+        if got.len() != want.len() {
+            return Check {
+                name,
+                n: want.len(),
+                mismatches: want.len().max(1),
+                first: Some(format!("length {} ≠ {}", got.len(), want.len())),
+            };
+        }
+        let mut mismatches = 0;
+        let mut first = None;
+        for i in 0..want.len() {
+            if !same(&got[i], &want[i]) {
+                if first.is_none() {
+                    first = Some(show(i));
+                }
+                mismatches += 1;
+            }
+        }
+        Check {
+            name,
+            n: want.len(),
+            mismatches,
+            first,
+        }
+    }
+}
+
+/// Selftest options.
+#[derive(Clone, Copy, Debug)]
+pub struct Options {
+    /// Seed of the random inputs.
+    pub seed: u64,
+    /// Elements per codec check.
+    pub codec_n: usize,
+    /// Also sweep every f32 bit pattern through the encoders (float-ceil over all 2^31 magnitudes).
+    pub exhaustive: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            seed: 0x150_1A7E,
+            codec_n: 1 << 20,
+            exhaustive: false,
+        }
+    }
+}
+
+/// Runs every check of `backend` against the CPU.
+pub fn run(backend: &dyn Backend, opt: &Options) -> Result<Vec<Check>> {
+    let mut checks = codecs::checks(backend, opt)?;
+    if opt.exhaustive {
+        checks.extend(codecs::exhaustive(backend)?);
+    }
+    Ok(checks)
+}
+
+/// The result table.
+pub fn table(checks: &[Check]) -> String {
+    let mut t = Table::new(["check", "n", "mismatches", "", "first mismatch"])
+        .left_align(0)
+        .left_align(4);
+    for c in checks {
+        t.row([
+            c.name.clone(),
+            c.n.to_string(),
+            c.mismatches.to_string(),
+            if c.passed() { "✓" } else { "✗" }.to_string(),
+            c.first.clone().unwrap_or_default(),
+        ]);
+    }
+    t.render()
+}

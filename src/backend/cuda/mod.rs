@@ -16,8 +16,11 @@ use crate::formats::{E8m0Round, Fp8Format, Overflow};
 
 pub mod abi;
 pub mod codecs;
+pub mod cublaslt;
+pub mod gemm;
 pub mod probe;
 pub mod registry;
+pub mod tc;
 
 /// A GPU error with what was being done.
 pub fn gpu_err(what: impl Display, e: impl std::fmt::Debug) -> Error {

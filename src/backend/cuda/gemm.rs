@@ -1,0 +1,195 @@
+//! Launches of the GEMM kernels: `blockwise` (kernels/gemm_blockwise.cu, bit-exact to the CPU block-exact
+//! definition) and the tensor-core GEMMs `tc` / `tc-fast-accum` (kernels/gemm_tc.cu).
+
+use cudarc::driver::{CudaSlice, DeviceRepr, LaunchConfig, PushKernelArg};
+
+use crate::backend::cuda::abi::fmt_id;
+use crate::backend::cuda::{gpu_err, CudaBackend};
+use crate::error::{Error, Result};
+use crate::formats::Fp8Format;
+use crate::quant::Quantized;
+
+/// What the blockwise kernel computes besides the operands (the block-exact axes it supports).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BlockwiseArgs {
+    /// K per promotion interval (a multiple of 32 inside one scale block of each operand).
+    pub interval: usize,
+    /// Contiguous K ranges summed at the end (1 = none).
+    pub split_k: usize,
+    /// `scale_order=left` instead of fused.
+    pub left: bool,
+    /// Round the result to bf16.
+    pub out_bf16: bool,
+}
+
+/// Operands on the device.
+pub struct DevOperand {
+    pub rows: usize,
+    pub cols: usize,
+    pub fmt: Fp8Format,
+    pub block_rows: usize,
+    pub block_cols: usize,
+    pub q: CudaSlice<u8>,
+    pub scales: CudaSlice<f32>,
+}
+
+impl DevOperand {
+    /// Copies a quantized operand to the device.
+    pub fn upload(b: &CudaBackend, x: &Quantized) -> Result<DevOperand> {
+        Ok(DevOperand {
+            rows: x.rows,
+            cols: x.cols,
+            fmt: x.fmt,
+            block_rows: x.block_rows,
+            block_cols: x.block_cols,
+            q: b.stream
+                .clone_htod(&x.q)
+                .map_err(|e| gpu_err("copy to GPU", e))?,
+            scales: b
+                .stream
+                .clone_htod(&x.scales)
+                .map_err(|e| gpu_err("copy to GPU", e))?,
+        })
+    }
+}
+
+/// The kernel's parameter struct (kernels/gemm_blockwise.cu `BlockwiseParams`).
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct BlockwiseParams {
+    a: u64,
+    sa: u64,
+    b: u64,
+    sb: u64,
+    c: u64,
+    m: i32,
+    n: i32,
+    k: i32,
+    a_br: i32,
+    a_bc: i32,
+    b_br: i32,
+    b_bc: i32,
+    a_fmt: i32,
+    b_fmt: i32,
+    interval: i32,
+    n_intervals: i32,
+    split_k: i32,
+    left: i32,
+    out_bf16: i32,
+}
+
+// SAFETY: plain old data with the C layout the kernel declares.
+unsafe impl DeviceRepr for BlockwiseParams {}
+
+/// Why the blockwise kernel cannot run these operands (None: it can).
+pub fn blockwise_unsupported(a: &Quantized, b: &Quantized, args: &BlockwiseArgs) -> Option<String> {
+    let e5 = |x: &Quantized| x.fmt == Fp8Format::E5m2;
+    if e5(a) || e5(b) {
+        return Some("e5m2 products are not exact in f64 (the GPU kernel sums e4m3 only)".into());
+    }
+    if args.interval % 32 != 0 || a.cols % args.interval != 0 {
+        return Some(format!(
+            "the promotion interval {} is not a multiple of 32 dividing K = {}",
+            args.interval, a.cols
+        ));
+    }
+    if a.block_cols % args.interval != 0 || b.block_cols % args.interval != 0 {
+        return Some("the promotion interval does not lie inside one scale block".into());
+    }
+    let n_int = a.cols / args.interval;
+    if args.split_k == 0 || args.split_k > n_int {
+        return Some(format!("split_k={} with {n_int} intervals", args.split_k));
+    }
+    if a.rows.max(b.rows) > i32::MAX as usize || a.cols > i32::MAX as usize {
+        return Some("a dimension exceeds 2^31".into());
+    }
+    None
+}
+
+/// C = A·Bᵀ with the blockwise kernel, into `c` ([M, N] f32, bf16-rounded when asked).
+pub fn blockwise_into(
+    be: &CudaBackend,
+    a: &DevOperand,
+    b: &DevOperand,
+    args: &BlockwiseArgs,
+    c: &mut CudaSlice<f32>,
+) -> Result<()> {
+    let (m, n, k) = (a.rows, b.rows, a.cols);
+    if c.len() < m * n {
+        return Err(Error::Gpu("output buffer too small".into()));
+    }
+    let entry = if args.split_k > 1 {
+        "gemm_blockwise_split"
+    } else {
+        "gemm_blockwise"
+    };
+    let f = be.function("gemm_blockwise", entry)?;
+    let s = &be.stream;
+    let ptr = |x: &CudaSlice<u8>| {
+        use cudarc::driver::DevicePtr;
+        x.device_ptr(s).0
+    };
+    let pf = |x: &CudaSlice<f32>| {
+        use cudarc::driver::DevicePtr;
+        x.device_ptr(s).0
+    };
+    let cptr = {
+        use cudarc::driver::DevicePtrMut;
+        c.device_ptr_mut(s).0
+    };
+    let p = BlockwiseParams {
+        a: ptr(&a.q),
+        sa: pf(&a.scales),
+        b: ptr(&b.q),
+        sb: pf(&b.scales),
+        c: cptr,
+        m: m as i32,
+        n: n as i32,
+        k: k as i32,
+        a_br: a.block_rows as i32,
+        a_bc: a.block_cols as i32,
+        b_br: b.block_rows as i32,
+        b_bc: b.block_cols as i32,
+        a_fmt: fmt_id(a.fmt),
+        b_fmt: fmt_id(b.fmt),
+        interval: args.interval as i32,
+        n_intervals: (k / args.interval) as i32,
+        split_k: args.split_k as i32,
+        left: args.left as i32,
+        out_bf16: args.out_bf16 as i32,
+    };
+    let cfg = LaunchConfig {
+        grid_dim: (n.div_ceil(64) as u32, m.div_ceil(64) as u32, 1),
+        block_dim: (128, 1, 1),
+        shared_mem_bytes: 0,
+    };
+    let mut l = s.launch_builder(&f);
+    l.arg(&p);
+    // SAFETY: the pointers are live device buffers of the sizes the parameters describe.
+    unsafe { l.launch(cfg) }.map_err(|e| gpu_err("gemm_blockwise", e))?;
+    Ok(())
+}
+
+/// C = A·Bᵀ with the blockwise kernel, host to host.
+pub fn blockwise(
+    be: &CudaBackend,
+    a: &Quantized,
+    b: &Quantized,
+    args: &BlockwiseArgs,
+) -> Result<Vec<f32>> {
+    if let Some(why) = blockwise_unsupported(a, b, args) {
+        return Err(Error::Usage(format!("blockwise GEMM on the GPU: {why}")));
+    }
+    let (da, db) = (DevOperand::upload(be, a)?, DevOperand::upload(be, b)?);
+    let mut c = be
+        .stream
+        .alloc_zeros::<f32>((a.rows * b.rows).max(1))
+        .map_err(|e| gpu_err("alloc", e))?;
+    blockwise_into(be, &da, &db, args, &mut c)?;
+    let mut v = be
+        .stream
+        .clone_dtoh(&c)
+        .map_err(|e| gpu_err("gemm_blockwise", e))?;
+    v.truncate(a.rows * b.rows);
+    Ok(v)
+}

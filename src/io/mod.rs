@@ -2,10 +2,15 @@
 //! nothing is ever executed), `.npy` (read); and role mapping (`--name ROLE=TENSOR`).
 
 pub mod npy;
+pub mod pickle;
+#[cfg(test)]
+pub(crate) mod pickle_builder;
 pub mod pt;
 pub mod roles;
 pub mod safetensors_io;
+pub mod strided;
 pub mod tensor;
+pub mod torch_pickle;
 
 use std::path::{Path, PathBuf};
 

@@ -5,6 +5,7 @@ pub mod npy;
 pub mod pickle;
 #[cfg(test)]
 pub(crate) mod pickle_builder;
+pub mod pickle_value;
 pub mod pt;
 pub mod roles;
 pub mod safetensors_io;

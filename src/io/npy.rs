@@ -22,7 +22,8 @@ pub fn read(path: &Path) -> Result<Tensor> {
     // SAFETY: read-only map; a file truncated under us while mapped is the usual mmap caveat.
     let map = Arc::new(unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(path, e))?);
     let (header, data_start) = split_header(&map).map_err(fail)?;
-    let h = parse_header(&header).map_err(|e| fail(format!("npy header {header:?}: {e}")))?;
+    let h = parse_header(&header)
+        .map_err(|e| fail(format!("npy header {:?}: {e}", header.trim_end())))?;
     let name = path
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())

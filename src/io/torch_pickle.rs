@@ -443,3 +443,7 @@ pub fn build(target: &Value, _state: Value) -> Result<(), String> {
         other => Err(format!("BUILD (set state) on a {}", other.kind())),
     }
 }
+
+#[cfg(test)]
+#[path = "torch_pickle_tests.rs"]
+mod tests;

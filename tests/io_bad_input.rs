@@ -212,7 +212,6 @@ fn truncated_pt_zip() {
 }
 
 #[test]
-#[ignore = "needs fixtures/io/*.pt from fixtures/gen/make_io_fixtures.py (GPU)"]
 fn truncated_and_legacy_pt_written_by_torch() {
     inspect_refused(&fixture("truncated.pt"), &["not a readable zip archive"]);
     inspect_refused(

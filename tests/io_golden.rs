@@ -74,7 +74,6 @@ fn npy_fixtures_from_numpy() {
 macro_rules! pt_golden {
     ($($test:ident => $file:literal),* $(,)?) => {$(
         #[test]
-        #[ignore = "needs fixtures/io/*.pt from fixtures/gen/make_io_fixtures.py (GPU)"]
         fn $test() {
             check($file);
         }
@@ -98,7 +97,6 @@ pt_golden! {
 
 /// The ATOM forward dump reads as its documented fields (numerics-spec §1.6), not just as "what torch wrote".
 #[test]
-#[ignore = "needs fixtures/io/*.pt from fixtures/gen/make_io_fixtures.py (GPU)"]
 fn atom_dump_fields() {
     let f = io::load(&fixture("layer00_Block_rank0.pt")).unwrap();
     let names: Vec<&str> = f.tensors.iter().map(|t| t.name.as_str()).collect();

@@ -71,7 +71,14 @@ pub fn read(path: &Path) -> Result<Vec<Tensor>> {
     let base = map.as_ptr() as usize;
     let mut out = Vec::new();
     let mut names: Vec<(String, TensorView<'_>)> = st.tensors();
-    names.sort_by_key(|(_, v)| v.data().as_ptr() as usize);
+    // File order: by data offset; an empty tensor sits at the offset of the next one and goes first.
+    names.sort_by(|(na, a), (nb, b)| {
+        (a.data().as_ptr() as usize, a.data().len(), na).cmp(&(
+            b.data().as_ptr() as usize,
+            b.data().len(),
+            nb,
+        ))
+    });
     for (name, view) in names {
         let dtype = from_st(view.dtype()).ok_or_else(|| {
             Error::format(

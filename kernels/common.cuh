@@ -37,22 +37,15 @@ ISO_DEV float iso_float(u32 b) { return __uint_as_float(b); }
 // ---- FP8 encode: torch's fp8*_from_fp32_value (src/formats/fp8.rs) ------------------------------------
 
 // c10/util/Float8_e4m3fn.h fp8e4m3fn_from_fp32_value: |x| > 464 → NaN (0x7F), RNE, magic add below 2^-6.
+// The three cases are computed and selected (no divergent branches).
 ISO_DEV u8 iso_enc_e4m3fn_torch(float x) {
     u32 bits = iso_bits(x);
     u32 sign = bits & 0x80000000u;
     u32 f = bits ^ sign;
-    u32 r;
-    if (f >= (1087u << 20)) {
-        r = 0x7F;
-    } else if (f < (121u << 23)) {
-        u32 sum = iso_bits(iso_float(f) + iso_float(141u << 23));
-        r = (sum - (141u << 23)) & 0xFF;
-    } else {
-        u32 mant_odd = (f >> 20) & 1;
-        u32 g = f + ((u32)(7 - 127) << 23) + 0x7FFFFu + mant_odd;
-        r = (g >> 20) & 0xFF;
-    }
-    return (u8)(r | (sign >> 24));
+    u32 den = iso_bits(iso_float(f) + iso_float(141u << 23)) - (141u << 23);
+    u32 norm = (f + ((u32)(7 - 127) << 23) + 0x7FFFFu + ((f >> 20) & 1)) >> 20;
+    u32 r = f >= (1087u << 20) ? 0x7Fu : (f < (121u << 23) ? den : norm);
+    return (u8)((r & 0xFF) | (sign >> 24));
 }
 
 // c10/util/Float8_e4m3fnuz.h: |x| ≥ 256 → 0x80, no −0, bias 8.

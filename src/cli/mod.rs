@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand};
 
 use crate::error::Result;
 
+pub mod bench;
 pub mod cast;
 pub mod e8m0;
 pub mod inspect;
@@ -26,6 +27,8 @@ pub enum Command {
     Cast(cast::CastArgs),
     /// Encode values to E8M0 codes or decode codes to values.
     E8m0(e8m0::E8m0Args),
+    /// Time the GPU kernels against ceilings measured on the card in the same run.
+    Bench(bench::BenchArgs),
     /// Check every GPU kernel against its CPU twin, bit for bit (exit 0 all equal, 1 a mismatch).
     Selftest(selftest::SelftestArgs),
 }
@@ -37,5 +40,6 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Cast(a) => cast::run(a),
         Command::E8m0(a) => e8m0::run(a),
         Command::Selftest(a) => selftest::run(a),
+        Command::Bench(a) => bench::run(a),
     }
 }

@@ -2,4 +2,5 @@
 //! dump comparison, benchmarks.
 
 pub mod inspect;
+pub mod bench;
 pub mod selftest;

@@ -21,6 +21,8 @@ pub mod gemm;
 pub mod probe;
 pub mod registry;
 pub mod tc;
+pub mod timing;
+pub mod user;
 
 /// A GPU error with what was being done.
 pub fn gpu_err(what: impl Display, e: impl std::fmt::Debug) -> Error {

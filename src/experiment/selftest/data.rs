@@ -149,3 +149,40 @@ pub fn codec_inputs(rng: &mut Rng, n: usize) -> Vec<f32> {
     }
     v
 }
+
+/// A random quantized operand `[rows, cols]` in `br × bc` blocks: codes from normal values (no NaN codes)
+/// and f32 scales, powers of two when `pow2` (E8M0-style) else arbitrary positive values.
+pub fn random_quantized(
+    rng: &mut Rng,
+    rows: usize,
+    cols: usize,
+    (br, bc): (usize, usize),
+    fmt: crate::formats::Fp8Format,
+    pow2: bool,
+) -> crate::quant::Quantized {
+    use crate::formats::Overflow;
+    let spread = fmt.max_finite() as f64 / 4.0;
+    let q: Vec<u8> = (0..rows * cols)
+        .map(|_| fmt.encode((rng.normal() * spread) as f32, Overflow::Saturate))
+        .collect();
+    let (gr, gc) = (rows.div_ceil(br), cols.div_ceil(bc));
+    let scales = (0..gr * gc)
+        .map(|_| {
+            let e = rng.below(12) as i32 - 14;
+            if pow2 {
+                2f32.powi(e)
+            } else {
+                (2f64.powi(e) * (1.0 + rng.unit())) as f32
+            }
+        })
+        .collect();
+    crate::quant::Quantized {
+        rows,
+        cols,
+        fmt,
+        q,
+        block_rows: br,
+        block_cols: bc,
+        scales,
+    }
+}

@@ -7,6 +7,7 @@ use crate::report::table::Table;
 
 pub mod codecs;
 pub mod data;
+pub mod gemm;
 
 /// The outcome of one check.
 #[derive(Clone, Debug)]
@@ -86,6 +87,9 @@ impl Default for Options {
 /// Runs every check of `backend` against the CPU.
 pub fn run(backend: &dyn Backend, opt: &Options) -> Result<Vec<Check>> {
     let mut checks = codecs::checks(backend, opt)?;
+    if let Some(cuda) = backend.as_any().downcast_ref::<crate::backend::cuda::CudaBackend>() {
+        checks.extend(gemm::checks(cuda, opt.seed)?);
+    }
     if opt.exhaustive {
         checks.extend(codecs::exhaustive(backend)?);
     }

@@ -1,0 +1,199 @@
+// Quantization over every QuantSpec axis (src/quant/{scale,element,cpu}.rs): one kernel source, the preset's
+// axes as parameters. amax → eps floor → raw scale → power-of-two rounding → x/s or x·fl32(1/s) → clamp → cast.
+//
+// quant_blocks: any block shape (1×G activation groups, 128×128 weight blocks), partial edge blocks (pad=yes),
+//   bf16 / f16 / f32 input; one warp per block, two passes over the block (amax, then codes).
+// quant_act_fast: 1×G groups, G ∈ {32, 64, 128, 256}, K % G = 0, bf16 input: each thread loads 8 values
+//   (16 bytes), G/8 lanes reduce one group with shuffles, codes leave as 8-byte stores.
+// Both write f32 scales or E8M0 codes (`bits >> 23` of a power-of-two scale).
+#include "common.cuh"
+
+#define ISO_EPS_AMAX 0
+#define ISO_EPS_SCALE 1
+#define ISO_EPS_BOTH 2
+#define ISO_P2_NONE 0
+#define ISO_P2_CEIL 1
+#define ISO_P2_FLOAT_CEIL 2
+#define ISO_P2_NEAREST 3
+#define ISO_P2_FLOOR 4
+#define ISO_P2_EVEN 5
+#define ISO_NAN_PROPAGATE 0
+#define ISO_NAN_IGNORE 1
+#define ISO_NAN_REJECT 2
+
+// Mirrored in src/backend/cuda/quant.rs.
+struct QuantParams {
+    const void* x;      // [rows, cols] of in_dtype
+    u8* q;              // [rows, cols] codes
+    void* s;            // scale grid [ceil(rows/br), ceil(cols/bc)]: f32, or u8 E8M0 codes when scale_e8m0
+    u32* flags;         // bit 0: a block's amax was NaN or inf
+    long long rows, cols;
+    int br, bc;         // block shape
+    int in_dtype;       // ISO_IN_*
+    int fmt;            // ISO_E4M3FN / ISO_E4M3FNUZ / ISO_E5M2
+    float max;          // the clamp / scale value (format max or `max=`)
+    float eps;
+    int eps_on;         // ISO_EPS_*
+    int scale_mul;      // raw scale amax·fl32(1/max) (else amax/max)
+    int pow2;           // ISO_P2_*
+    int code_clamp;     // clamp E8M0 codes to [1, 254]
+    int target_max_pow2;
+    int mbits;          // the format's mantissa bits (Even)
+    int q_mul;          // x·fl32(1/s) (else x/s)
+    int clamp;          // clamp to ±max before the cast
+    int overflow;       // ISO_OV_*
+    int nan_rule;       // ISO_NAN_*
+    int scale_e8m0;     // write E8M0 codes instead of f32 scales
+};
+
+// floor_eps: NaN stays NaN, else max(v, eps).
+ISO_DEV float q_floor_eps(float v, float eps) { return v != v ? v : fmaxf(v, eps); }
+
+ISO_DEV u8 q_code_clamp(u32 c, int clamp) { return (u8)(clamp ? min(max(c, 1u), 254u) : c); }
+
+// scale::group_scale.
+ISO_DEV float q_group_scale(const QuantParams& p, float amax) {
+    const bool floor_amax = p.eps_on == ISO_EPS_AMAX || p.eps_on == ISO_EPS_BOTH;
+    const bool floor_scale = p.eps_on == ISO_EPS_SCALE || p.eps_on == ISO_EPS_BOTH;
+    float a = floor_amax ? q_floor_eps(amax, p.eps) : amax;
+    if (p.pow2 == ISO_P2_FLOOR) {  // pow2_floor
+        float d = a * iso_float((u32)(127 - p.target_max_pow2) << 23);
+        return iso_e8m0_decode(q_code_clamp((iso_bits(d) >> 23) & 0xFF, p.code_clamp));
+    }
+    if (p.pow2 == ISO_P2_EVEN) {  // pow2_even
+        u32 e = iso_even_exponent(iso_bits(a) & 0x7FFFFFFFu, (u32)p.mbits);
+        u32 c = e == 0xFF ? 0xFF : (e > (u32)p.target_max_pow2 ? e - (u32)p.target_max_pow2 : 0);
+        return iso_e8m0_decode(q_code_clamp(c, p.code_clamp));
+    }
+    float s = p.scale_mul ? a * (1.0f / p.max) : a / p.max;
+    if (floor_scale) s = q_floor_eps(s, p.eps);
+    switch (p.pow2) {
+    case ISO_P2_CEIL: {  // pow2_ceil
+        u32 b = iso_bits(s) & 0x7FFFFFFFu;
+        u32 code = (b >> 23) + ((b & 0x7FFFFFu) != 0);
+        if (p.code_clamp) return iso_float(min(max(code, 1u), 254u) << 23);
+        if (s != s) return s;
+        return iso_float(min(code, 255u) << 23);
+    }
+    case ISO_P2_FLOAT_CEIL: {  // pow2_float_ceil
+        float v = iso_float_ceil_pow2(s);
+        if (p.code_clamp) return iso_float(min(max((iso_bits(v) >> 23) & 0xFF, 1u), 254u) << 23);
+        return v;
+    }
+    case ISO_P2_NEAREST:  // pow2_nearest
+        return iso_e8m0_decode(q_code_clamp(iso_e8m0_encode(s, ISO_R_NEAREST), p.code_clamp));
+    default:
+        return s;
+    }
+}
+
+// element::quantize_value, with inv = fl32(1/s) computed once per block.
+ISO_DEV u8 q_value(const QuantParams& p, float x, float s, float inv) {
+    float y = p.q_mul ? x * inv : x / s;
+    if (y != y) y = iso_float(0x7FC00000u);
+    if (p.clamp) {
+        if (p.nan_rule == ISO_NAN_IGNORE) {
+            y = fminf(fmaxf(y, -p.max), p.max);
+        } else if (y == y) {
+            y = fminf(fmaxf(y, -p.max), p.max);
+        }
+    }
+    return iso_fp8_encode(y, p.fmt, p.overflow);
+}
+
+// |x| bits for the amax: NaN → 0 under Ignore (CUDA fmaxf skips it).
+ISO_DEV u32 q_abs_bits(float x, int nan_rule) {
+    u32 b = iso_bits(x) & 0x7FFFFFFFu;
+    return (nan_rule == ISO_NAN_IGNORE && b > 0x7F800000u) ? 0u : b;
+}
+
+ISO_DEV float q_amax_from_bits(u32 m) { return m > 0x7F800000u ? iso_float(0x7FC00000u) : iso_float(m); }
+
+ISO_DEV float q_load(const QuantParams& p, long long i) {
+    if (p.in_dtype == ISO_IN_BF16) return iso_bf16_to_f32(((const u16*)p.x)[i]);
+    if (p.in_dtype == ISO_IN_F16) return iso_f16_to_f32(((const u16*)p.x)[i]);
+    return ((const float*)p.x)[i];
+}
+
+ISO_DEV void q_store_scale(const QuantParams& p, long long idx, float s) {
+    if (p.scale_e8m0)
+        ((u8*)p.s)[idx] = (u8)((iso_bits(s) >> 23) & 0xFF);
+    else
+        ((float*)p.s)[idx] = s;
+}
+
+// One warp per block of the scale grid (grid-stride over blocks).
+extern "C" __global__ void quant_blocks(QuantParams p) {
+    const int lane = threadIdx.x & 31;
+    const long long gr = (p.rows + p.br - 1) / p.br, gc = (p.cols + p.bc - 1) / p.bc;
+    const long long nblocks = gr * gc;
+    const long long warps = (long long)gridDim.x * (blockDim.x >> 5);
+    for (long long blk = blockIdx.x * (long long)(blockDim.x >> 5) + (threadIdx.x >> 5); blk < nblocks;
+         blk += warps) {
+        const long long bi = blk / gc, bj = blk % gc;
+        const long long r0 = bi * p.br, c0 = bj * p.bc;
+        const int nr = (int)min((long long)p.br, p.rows - r0), nc = (int)min((long long)p.bc, p.cols - c0);
+        const int n = nr * nc;
+        u32 m = 0;
+        for (int e = lane; e < n; e += 32) {
+            long long i = (r0 + e / nc) * p.cols + c0 + e % nc;
+            m = max(m, q_abs_bits(q_load(p, i), p.nan_rule));
+        }
+#pragma unroll
+        for (int o = 16; o > 0; o >>= 1) m = max(m, __shfl_xor_sync(0xFFFFFFFFu, m, o));
+        const float amax = q_amax_from_bits(m);
+        const float s = q_group_scale(p, amax);
+        const float inv = 1.0f / s;
+        if (lane == 0) {
+            q_store_scale(p, blk, s);
+            if (m >= 0x7F800000u) atomicOr(p.flags, 1u);
+        }
+        for (int e = lane; e < n; e += 32) {
+            long long i = (r0 + e / nc) * p.cols + c0 + e % nc;
+            p.q[i] = q_value(p, q_load(p, i), s, inv);
+        }
+    }
+}
+
+// 1×G groups of bf16 rows, G = 8·L with L ∈ {4, 8, 16, 32} lanes per group; K % G = 0.
+template <int L>
+ISO_DEV void act_fast(const QuantParams& p) {
+    const long long n8 = p.rows * p.cols / 8;  // 8-element chunks; a group is L consecutive chunks
+    const long long stride = (long long)gridDim.x * blockDim.x;
+    for (long long c = blockIdx.x * (long long)blockDim.x + threadIdx.x; c < n8; c += stride) {
+        const uint4 v = ((const uint4*)p.x)[c];
+        const u32 w[4] = {v.x, v.y, v.z, v.w};
+        float x[8];
+#pragma unroll
+        for (int i = 0; i < 4; i++) {
+            x[2 * i] = iso_float(w[i] << 16);
+            x[2 * i + 1] = iso_float(w[i] & 0xFFFF0000u);
+        }
+        u32 m = 0;
+#pragma unroll
+        for (int i = 0; i < 8; i++) m = max(m, q_abs_bits(x[i], p.nan_rule));
+#pragma unroll
+        for (int o = L / 2; o > 0; o >>= 1) m = max(m, __shfl_xor_sync(__activemask(), m, o));
+        const float s = q_group_scale(p, q_amax_from_bits(m));
+        const float inv = 1.0f / s;
+        u32 lo = 0, hi = 0;
+#pragma unroll
+        for (int i = 0; i < 4; i++) lo |= (u32)q_value(p, x[i], s, inv) << (8 * i);
+#pragma unroll
+        for (int i = 0; i < 4; i++) hi |= (u32)q_value(p, x[4 + i], s, inv) << (8 * i);
+        ((uint2*)p.q)[c] = make_uint2(lo, hi);
+        if ((threadIdx.x & (L - 1)) == 0) {
+            const long long g = c / L;  // group index = row · gpr + group in row
+            q_store_scale(p, g, s);
+            if (m >= 0x7F800000u) atomicOr(p.flags, 1u);
+        }
+    }
+}
+
+// The L lanes of a group stay together in one warp: blockDim.x and the grid stride are multiples of 32 and
+// every group starts at a chunk index divisible by L, so a warp's tail drops whole groups (hence the
+// __activemask() in the shuffles).
+extern "C" __global__ void __launch_bounds__(256) quant_act_fast4(QuantParams p) { act_fast<4>(p); }
+extern "C" __global__ void __launch_bounds__(256) quant_act_fast8(QuantParams p) { act_fast<8>(p); }
+extern "C" __global__ void __launch_bounds__(256) quant_act_fast16(QuantParams p) { act_fast<16>(p); }
+extern "C" __global__ void __launch_bounds__(256) quant_act_fast32(QuantParams p) { act_fast<32>(p); }

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Runs on the GPU machine from the repository root, over binaries staged by scripts/stage-gpu.sh:
+#   bash .gpu/cuda/gpu-check.sh .gpu/cuda [quick]
+# selftest (every kernel vs its CPU twin, exhaustive codec sweeps), the GPU tests (ISOLATE_REQUIRE_GPU=1: a
+# missing GPU fails), the user example kernel, and the benches. Logs go to $OUT (or /tmp/isolate-gpu); a short
+# table comes last.
+set -uo pipefail
+d="${1:-.gpu/cuda}"
+mode="${2:-full}"
+out="${OUT:-/tmp/isolate-gpu}"
+mkdir -p "$out"
+export LD_LIBRARY_PATH=/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}
+export ISOLATE_REQUIRE_GPU=1 ISOLATE_EXAMPLES="$d/examples"
+chmod +x "$d/isolate" "$d/test-gpu" 2>/dev/null
+nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,temperature.gpu --format=csv >"$out/nvidia-smi.txt" 2>&1
+declare -A rc
+step() { # name, log, command...
+  local name=$1 log=$2; shift 2
+  local t0=$SECONDS
+  "$@" >"$out/$log" 2>&1; rc[$name]=$?
+  printf '%-14s rc=%-3s %4ss  %s\n' "$name" "${rc[$name]}" "$((SECONDS - t0))" "$log" >>"$out/summary.txt"
+}
+: >"$out/summary.txt"
+ex=""; [ "$mode" != quick ] && ex="--exhaustive"
+step selftest selftest.txt "$d/isolate" selftest --backend cuda $ex
+step tests tests.txt "$d/test-gpu" --test-threads=1
+case "$mode" in
+  full) step bench-quant bench-quant.txt "$d/isolate" bench quant --kernel "$d/examples/quant_ue8m0.cu"
+        step bench-gemm bench-gemm.txt "$d/isolate" bench gemm ;;
+  gemm) step bench-gemm bench-gemm.txt "$d/isolate" bench gemm ;;
+esac
+for f in selftest bench-quant bench-gemm; do
+  [ -f "$out/$f.txt" ] && { echo "== $f"; cat "$out/$f.txt"; }
+done
+echo "== tests"; grep -E "^test |test result|panicked|skipping" "$out/tests.txt"
+echo "== $(head -2 "$out/nvidia-smi.txt" | tail -1)"
+cat "$out/summary.txt"

@@ -1,0 +1,242 @@
+//! Launches of kernels/quant.cu: a [`QuantSpec`] applied on the GPU, bit for bit as `crate::quant::cpu`.
+//!
+//! Activations (1×G groups) take `quant_act_fast{4,8,16,32}` when the input is bf16, G ∈ {32, 64, 128, 256}
+//! and K % G = 0; everything else (f16/f32 input, other G, partial groups with pad=yes, 128×128 weight
+//! blocks) takes `quant_blocks`.
+
+use cudarc::driver::{CudaSlice, DevicePtr, DevicePtrMut, DeviceRepr, LaunchConfig, PushKernelArg};
+
+use crate::backend::cuda::abi::{fmt_id, overflow_id};
+use crate::backend::cuda::{gpu_err, CudaBackend};
+use crate::error::{Error, Result};
+use crate::formats::DType;
+use crate::io::Tensor;
+use crate::quant::cpu::{check_float_input, matrix_dims, reject_nonfinite, scan_nonfinite, to_matrix, WEIGHT_BLOCK};
+use crate::quant::spec::{EpsOn, NanRule, Pow2, QRule, ScaleRule};
+use crate::quant::{QuantSpec, Quantized};
+
+/// kernels/quant.cu `QuantParams`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct QuantParams {
+    x: u64,
+    q: u64,
+    s: u64,
+    flags: u64,
+    rows: i64,
+    cols: i64,
+    br: i32,
+    bc: i32,
+    in_dtype: i32,
+    fmt: i32,
+    max: f32,
+    eps: f32,
+    eps_on: i32,
+    scale_mul: i32,
+    pow2: i32,
+    code_clamp: i32,
+    target_max_pow2: i32,
+    mbits: i32,
+    q_mul: i32,
+    clamp: i32,
+    overflow: i32,
+    nan_rule: i32,
+    scale_e8m0: i32,
+}
+
+// SAFETY: plain old data with the C layout the kernel declares.
+unsafe impl DeviceRepr for QuantParams {}
+
+impl QuantParams {
+    /// The spec's axes; pointers and shape are filled in by the launcher.
+    pub fn from_spec(spec: &QuantSpec) -> QuantParams {
+        QuantParams {
+            x: 0,
+            q: 0,
+            s: 0,
+            flags: 0,
+            rows: 0,
+            cols: 0,
+            br: 1,
+            bc: spec.group as i32,
+            in_dtype: 0,
+            fmt: fmt_id(spec.fp8),
+            max: spec.max_value(),
+            eps: spec.eps,
+            eps_on: match spec.eps_on {
+                EpsOn::Amax => 0,
+                EpsOn::Scale => 1,
+                EpsOn::Both => 2,
+            },
+            scale_mul: (spec.scale == ScaleRule::Mul) as i32,
+            pow2: match spec.pow2 {
+                Pow2::None => 0,
+                Pow2::Ceil => 1,
+                Pow2::FloatCeil => 2,
+                Pow2::Nearest => 3,
+                Pow2::Floor => 4,
+                Pow2::Even => 5,
+            },
+            code_clamp: spec.code_clamp as i32,
+            target_max_pow2: spec.target_max_pow2(),
+            mbits: spec.fp8.mantissa_bits() as i32,
+            q_mul: (spec.q == QRule::Mul) as i32,
+            clamp: spec.clamp as i32,
+            overflow: overflow_id(spec.overflow),
+            nan_rule: match spec.nan {
+                NanRule::Propagate => 0,
+                NanRule::Ignore => 1,
+                NanRule::Reject => 2,
+            },
+            scale_e8m0: 0,
+        }
+    }
+}
+
+/// Input element dtype id (`ISO_IN_*`).
+fn in_dtype(d: DType) -> Result<i32> {
+    match d {
+        DType::F32 => Ok(0),
+        DType::BF16 => Ok(1),
+        DType::F16 => Ok(2),
+        d => Err(Error::BadTensor(format!("{d}: expected bf16, f16 or f32 values to quantize"))),
+    }
+}
+
+/// Device buffers of one quantization.
+pub struct QuantBuffers {
+    pub x: CudaSlice<u8>,
+    pub q: CudaSlice<u8>,
+    /// f32 scales, or E8M0 codes (one byte each) when `e8m0`.
+    pub s: CudaSlice<u8>,
+    pub flags: CudaSlice<u32>,
+    pub rows: usize,
+    pub cols: usize,
+    pub br: usize,
+    pub bc: usize,
+    pub dtype: DType,
+    pub e8m0: bool,
+}
+
+impl QuantBuffers {
+    /// Scale-grid size.
+    pub fn grid(&self) -> (usize, usize) {
+        (self.rows.div_ceil(self.br), self.cols.div_ceil(self.bc))
+    }
+
+    /// Allocates buffers for `rows × cols` input of `dtype` in br×bc blocks; `x` holds the input bytes.
+    pub fn new(be: &CudaBackend, x: CudaSlice<u8>, dtype: DType, rows: usize, cols: usize, br: usize, bc: usize, e8m0: bool) -> Result<QuantBuffers> {
+        let s = &be.stream;
+        let al = |e| gpu_err("alloc", e);
+        let (gr, gc) = (rows.div_ceil(br), cols.div_ceil(bc));
+        let sbytes = gr * gc * if e8m0 { 1 } else { 4 };
+        Ok(QuantBuffers {
+            x,
+            q: s.alloc_zeros::<u8>((rows * cols).max(1)).map_err(al)?,
+            s: s.alloc_zeros::<u8>(sbytes.max(4)).map_err(al)?,
+            flags: s.alloc_zeros::<u32>(1).map_err(al)?,
+            rows,
+            cols,
+            br,
+            bc,
+            dtype,
+            e8m0,
+        })
+    }
+}
+
+/// Which kernel runs `spec` on these buffers: `quant_act_fastL` or `quant_blocks`.
+pub fn kernel_for(b: &QuantBuffers) -> (&'static str, usize) {
+    let fast = b.br == 1 && b.dtype == DType::BF16 && matches!(b.bc, 32 | 64 | 128 | 256) && b.cols % b.bc == 0;
+    if fast {
+        let l = b.bc / 8;
+        let name = match l {
+            4 => "quant_act_fast4",
+            8 => "quant_act_fast8",
+            16 => "quant_act_fast16",
+            _ => "quant_act_fast32",
+        };
+        (name, l)
+    } else {
+        ("quant_blocks", 0)
+    }
+}
+
+/// Launches the quantization of `b` with `spec`'s axes (asynchronous).
+pub fn launch(be: &CudaBackend, spec: &QuantSpec, b: &mut QuantBuffers) -> Result<()> {
+    let s = &be.stream;
+    let mut p = QuantParams::from_spec(spec);
+    p.x = b.x.device_ptr(s).0;
+    p.q = b.q.device_ptr_mut(s).0;
+    p.s = b.s.device_ptr_mut(s).0;
+    p.flags = b.flags.device_ptr_mut(s).0;
+    p.rows = b.rows as i64;
+    p.cols = b.cols as i64;
+    p.br = b.br as i32;
+    p.bc = b.bc as i32;
+    p.in_dtype = in_dtype(b.dtype)?;
+    p.scale_e8m0 = b.e8m0 as i32;
+    let (name, _) = kernel_for(b);
+    let f = be.function("quant", name)?;
+    let work = if name == "quant_blocks" {
+        let (gr, gc) = b.grid();
+        gr * gc * 32
+    } else {
+        b.rows * b.cols / 8
+    };
+    let cfg = be.grid_for(work, 256);
+    let cfg = LaunchConfig {
+        grid_dim: (cfg.grid_dim.0.max(1), 1, 1),
+        ..cfg
+    };
+    let mut l = s.launch_builder(&f);
+    l.arg(&p);
+    // SAFETY: the pointers are live device buffers of the sizes the parameters describe.
+    unsafe { l.launch(cfg) }.map_err(|e| gpu_err(name, e))?;
+    Ok(())
+}
+
+/// Quantizes `x` on the GPU: activations in 1×G groups (`weight = false`) or weights in 128×128 blocks.
+/// Same checks, errors and results as `crate::quant::{quantize_activation, quantize_weight}`.
+pub fn quantize(be: &CudaBackend, spec: &QuantSpec, x: &Tensor, weight: bool) -> Result<Quantized> {
+    let role = if weight { "w" } else { "x" };
+    if spec.is_none() {
+        return Err(Error::Usage(
+            "the quant spec 'none' does not quantize (values stay in their dtype): there are no FP8 codes to make".into(),
+        ));
+    }
+    check_float_input(x, role)?;
+    let (rows, cols) = matrix_dims(x, role)?;
+    let (br, bc) = if weight { (WEIGHT_BLOCK, WEIGHT_BLOCK) } else { (1, spec.group) };
+    if !spec.pad {
+        if cols % bc != 0 {
+            return Err(Error::BadTensor(format!(
+                "{role}: K = {cols} is not a multiple of the block width {bc}; the source of '{spec}' requires it \
+                 (pad=no); DeepGEMM zero-pads K instead (pad=yes)"
+            )));
+        }
+        if br > 1 && rows % br != 0 {
+            return Err(Error::BadTensor(format!(
+                "{role}: N = {rows} is not a multiple of the block height {br}; the source of '{spec}' requires it \
+                 (pad=no); DeepGEMM zero-pads instead (pad=yes)"
+            )));
+        }
+    }
+    let (gr, gc) = (rows.div_ceil(br), cols.div_ceil(bc));
+    if rows == 0 || cols == 0 {
+        return Ok(Quantized { rows, cols, fmt: spec.fp8, q: vec![], block_rows: br, block_cols: bc, scales: vec![0.0; gr * gc] });
+    }
+    let s = &be.stream;
+    let dx = s.clone_htod(x.bytes()).map_err(|e| gpu_err("copy to GPU", e))?;
+    let mut b = QuantBuffers::new(be, dx, x.dtype, rows, cols, br, bc, false)?;
+    launch(be, spec, &mut b)?;
+    let flags = s.clone_dtoh(&b.flags).map_err(|e| gpu_err("quant", e))?;
+    if flags[0] & 1 != 0 && spec.nan == NanRule::Reject {
+        let (_, c, v) = to_matrix(x, role)?;
+        return Err(reject_nonfinite(spec, role, &scan_nonfinite(&v, c)));
+    }
+    let q = s.clone_dtoh(&b.q).map_err(|e| gpu_err("quant", e))?;
+    let sb = s.clone_dtoh(&b.s).map_err(|e| gpu_err("quant", e))?;
+    let scales: Vec<f32> = sb[..gr * gc * 4].chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+    Ok(Quantized { rows, cols, fmt: spec.fp8, q: q[..rows * cols].to_vec(), block_rows: br, block_cols: bc, scales })
+}

@@ -1,0 +1,203 @@
+//! User kernels: `kernel:FILE.cu[:ENTRY]`, compiled with NVRTC for this GPU and launched with a small fixed
+//! ABI, so that a proof-of-concept kernel can be checked byte for byte against a reference preset and timed
+//! beside the built-in one.
+//!
+//! ## Quant ABI (v1)
+//! ```c
+//! extern "C" __global__ void ENTRY(
+//!     const void* x, int x_dtype,          // [M, K] input; x_dtype 0 = f32, 1 = bf16, 2 = f16
+//!     unsigned char* q,                    // [M, K] FP8 codes out
+//!     float* s,                            // [M, ceil(K / group)] f32 dequant scales out (x ≈ q · s)
+//!     long long M, long long K, int group, // 1×group groups along K
+//!     long long ldx, long long ldq, long long lds); // row strides in elements
+//! ```
+//! Launched with 256 threads per block and 8 blocks per SM: write grid-stride loops. The file is compiled
+//! with NVRTC (`-fmad=false`, IEEE division, no FTZ, `--gpu-architecture=sm_XY` of the card) with the CUDA
+//! headers (`$CUDA_HOME/include` or `/usr/local/cuda/include`) and the file's own folder on the include path.
+
+use std::path::{Path, PathBuf};
+
+use cudarc::driver::{CudaFunction, CudaSlice, DevicePtr, DevicePtrMut, LaunchConfig, PushKernelArg};
+use cudarc::nvrtc::{compile_ptx_with_opts, CompileError};
+
+use crate::backend::cuda::registry::nvrtc_options;
+use crate::backend::cuda::{gpu_err, probe, CudaBackend};
+use crate::error::{Error, Result};
+use crate::formats::DType;
+
+/// A parsed `kernel:FILE.cu[:ENTRY]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KernelRef {
+    pub path: PathBuf,
+    pub entry: Option<String>,
+}
+
+impl KernelRef {
+    /// Parses `kernel:FILE.cu[:ENTRY]` (None when `s` does not start with `kernel:`).
+    pub fn parse(s: &str) -> Option<KernelRef> {
+        let rest = s.strip_prefix("kernel:")?;
+        Some(Self::from_file_arg(rest))
+    }
+
+    /// Parses `FILE.cu[:ENTRY]`.
+    pub fn from_file_arg(rest: &str) -> KernelRef {
+        match rest.rsplit_once(':') {
+            Some((p, e)) if p.ends_with(".cu") || p.ends_with(".cuh") => KernelRef {
+                path: p.into(),
+                entry: Some(e.to_string()),
+            },
+            _ => KernelRef {
+                path: rest.into(),
+                entry: None,
+            },
+        }
+    }
+}
+
+/// The `extern "C" __global__` functions of a source, by name.
+pub fn global_functions(src: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = src;
+    while let Some(i) = rest.find("__global__") {
+        rest = &rest[i + "__global__".len()..];
+        let Some(paren) = rest.find('(') else { break };
+        let head = &rest[..paren];
+        if let Some(name) = head.split(|c: char| !(c.is_alphanumeric() || c == '_')).rfind(|t| !t.is_empty()) {
+            if !out.iter().any(|n| n == name) {
+                out.push(name.to_string());
+            }
+        }
+    }
+    out
+}
+
+/// A compiled user kernel.
+pub struct UserKernel {
+    pub path: PathBuf,
+    pub entry: String,
+    pub func: CudaFunction,
+}
+
+fn cuda_include() -> Option<PathBuf> {
+    let home = std::env::var_os("CUDA_HOME").map(PathBuf::from).unwrap_or_else(|| "/usr/local/cuda".into());
+    let inc = home.join("include");
+    inc.is_dir().then_some(inc)
+}
+
+/// Reads and compiles `k` for this GPU. Errors name the file: missing file, no/ambiguous entry point, NVRTC
+/// log (all exit 2).
+pub fn load(be: &CudaBackend, k: &KernelRef) -> Result<UserKernel> {
+    let src = std::fs::read_to_string(&k.path).map_err(|e| Error::io(&k.path, e))?;
+    let fns = global_functions(&src);
+    let entry = match &k.entry {
+        Some(e) => {
+            if !fns.iter().any(|f| f == e) {
+                return Err(Error::Usage(format!(
+                    "{}: no __global__ function '{e}' (found: {})",
+                    k.path.display(),
+                    if fns.is_empty() { "none".into() } else { fns.join(", ") }
+                )));
+            }
+            e.clone()
+        }
+        None => match fns.as_slice() {
+            [one] => one.clone(),
+            [] => return Err(Error::Usage(format!("{}: no __global__ function", k.path.display()))),
+            many => {
+                return Err(Error::Usage(format!(
+                    "{}: several __global__ functions ({}); name one: kernel:{}:ENTRY",
+                    k.path.display(),
+                    many.join(", "),
+                    k.path.display()
+                )))
+            }
+        },
+    };
+    probe::nvrtc()?;
+    let mut opts = nvrtc_options(be.modules.arch(false), &k.path.display().to_string());
+    if let Some(inc) = cuda_include() {
+        opts.include_paths.push(inc.display().to_string());
+    }
+    if let Some(dir) = k.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        opts.include_paths.push(dir.display().to_string());
+    }
+    if src.contains('\0') {
+        return Err(Error::Usage(format!("{}: the source contains a NUL byte", k.path.display())));
+    }
+    let ptx = compile_ptx_with_opts(&src, opts).map_err(|e| match e {
+        CompileError::CompileError { log, .. } => Error::Usage(format!(
+            "{}: NVRTC could not compile it:\n{}",
+            k.path.display(),
+            log.to_string_lossy().trim_end()
+        )),
+        e => Error::Gpu(format!("{}: NVRTC: {e:?}", k.path.display())),
+    })?;
+    let m = be.ctx.load_module(ptx).map_err(|e| gpu_err(format!("loading {}", k.path.display()), e))?;
+    let func = m.load_function(&entry).map_err(|e| {
+        Error::Usage(format!(
+            "{}: '{entry}' is not an extern \"C\" kernel in the compiled module ({e:?}); declare it extern \"C\"",
+            k.path.display()
+        ))
+    })?;
+    Ok(UserKernel { path: k.path.clone(), entry, func })
+}
+
+/// Input dtype id of the quant ABI.
+pub fn x_dtype_id(d: DType) -> Result<i32> {
+    match d {
+        DType::F32 => Ok(0),
+        DType::BF16 => Ok(1),
+        DType::F16 => Ok(2),
+        d => Err(Error::BadTensor(format!("{d}: a user quant kernel takes bf16, f16 or f32 input"))),
+    }
+}
+
+/// Launches a user quant kernel (ABI v1) on device buffers, asynchronously.
+#[allow(clippy::too_many_arguments)]
+pub fn launch_quant(
+    be: &CudaBackend,
+    k: &UserKernel,
+    x: &CudaSlice<u8>,
+    dtype: DType,
+    q: &mut CudaSlice<u8>,
+    s: &mut CudaSlice<f32>,
+    m: usize,
+    kk: usize,
+    group: usize,
+) -> Result<()> {
+    let st = &be.stream;
+    let xd = x_dtype_id(dtype)?;
+    let (xp, qp, sp) = (x.device_ptr(st).0, q.device_ptr_mut(st).0, s.device_ptr_mut(st).0);
+    let (mm, kl, g) = (m as i64, kk as i64, group as i32);
+    let (ldx, ldq, lds) = (kk as i64, kk as i64, kk.div_ceil(group) as i64);
+    let cfg = LaunchConfig {
+        grid_dim: (be.info.sms * 8, 1, 1),
+        block_dim: (256, 1, 1),
+        shared_mem_bytes: 0,
+    };
+    let mut l = st.launch_builder(&k.func);
+    l.arg(&xp).arg(&xd).arg(&qp).arg(&sp).arg(&mm).arg(&kl).arg(&g).arg(&ldx).arg(&ldq).arg(&lds);
+    // SAFETY: ABI v1 — the kernel reads M·K inputs and writes M·K codes and M·ceil(K/group) scales, the sizes
+    // of these buffers.
+    unsafe { l.launch(cfg) }.map_err(|e| gpu_err(format!("{}::{}", k.path.display(), k.entry), e))?;
+    Ok(())
+}
+
+/// Runs a user quant kernel host to host: codes [M, K] and f32 scales [M, ceil(K/group)].
+pub fn run_quant(be: &CudaBackend, k: &UserKernel, x: &[u8], dtype: DType, m: usize, kk: usize, group: usize) -> Result<(Vec<u8>, Vec<f32>)> {
+    let st = &be.stream;
+    let dx = st.clone_htod(x).map_err(|e| gpu_err("copy to GPU", e))?;
+    // Poisoned outputs: every element must be written.
+    let mut q = st.clone_htod(&vec![0xA5u8; (m * kk).max(1)]).map_err(|e| gpu_err("copy to GPU", e))?;
+    let ns = m * kk.div_ceil(group);
+    let mut s = st.clone_htod(&vec![f32::from_bits(0x7FBA_DBAD); ns.max(1)]).map_err(|e| gpu_err("copy to GPU", e))?;
+    launch_quant(be, k, &dx, dtype, &mut q, &mut s, m, kk, group)?;
+    let q = st.clone_dtoh(&q).map_err(|e| gpu_err(format!("{}", k.path.display()), e))?;
+    let s = st.clone_dtoh(&s).map_err(|e| gpu_err(format!("{}", k.path.display()), e))?;
+    Ok((q[..m * kk].to_vec(), s[..ns].to_vec()))
+}
+
+/// Whether `p` exists (for one-line errors before any GPU work).
+pub fn check_exists(p: &Path) -> Result<()> {
+    std::fs::metadata(p).map(|_| ()).map_err(|e| Error::io(p, e))
+}

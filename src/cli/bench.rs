@@ -1,0 +1,60 @@
+//! `isolate bench quant|gemm [--kernel FILE.cu[:ENTRY]]`: GPU kernels timed against ceilings measured in the
+//! same run (needs a CUDA GPU; exit 2 without one).
+
+use clap::{Args, Subcommand};
+
+use crate::backend::cuda::CudaBackend;
+use crate::backend::Backend;
+use crate::error::{Error, Result};
+use crate::experiment::bench::{self, gemm::GemmBench};
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    pub what: BenchWhat,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BenchWhat {
+    /// The GEMMs (blockwise, tc, tc-fast-accum) against cuBLASLt FP8 with block scaling.
+    Gemm {
+        #[arg(long, default_value_t = 4096)]
+        m: usize,
+        #[arg(long, default_value_t = 7168)]
+        n: usize,
+        #[arg(long, default_value_t = 7168)]
+        k: usize,
+        /// Timed repetitions per kernel (median reported).
+        #[arg(long, default_value_t = 20)]
+        reps: usize,
+    },
+}
+
+fn cuda() -> Result<CudaBackend> {
+    CudaBackend::new().map_err(|e| match e {
+        Error::NoGpu(w) => Error::NoGpu(format!("bench needs a CUDA GPU: {w}")),
+        e => e,
+    })
+}
+
+/// Runs a benchmark; exit 0 when every output check passed, 1 otherwise.
+pub fn run(a: BenchArgs) -> Result<i32> {
+    match a.what {
+        BenchWhat::Gemm { m, n, k, reps } => {
+            if m == 0 || n == 0 || k == 0 || k % 128 != 0 || n % 16 != 0 {
+                return Err(Error::Usage(format!(
+                    "bench gemm: M, N, K must be positive with K % 128 = 0 and N % 16 = 0 (got {m}×{n}×{k})"
+                )));
+            }
+            let be = cuda()?;
+            println!("device: {}", be.describe());
+            let r = bench::gemm::run(&be, &GemmBench { m, n, k, reps: reps.max(1) })?;
+            println!(
+                "M×N×K = {m}×{n}×{k}; measured peaks: FP32 FMA {:.1} TFLOP/s, FP64 MMA {:.1} TFLOP/s; cuBLASLt FP8 {:.1} TFLOP/s",
+                r.fp32_tflops, r.fp64_mma_tflops, r.cublaslt_tflops
+            );
+            print!("{}", bench::table(&r.rows, "TFLOP/s"));
+            Ok(0)
+        }
+    }
+}

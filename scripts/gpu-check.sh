@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs on the GPU machine from the repository root, over binaries staged by scripts/stage-gpu.sh:
-#   bash .gpu/cuda/gpu-check.sh .gpu/cuda [quick]
+#   bash .gpu/cuda/gpu-check.sh .gpu/cuda [full|gemm|quick]   (full: exhaustive codec sweeps and every bench)
 # selftest (every kernel vs its CPU twin, exhaustive codec sweeps), the GPU tests (ISOLATE_REQUIRE_GPU=1: a
 # missing GPU fails), the user example kernel, and the benches. Logs go to $OUT (or /tmp/isolate-gpu); a short
 # table comes last.
@@ -17,11 +17,11 @@ declare -A rc
 step() { # name, log, command...
   local name=$1 log=$2; shift 2
   local t0=$SECONDS
-  "$@" >"$out/$log" 2>&1; rc[$name]=$?
+  timeout 300 "$@" >"$out/$log" 2>&1; rc[$name]=$?
   printf '%-14s rc=%-3s %4ss  %s\n' "$name" "${rc[$name]}" "$((SECONDS - t0))" "$log" >>"$out/summary.txt"
 }
 : >"$out/summary.txt"
-ex=""; [ "$mode" != quick ] && ex="--exhaustive"
+ex=""; [ "$mode" = full ] && ex="--exhaustive"
 step selftest selftest.txt "$d/isolate" selftest --backend cuda $ex
 step tests tests.txt "$d/test-gpu" --test-threads=1
 case "$mode" in

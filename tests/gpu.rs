@@ -20,13 +20,26 @@ fn gpu() -> Option<CudaBackend> {
 fn assert_all_pass(checks: &[Check]) {
     assert!(!checks.is_empty(), "no checks ran");
     let failed: Vec<&Check> = checks.iter().filter(|c| !c.passed()).collect();
-    assert!(failed.is_empty(), "{}", selftest::table(&checks.iter().filter(|c| !c.passed()).cloned().collect::<Vec<_>>()));
+    assert!(
+        failed.is_empty(),
+        "{}",
+        selftest::table(
+            &checks
+                .iter()
+                .filter(|c| !c.passed())
+                .cloned()
+                .collect::<Vec<_>>()
+        )
+    );
 }
 
 #[test]
 fn codec_kernels_equal_cpu_bitwise() {
     let Some(b) = gpu() else { return };
-    let opt = Options { codec_n: 1 << 18, ..Options::default() };
+    let opt = Options {
+        codec_n: 1 << 18,
+        ..Options::default()
+    };
     assert_all_pass(&selftest::codecs::checks(&b, &opt).unwrap());
 }
 

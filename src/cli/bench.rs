@@ -48,7 +48,15 @@ pub fn run(a: BenchArgs) -> Result<i32> {
             }
             let be = cuda()?;
             println!("device: {}", be.describe());
-            let r = bench::gemm::run(&be, &GemmBench { m, n, k, reps: reps.max(1) })?;
+            let r = bench::gemm::run(
+                &be,
+                &GemmBench {
+                    m,
+                    n,
+                    k,
+                    reps: reps.max(1),
+                },
+            )?;
             println!(
                 "M×N×K = {m}×{n}×{k}; measured peaks: FP32 FMA {:.1} TFLOP/s, FP64 MMA {:.1} TFLOP/s; cuBLASLt FP8 {:.1} TFLOP/s",
                 r.fp32_tflops, r.fp64_mma_tflops, r.cublaslt_tflops

@@ -1,6 +1,6 @@
 //! The jobs `isolate` runs: inspection, casts, quant verification, fingerprinting, GEMM isolation,
 //! dump comparison, benchmarks.
 
-pub mod inspect;
 pub mod bench;
+pub mod inspect;
 pub mod selftest;

@@ -23,6 +23,3 @@ pub const LOG2F_EXACT_K_MAX_REST: [u32; 277] = [
     22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22, 22,
     22, 22, 22, 22, 22,
 ];
-/// The exact powers of two 2^k for which CUDA's `log2f` returns slightly more than k, so that
-/// `ceilf(log2f(2^k))` = k + 1.
-pub const LOG2F_POW2_ROUNDS_UP: [i32; 24] = [-126, -119, -111, -104, -103, -96, -63, -52, -48, -26, -24, -13, -12, -6, -3, 51, 55, 59, 95, 102, 110, 117, 118, 125];

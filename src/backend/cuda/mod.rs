@@ -23,6 +23,7 @@ pub mod registry;
 pub mod tc;
 pub mod timing;
 pub mod user;
+pub mod wgmma;
 
 /// A GPU error with what was being done.
 pub fn gpu_err(what: impl Display, e: impl std::fmt::Debug) -> Error {

@@ -5,16 +5,34 @@ use cudarc::driver::sys::CUfunction_attribute as FnAttr;
 use cudarc::driver::{CudaSlice, DevicePtr, DevicePtrMut, DeviceRepr, LaunchConfig, PushKernelArg};
 
 use crate::backend::cuda::gemm::DevOperand;
+use crate::backend::cuda::wgmma::{wgmma_fits_dev, wgmma_into};
 use crate::backend::cuda::{gpu_err, CudaBackend};
 use crate::error::{Error, Result};
 use crate::formats::Fp8Format;
 use crate::quant::Quantized;
 
+/// The kernel `tc_into` runs for `kind` on these operands (for reports).
+pub fn tc_kernel_name(
+    be: &CudaBackend,
+    kind: TcKind,
+    a: &DevOperand,
+    b: &DevOperand,
+) -> &'static str {
+    match kind {
+        TcKind::Promote if wgmma_fits_dev(be, a, b) => "wgmma",
+        TcKind::FastAccum => "mma.sync, no promotion",
+        _ => "mma.sync",
+    }
+}
+
 /// Which tensor-core GEMM.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TcKind {
-    /// Promotion to f32 every interval (128 K, or the narrower scale block).
+    /// Promotion to f32 every interval (128 K, or the narrower scale block): the WGMMA kernel on sm_90 when
+    /// the operands fit it, else mma.sync.
     Promote,
+    /// The same with the mma.sync kernel on any sm_89+ card.
+    PromoteMma,
     /// The MMA accumulates all of K.
     FastAccum,
 }
@@ -62,7 +80,7 @@ pub fn tc_unsupported(kind: TcKind, a: &Quantized, b: &Quantized) -> Option<Stri
         return Some(format!("K = {} is not a multiple of {TBK}", a.cols));
     }
     match kind {
-        TcKind::Promote => {
+        TcKind::Promote | TcKind::PromoteMma => {
             let p = tc_interval(a, b);
             if p % TBK != 0 || a.block_cols % p != 0 || b.block_cols % p != 0 || a.cols % p != 0 {
                 return Some(format!(
@@ -106,8 +124,11 @@ pub fn tc_into(
     if c.len() < m * n {
         return Err(Error::Gpu("output buffer too small".into()));
     }
+    if kind == TcKind::Promote && wgmma_fits_dev(be, a, b) {
+        return wgmma_into(be, a, b, out_bf16, c);
+    }
     let entry = match kind {
-        TcKind::Promote => "gemm_tc",
+        TcKind::Promote | TcKind::PromoteMma => "gemm_tc",
         TcKind::FastAccum => "gemm_tc_fast_accum",
     };
     let f = be.function("gemm_tc", entry)?;

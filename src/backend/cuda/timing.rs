@@ -37,8 +37,17 @@ impl Timing {
 
 /// Runs `f(i)` `warmup` times untimed, then `reps` times between two events each; `i` counts every call
 /// (use it to rotate input buffers).
-pub fn time(be: &CudaBackend, warmup: usize, reps: usize, mut f: impl FnMut(usize) -> Result<()>) -> Result<Timing> {
-    let ev = |_| be.ctx.new_event(Some(CUevent_flags::CU_EVENT_DEFAULT)).map_err(|e| gpu_err("event", e));
+pub fn time(
+    be: &CudaBackend,
+    warmup: usize,
+    reps: usize,
+    mut f: impl FnMut(usize) -> Result<()>,
+) -> Result<Timing> {
+    let ev = |_| {
+        be.ctx
+            .new_event(Some(CUevent_flags::CU_EVENT_DEFAULT))
+            .map_err(|e| gpu_err("event", e))
+    };
     let (start, end) = (ev(())?, ev(())?);
     for i in 0..warmup {
         f(i)?;
@@ -49,7 +58,11 @@ pub fn time(be: &CudaBackend, warmup: usize, reps: usize, mut f: impl FnMut(usiz
         start.record(&be.stream).map_err(|e| gpu_err("event", e))?;
         f(warmup + i)?;
         end.record(&be.stream).map_err(|e| gpu_err("event", e))?;
-        ms.push(start.elapsed_ms(&end).map_err(|e| gpu_err("timed region", e))? as f64);
+        ms.push(
+            start
+                .elapsed_ms(&end)
+                .map_err(|e| gpu_err("timed region", e))? as f64,
+        );
     }
     Ok(Timing { ms })
 }
@@ -57,9 +70,16 @@ pub fn time(be: &CudaBackend, warmup: usize, reps: usize, mut f: impl FnMut(usiz
 /// Device-to-device copy bandwidth in bytes/s (bytes read + bytes written), with `bytes`-sized buffers.
 pub fn copy_bandwidth(be: &CudaBackend, bytes: usize) -> Result<f64> {
     let s = &be.stream;
-    let src = s.alloc_zeros::<u8>(bytes).map_err(|e| gpu_err("alloc", e))?;
-    let mut dst = s.alloc_zeros::<u8>(bytes).map_err(|e| gpu_err("alloc", e))?;
-    let t = time(be, 3, 20, |_| s.memcpy_dtod(&src, &mut dst).map_err(|e| gpu_err("copy", e)))?;
+    let src = s
+        .alloc_zeros::<u8>(bytes)
+        .map_err(|e| gpu_err("alloc", e))?;
+    let mut dst = s
+        .alloc_zeros::<u8>(bytes)
+        .map_err(|e| gpu_err("alloc", e))?;
+    let t = time(be, 3, 20, |_| {
+        s.memcpy_dtod(&src, &mut dst)
+            .map_err(|e| gpu_err("copy", e))
+    })?;
     Ok(2.0 * bytes as f64 / (t.median() * 1e-3))
 }
 
@@ -81,7 +101,9 @@ pub fn compute_peaks(be: &CudaBackend) -> Result<(f64, f64)> {
         let mut l = s.launch_builder(&f);
         l.arg(&mut out32).arg(&iters).arg(&a).arg(&b);
         // SAFETY: writes at most 256 floats.
-        unsafe { l.launch(cfg) }.map(|_| ()).map_err(|e| gpu_err("ffma_peak", e))
+        unsafe { l.launch(cfg) }
+            .map(|_| ())
+            .map_err(|e| gpu_err("ffma_peak", e))
     })?;
     let fp32 = 2.0 * 8.0 * iters as f64 * (blocks * threads) as f64 / (t.median() * 1e-3);
     let mut out64: CudaSlice<f64> = s.alloc_zeros(256).map_err(|e| gpu_err("alloc", e))?;
@@ -92,7 +114,9 @@ pub fn compute_peaks(be: &CudaBackend) -> Result<(f64, f64)> {
         let mut l = s.launch_builder(&g);
         l.arg(&mut out64).arg(&iters64).arg(&da).arg(&db);
         // SAFETY: writes at most 256 doubles.
-        unsafe { l.launch(cfg) }.map(|_| ()).map_err(|e| gpu_err("dmma_peak", e))
+        unsafe { l.launch(cfg) }
+            .map(|_| ())
+            .map_err(|e| gpu_err("dmma_peak", e))
     })?;
     // Each m8n8k4 is 256 FMA per warp: 512 FLOP.
     let warps = (blocks * threads / 32) as f64;

@@ -17,7 +17,9 @@
 
 use std::path::{Path, PathBuf};
 
-use cudarc::driver::{CudaFunction, CudaSlice, DevicePtr, DevicePtrMut, LaunchConfig, PushKernelArg};
+use cudarc::driver::{
+    CudaFunction, CudaSlice, DevicePtr, DevicePtrMut, LaunchConfig, PushKernelArg,
+};
 use cudarc::nvrtc::{compile_ptx_with_opts, CompileError};
 
 use crate::backend::cuda::registry::nvrtc_options;
@@ -62,7 +64,10 @@ pub fn global_functions(src: &str) -> Vec<String> {
         rest = &rest[i + "__global__".len()..];
         let Some(paren) = rest.find('(') else { break };
         let head = &rest[..paren];
-        if let Some(name) = head.split(|c: char| !(c.is_alphanumeric() || c == '_')).rfind(|t| !t.is_empty()) {
+        if let Some(name) = head
+            .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .rfind(|t| !t.is_empty())
+        {
             if !out.iter().any(|n| n == name) {
                 out.push(name.to_string());
             }
@@ -79,7 +84,9 @@ pub struct UserKernel {
 }
 
 fn cuda_include() -> Option<PathBuf> {
-    let home = std::env::var_os("CUDA_HOME").map(PathBuf::from).unwrap_or_else(|| "/usr/local/cuda".into());
+    let home = std::env::var_os("CUDA_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| "/usr/local/cuda".into());
     let inc = home.join("include");
     inc.is_dir().then_some(inc)
 }
@@ -95,14 +102,23 @@ pub fn load(be: &CudaBackend, k: &KernelRef) -> Result<UserKernel> {
                 return Err(Error::Usage(format!(
                     "{}: no __global__ function '{e}' (found: {})",
                     k.path.display(),
-                    if fns.is_empty() { "none".into() } else { fns.join(", ") }
+                    if fns.is_empty() {
+                        "none".into()
+                    } else {
+                        fns.join(", ")
+                    }
                 )));
             }
             e.clone()
         }
         None => match fns.as_slice() {
             [one] => one.clone(),
-            [] => return Err(Error::Usage(format!("{}: no __global__ function", k.path.display()))),
+            [] => {
+                return Err(Error::Usage(format!(
+                    "{}: no __global__ function",
+                    k.path.display()
+                )))
+            }
             many => {
                 return Err(Error::Usage(format!(
                     "{}: several __global__ functions ({}); name one: kernel:{}:ENTRY",
@@ -122,7 +138,10 @@ pub fn load(be: &CudaBackend, k: &KernelRef) -> Result<UserKernel> {
         opts.include_paths.push(dir.display().to_string());
     }
     if src.contains('\0') {
-        return Err(Error::Usage(format!("{}: the source contains a NUL byte", k.path.display())));
+        return Err(Error::Usage(format!(
+            "{}: the source contains a NUL byte",
+            k.path.display()
+        )));
     }
     let ptx = compile_ptx_with_opts(&src, opts).map_err(|e| match e {
         CompileError::CompileError { log, .. } => Error::Usage(format!(
@@ -132,14 +151,21 @@ pub fn load(be: &CudaBackend, k: &KernelRef) -> Result<UserKernel> {
         )),
         e => Error::Gpu(format!("{}: NVRTC: {e:?}", k.path.display())),
     })?;
-    let m = be.ctx.load_module(ptx).map_err(|e| gpu_err(format!("loading {}", k.path.display()), e))?;
+    let m = be
+        .ctx
+        .load_module(ptx)
+        .map_err(|e| gpu_err(format!("loading {}", k.path.display()), e))?;
     let func = m.load_function(&entry).map_err(|e| {
         Error::Usage(format!(
             "{}: '{entry}' is not an extern \"C\" kernel in the compiled module ({e:?}); declare it extern \"C\"",
             k.path.display()
         ))
     })?;
-    Ok(UserKernel { path: k.path.clone(), entry, func })
+    Ok(UserKernel {
+        path: k.path.clone(),
+        entry,
+        func,
+    })
 }
 
 /// Input dtype id of the quant ABI.
@@ -148,7 +174,9 @@ pub fn x_dtype_id(d: DType) -> Result<i32> {
         DType::F32 => Ok(0),
         DType::BF16 => Ok(1),
         DType::F16 => Ok(2),
-        d => Err(Error::BadTensor(format!("{d}: a user quant kernel takes bf16, f16 or f32 input"))),
+        d => Err(Error::BadTensor(format!(
+            "{d}: a user quant kernel takes bf16, f16 or f32 input"
+        ))),
     }
 }
 
@@ -167,7 +195,11 @@ pub fn launch_quant(
 ) -> Result<()> {
     let st = &be.stream;
     let xd = x_dtype_id(dtype)?;
-    let (xp, qp, sp) = (x.device_ptr(st).0, q.device_ptr_mut(st).0, s.device_ptr_mut(st).0);
+    let (xp, qp, sp) = (
+        x.device_ptr(st).0,
+        q.device_ptr_mut(st).0,
+        s.device_ptr_mut(st).0,
+    );
     let (mm, kl, g) = (m as i64, kk as i64, group as i32);
     let (ldx, ldq, lds) = (kk as i64, kk as i64, kk.div_ceil(group) as i64);
     let cfg = LaunchConfig {
@@ -176,28 +208,56 @@ pub fn launch_quant(
         shared_mem_bytes: 0,
     };
     let mut l = st.launch_builder(&k.func);
-    l.arg(&xp).arg(&xd).arg(&qp).arg(&sp).arg(&mm).arg(&kl).arg(&g).arg(&ldx).arg(&ldq).arg(&lds);
+    l.arg(&xp)
+        .arg(&xd)
+        .arg(&qp)
+        .arg(&sp)
+        .arg(&mm)
+        .arg(&kl)
+        .arg(&g)
+        .arg(&ldx)
+        .arg(&ldq)
+        .arg(&lds);
     // SAFETY: ABI v1 — the kernel reads M·K inputs and writes M·K codes and M·ceil(K/group) scales, the sizes
     // of these buffers.
-    unsafe { l.launch(cfg) }.map_err(|e| gpu_err(format!("{}::{}", k.path.display(), k.entry), e))?;
+    unsafe { l.launch(cfg) }
+        .map_err(|e| gpu_err(format!("{}::{}", k.path.display(), k.entry), e))?;
     Ok(())
 }
 
 /// Runs a user quant kernel host to host: codes [M, K] and f32 scales [M, ceil(K/group)].
-pub fn run_quant(be: &CudaBackend, k: &UserKernel, x: &[u8], dtype: DType, m: usize, kk: usize, group: usize) -> Result<(Vec<u8>, Vec<f32>)> {
+pub fn run_quant(
+    be: &CudaBackend,
+    k: &UserKernel,
+    x: &[u8],
+    dtype: DType,
+    m: usize,
+    kk: usize,
+    group: usize,
+) -> Result<(Vec<u8>, Vec<f32>)> {
     let st = &be.stream;
     let dx = st.clone_htod(x).map_err(|e| gpu_err("copy to GPU", e))?;
     // Poisoned outputs: every element must be written.
-    let mut q = st.clone_htod(&vec![0xA5u8; (m * kk).max(1)]).map_err(|e| gpu_err("copy to GPU", e))?;
+    let mut q = st
+        .clone_htod(&vec![0xA5u8; (m * kk).max(1)])
+        .map_err(|e| gpu_err("copy to GPU", e))?;
     let ns = m * kk.div_ceil(group);
-    let mut s = st.clone_htod(&vec![f32::from_bits(0x7FBA_DBAD); ns.max(1)]).map_err(|e| gpu_err("copy to GPU", e))?;
+    let mut s = st
+        .clone_htod(&vec![f32::from_bits(0x7FBA_DBAD); ns.max(1)])
+        .map_err(|e| gpu_err("copy to GPU", e))?;
     launch_quant(be, k, &dx, dtype, &mut q, &mut s, m, kk, group)?;
-    let q = st.clone_dtoh(&q).map_err(|e| gpu_err(format!("{}", k.path.display()), e))?;
-    let s = st.clone_dtoh(&s).map_err(|e| gpu_err(format!("{}", k.path.display()), e))?;
+    let q = st
+        .clone_dtoh(&q)
+        .map_err(|e| gpu_err(format!("{}", k.path.display()), e))?;
+    let s = st
+        .clone_dtoh(&s)
+        .map_err(|e| gpu_err(format!("{}", k.path.display()), e))?;
     Ok((q[..m * kk].to_vec(), s[..ns].to_vec()))
 }
 
 /// Whether `p` exists (for one-line errors before any GPU work).
 pub fn check_exists(p: &Path) -> Result<()> {
-    std::fs::metadata(p).map(|_| ()).map_err(|e| Error::io(p, e))
+    std::fs::metadata(p)
+        .map(|_| ())
+        .map_err(|e| Error::io(p, e))
 }

@@ -6,7 +6,7 @@ use cudarc::driver::CudaSlice;
 
 use crate::backend::cuda::cublaslt::LtGemm;
 use crate::backend::cuda::gemm::{blockwise_into, BlockwiseArgs, DevOperand};
-use crate::backend::cuda::tc::{tc_into, tc_unsupported, TcKind};
+use crate::backend::cuda::tc::{tc_into, tc_kernel_name, tc_unsupported, TcKind};
 use crate::backend::cuda::timing::{compute_peaks, time};
 use crate::backend::cuda::{gpu_err, CudaBackend};
 use crate::error::Result;
@@ -57,19 +57,33 @@ pub fn run(be: &CudaBackend, o: &GemmBench) -> Result<GemmReport> {
         .iter()
         .map(|(a, b)| Ok((DevOperand::upload(be, a)?, DevOperand::upload(be, b)?)))
         .collect::<Result<_>>()?;
-    let mut c = be.stream.alloc_zeros::<f32>(m * n).map_err(|e| gpu_err("alloc", e))?;
+    let mut c = be
+        .stream
+        .alloc_zeros::<f32>(m * n)
+        .map_err(|e| gpu_err("alloc", e))?;
     let tflops = |ms: f64| flop / (ms * 1e-3) / 1e12;
     let mut rows = Vec::new();
 
     // cuBLASLt first: the baseline.
-    let lts: Vec<LtGemm> = sets.iter().map(|(a, b)| LtGemm::new(be, a, b, false)).collect::<Result<_>>()?;
-    let mut d = be.stream.alloc_zeros::<f32>(lts[0].mp * n).map_err(|e| gpu_err("alloc", e))?;
+    let lts: Vec<LtGemm> = sets
+        .iter()
+        .map(|(a, b)| LtGemm::new(be, a, b, false))
+        .collect::<Result<_>>()?;
+    let mut d = be
+        .stream
+        .alloc_zeros::<f32>(lts[0].mp * n)
+        .map_err(|e| gpu_err("alloc", e))?;
     let t = time(be, 3, o.reps, |i| lts[i % 2].run(be, &mut d))?;
     let lt_tf = tflops(t.median());
     lts[0].run(be, &mut d)?;
     let lt_out = download(be, &d, m * n)?;
 
-    let args = BlockwiseArgs { interval: 128, split_k: 1, left: false, out_bf16: false };
+    let args = BlockwiseArgs {
+        interval: 128,
+        split_k: 1,
+        left: false,
+        out_bf16: false,
+    };
     let t_bw = time(be, 1, o.reps.min(10), |i| {
         let (a, b) = &dev[i % 2];
         blockwise_into(be, a, b, &args, &mut c)
@@ -85,35 +99,42 @@ pub fn run(be: &CudaBackend, o: &GemmBench) -> Result<GemmReport> {
         baseline: "FP32 FMA peak".into(),
         check: "reference of this table".into(),
     });
-    let t_tc = time(be, 3, o.reps, |i| {
-        let (a, b) = &dev[i % 2];
-        tc_into(be, TcKind::Promote, a, b, 128, false, &mut c)
-    })?;
-    tc_into(be, TcKind::Promote, &dev[0].0, &dev[0].1, 128, false, &mut c)?;
-    let tc_out = download(be, &c, m * n)?;
-    rows.push(BenchRow {
-        name: "tc (mma.sync e4m3, promote 128)".into(),
-        median_ms: t_tc.median(),
-        min_ms: t_tc.min(),
-        rate: tflops(t_tc.median()),
-        of_baseline: tflops(t_tc.median()) / lt_tf,
-        baseline: "cuBLASLt".into(),
-        check: format!("rel {:.2e} vs blockwise", rel_l2(&tc_out, &bw)),
-    });
+    for kind in [TcKind::Promote, TcKind::PromoteMma] {
+        let name = tc_kernel_name(be, kind, &dev[0].0, &dev[0].1);
+        let t_tc = time(be, 3, o.reps, |i| {
+            let (a, b) = &dev[i % 2];
+            tc_into(be, kind, a, b, 128, false, &mut c)
+        })?;
+        tc_into(be, kind, &dev[0].0, &dev[0].1, 128, false, &mut c)?;
+        let tc_out = download(be, &c, m * n)?;
+        rows.push(BenchRow {
+            name: format!("tc ({name}, promote 128)"),
+            median_ms: t_tc.median(),
+            min_ms: t_tc.min(),
+            rate: tflops(t_tc.median()),
+            of_baseline: tflops(t_tc.median()) / lt_tf,
+            baseline: "cuBLASLt".into(),
+            check: format!("rel {:.2e} vs blockwise", rel_l2(&tc_out, &bw)),
+        });
+    }
     // tc-fast-accum needs scales constant along K: the same codes with one scale per row / per 128 rows.
     let flat = |q: &Quantized| {
         let mut q = q.clone();
         let (gr, gc) = q.grid();
         for r in 0..gr {
             let s0 = q.scales[r * gc];
-            q.scales[r * gc..(r + 1) * gc].iter_mut().for_each(|s| *s = s0);
+            q.scales[r * gc..(r + 1) * gc]
+                .iter_mut()
+                .for_each(|s| *s = s0);
         }
         q
     };
     let (fa, fb) = (flat(&sets[0].0), flat(&sets[0].1));
     if tc_unsupported(TcKind::FastAccum, &fa, &fb).is_none() {
         let (da, db) = (DevOperand::upload(be, &fa)?, DevOperand::upload(be, &fb)?);
-        let t = time(be, 3, o.reps, |_| tc_into(be, TcKind::FastAccum, &da, &db, 128, false, &mut c))?;
+        let t = time(be, 3, o.reps, |_| {
+            tc_into(be, TcKind::FastAccum, &da, &db, 128, false, &mut c)
+        })?;
         tc_into(be, TcKind::FastAccum, &da, &db, 128, false, &mut c)?;
         let fast_out = download(be, &c, m * n)?;
         blockwise_into(be, &da, &db, &args, &mut c)?;

@@ -23,10 +23,18 @@ pub struct BenchRow {
 
 /// Renders rows with the unit of `rate`.
 pub fn table(rows: &[BenchRow], unit: &str) -> String {
-    let mut t = Table::new(["kernel", "median ms", "min ms", unit, "% of", "baseline", "check"])
-        .left_align(0)
-        .left_align(5)
-        .left_align(6);
+    let mut t = Table::new([
+        "kernel",
+        "median ms",
+        "min ms",
+        unit,
+        "% of",
+        "baseline",
+        "check",
+    ])
+    .left_align(0)
+    .left_align(5)
+    .left_align(6);
     for r in rows {
         t.row([
             r.name.clone(),

@@ -35,15 +35,24 @@ pub fn block_exact_reference(a: &Quantized, b: &Quantized, args: &BlockwiseArgs)
                     let k0 = iv * args.interval;
                     let mut sum = 0f64;
                     for kk in k0..k0 + args.interval {
-                        sum += ta[a.q[i * k + kk] as usize] as f64 * tb[b.q[j * k + kk] as usize] as f64;
+                        sum += ta[a.q[i * k + kk] as usize] as f64
+                            * tb[b.q[j * k + kk] as usize] as f64;
                     }
                     let p = sum as f32;
                     let (sa, sb) = (a.scale_at(i, k0), b.scale_at(j, k0));
-                    c = if args.left { p * sa * sb + c } else { p.mul_add(sa * sb, c) };
+                    c = if args.left {
+                        p * sa * sb + c
+                    } else {
+                        p.mul_add(sa * sb, c)
+                    };
                 }
                 total = if sp == 0 { c } else { total + c };
             }
-            *o = if args.out_bf16 { half::bf16::from_f32(total).to_f32() } else { total };
+            *o = if args.out_bf16 {
+                half::bf16::from_f32(total).to_f32()
+            } else {
+                total
+            };
         }
     });
     out
@@ -52,7 +61,17 @@ pub fn block_exact_reference(a: &Quantized, b: &Quantized, args: &BlockwiseArgs)
 /// Plants edge codes in an operand: ±0, subnormals, ±max, NaN (when `nan`), and all-zero rows.
 fn plant_edges(rng: &mut Rng, x: &mut Quantized, nan: bool) {
     let fmt = x.fmt;
-    let mut codes = vec![0x00u8, 0x01, 0x02, 0x07, 0x08, 0x81, 0x87, fmt.max_code(), fmt.max_code() | 0x80];
+    let mut codes = vec![
+        0x00u8,
+        0x01,
+        0x02,
+        0x07,
+        0x08,
+        0x81,
+        0x87,
+        fmt.max_code(),
+        fmt.max_code() | 0x80,
+    ];
     if fmt != Fp8Format::E4m3fnuz {
         codes.push(0x80);
     }
@@ -63,10 +82,16 @@ fn plant_edges(rng: &mut Rng, x: &mut Quantized, nan: bool) {
     }
     if nan {
         let i = rng.below(total);
-        x.q[i] = if fmt == Fp8Format::E4m3fnuz { 0x80 } else { 0x7F };
+        x.q[i] = if fmt == Fp8Format::E4m3fnuz {
+            0x80
+        } else {
+            0x7F
+        };
     }
     let zr = rng.below(x.rows);
-    x.q[zr * x.cols..(zr + 1) * x.cols].iter_mut().for_each(|c| *c = 0);
+    x.q[zr * x.cols..(zr + 1) * x.cols]
+        .iter_mut()
+        .for_each(|c| *c = 0);
 }
 
 fn same_f32(a: &f32, b: &f32) -> bool {
@@ -93,11 +118,21 @@ pub fn checks(be: &CudaBackend, seed: u64) -> Result<Vec<Check>> {
             if ga % interval != 0 {
                 continue;
             }
-            for &(left, split_k, out_bf16) in &[(false, 1, true), (true, 1, false), (false, 2, false), (true, 3, true)] {
+            for &(left, split_k, out_bf16) in &[
+                (false, 1, true),
+                (true, 1, false),
+                (false, 2, false),
+                (true, 3, true),
+            ] {
                 if split_k > k / interval {
                     continue;
                 }
-                let args = BlockwiseArgs { interval, split_k, left, out_bf16 };
+                let args = BlockwiseArgs {
+                    interval,
+                    split_k,
+                    left,
+                    out_bf16,
+                };
                 let got = blockwise(be, &a, &b, &args)?;
                 let want = block_exact_reference(&a, &b, &args);
                 let name = format!(
@@ -108,7 +143,13 @@ pub fn checks(be: &CudaBackend, seed: u64) -> Result<Vec<Check>> {
                     if out_bf16 { "bf16" } else { "f32" }
                 );
                 out.push(Check::compare(name, &got, &want, same_f32, |i| {
-                    format!("C[{}, {}] = {:e} vs cpu {:e}", i / n, i % n, got[i], want[i])
+                    format!(
+                        "C[{}, {}] = {:e} vs cpu {:e}",
+                        i / n,
+                        i % n,
+                        got[i],
+                        want[i]
+                    )
                 }));
             }
         }
@@ -134,29 +175,74 @@ fn hardware_checks(be: &CudaBackend, rng: &mut Rng) -> Result<Vec<Check>> {
     let (m, n, k) = (200, 272, 1024);
     let a = random_quantized(rng, m, k, (1, 128), Fp8Format::E4m3fn, false);
     let b = random_quantized(rng, n, k, (128, 128), Fp8Format::E4m3fn, false);
-    let args = BlockwiseArgs { interval: 128, split_k: 1, left: false, out_bf16: false };
+    let args = BlockwiseArgs {
+        interval: 128,
+        split_k: 1,
+        left: false,
+        out_bf16: false,
+    };
     let exact = blockwise(be, &a, &b, &args)?;
     let got = tc(be, TcKind::Promote, &a, &b, false)?;
-    out.push(rel_check(format!("gemm tc {m}×{n}×{k} vs blockwise"), &got, &exact, 1e-3));
+    let kind = if crate::backend::cuda::wgmma::wgmma_fits(be, &a, &b) {
+        "wgmma"
+    } else {
+        "mma.sync"
+    };
+    out.push(rel_check(
+        format!("gemm tc ({kind}) {m}×{n}×{k} vs blockwise"),
+        &got,
+        &exact,
+        1e-3,
+    ));
+    let got = tc(be, TcKind::PromoteMma, &a, &b, false)?;
+    out.push(rel_check(
+        format!("gemm tc (mma.sync) {m}×{n}×{k} vs blockwise"),
+        &got,
+        &exact,
+        1e-3,
+    ));
+    let bf = tc(be, TcKind::Promote, &a, &b, true)?;
+    let bad = bf
+        .iter()
+        .filter(|v| half::bf16::from_f32(**v).to_f32().to_bits() != v.to_bits())
+        .count();
+    out.push(Check {
+        name: format!("gemm tc {m}×{n}×{k} out=bf16 values are bf16"),
+        n: bf.len(),
+        mismatches: bad,
+        first: None,
+    });
     // Row-constant scales for fast accumulation.
     let flat = |q: &Quantized| {
         let mut q = q.clone();
         let (gr, gc) = q.grid();
         for r in 0..gr {
             let s0 = q.scales[r * gc];
-            q.scales[r * gc..(r + 1) * gc].iter_mut().for_each(|s| *s = s0);
+            q.scales[r * gc..(r + 1) * gc]
+                .iter_mut()
+                .for_each(|s| *s = s0);
         }
         q
     };
     let (fa, fb) = (flat(&a), flat(&b));
     let exact_flat = blockwise(be, &fa, &fb, &args)?;
     let got = tc(be, TcKind::FastAccum, &fa, &fb, false)?;
-    out.push(rel_check(format!("gemm tc-fast-accum {m}×{n}×{k} vs blockwise"), &got, &exact_flat, 1e-3));
+    out.push(rel_check(
+        format!("gemm tc-fast-accum {m}×{n}×{k} vs blockwise"),
+        &got,
+        &exact_flat,
+        1e-3,
+    ));
     if lt_scaling(&a, &b).is_ok() {
         match LtGemm::new(be, &a, &b, false) {
             Ok(lt) => {
                 let got = lt.run_host(be)?;
-                out.push(rel_check(format!("gemm cublaslt {m}×{n}×{k} vs blockwise"), &got, &exact, 1e-3));
+                out.push(rel_check(
+                    format!("gemm cublaslt {m}×{n}×{k} vs blockwise"),
+                    &got,
+                    &exact,
+                    1e-3,
+                ));
             }
             Err(e) => out.push(Check {
                 name: "gemm cublaslt".into(),

@@ -87,7 +87,10 @@ impl Default for Options {
 /// Runs every check of `backend` against the CPU.
 pub fn run(backend: &dyn Backend, opt: &Options) -> Result<Vec<Check>> {
     let mut checks = codecs::checks(backend, opt)?;
-    if let Some(cuda) = backend.as_any().downcast_ref::<crate::backend::cuda::CudaBackend>() {
+    if let Some(cuda) = backend
+        .as_any()
+        .downcast_ref::<crate::backend::cuda::CudaBackend>()
+    {
         checks.extend(gemm::checks(cuda, opt.seed)?);
     }
     if opt.exhaustive {

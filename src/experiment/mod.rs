@@ -1,4 +1,5 @@
 //! The jobs `isolate` runs: inspection, casts, quant verification, fingerprinting, GEMM isolation,
 //! dump comparison, benchmarks.
 
+pub mod compare;
 pub mod inspect;

@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 use crate::error::Result;
 
 pub mod cast;
+pub mod compare;
 pub mod e8m0;
 pub mod inspect;
 
@@ -25,6 +26,8 @@ pub enum Command {
     Cast(cast::CastArgs),
     /// Encode values to E8M0 codes or decode codes to values.
     E8m0(e8m0::E8m0Args),
+    /// The seed's dump comparisons: ref-vs-target, layer-bisect, schema, slot-invariance.
+    Compare(compare::CompareArgs),
 }
 
 /// Runs a parsed command; returns the exit code (0 pass, 1 mismatch/drift).
@@ -33,5 +36,6 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Inspect(a) => inspect::run(a),
         Command::Cast(a) => cast::run(a),
         Command::E8m0(a) => e8m0::run(a),
+        Command::Compare(a) => compare::run(a),
     }
 }

@@ -13,11 +13,13 @@
 //! - **after the layers**: every layer is fine, a later stage is not (final norm, lm_head);
 //! - **clean**: nothing crosses the thresholds.
 //!
-//! Drift of a stage = 1 − cos (NaN counts as +∞); a layer's drift is the largest over its compared stages.
+//! Drift of a stage = 1 − cos (NaN counts as +∞, and exactly equal tensors count as 0 even where the f64 cos
+//! of identical vectors rounds to 1 ± 1 ulp); a layer's drift is the largest over its compared stages.
 
 use crate::experiment::compare::ref_vs_target::{RefVsTarget, StageRow};
 use crate::experiment::compare::stages::Section;
 use crate::experiment::compare::Breach;
+use crate::metrics::Comparison;
 
 /// A layer's drift must jump by at least this factor over the drift entering it to count as sudden.
 pub const SUDDEN_JUMP: f64 = 10.0;
@@ -166,11 +168,14 @@ impl Bisect {
     }
 }
 
-fn drift(cos: f64) -> f64 {
-    if cos.is_nan() {
+/// 1 − cos of a comparison: 0 when the values are equal, +∞ for NaN.
+pub fn drift(c: &Comparison) -> f64 {
+    if c.value_equal == 1.0 && c.nan_a == 0 && c.nan_b == 0 {
+        0.0
+    } else if c.cos.is_nan() {
         f64::INFINITY
     } else {
-        1.0 - cos
+        1.0 - c.cos
     }
 }
 
@@ -187,7 +192,7 @@ pub fn layer_bisect(base: RefVsTarget) -> Bisect {
         let (Section::Layer(l), Some(c)) = (&r.section, r.comparison()) else {
             continue;
         };
-        let d = drift(c.cos);
+        let d = drift(c);
         let bad = r.breach(&th).is_some();
         if layers.last().map(|p| p.layer) != Some(*l) {
             layers.push(LayerPoint {
@@ -223,7 +228,7 @@ pub fn layer_bisect(base: RefVsTarget) -> Bisect {
         .rows
         .iter()
         .filter(|r| matches!(r.section, Section::Embed))
-        .filter_map(|r| r.comparison().map(|c| drift(c.cos)))
+        .filter_map(|r| r.comparison().map(drift))
         .fold(0.0, f64::max);
     let classification = match before_layers {
         Some(r) => Classification::BeforeLayers {

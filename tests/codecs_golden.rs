@@ -5,6 +5,7 @@
 //! 8-bit formats the NaN codes are compared exactly too, since their NaN encodings are part of the format;
 //! for bf16/f16 only the class, since CUDA returns a canonical NaN and the CPU keeps a payload).
 
+#![allow(clippy::needless_range_loop)] // codes index both tables
 use std::path::Path;
 
 use isolate::formats::convert::{f32_to_bf16_bits, f32_to_f16_bits};

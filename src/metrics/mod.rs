@@ -3,6 +3,7 @@
 
 pub mod bytes;
 pub mod compare;
+pub mod decode;
 pub mod flag;
 pub mod stats;
 pub mod sum;

@@ -119,9 +119,15 @@ pub struct SlotArgs {
 }
 
 /// Writes the requested reports; prints the terminal text unless JSON or Markdown goes to stdout.
-fn emit(out: &Output, doc: impl Fn(bool) -> Doc, json: impl Fn() -> serde_json::Value) -> Result<()> {
+fn emit(
+    out: &Output,
+    doc: impl Fn(bool) -> Doc,
+    json: impl Fn() -> serde_json::Value,
+) -> Result<()> {
     if out.json.as_deref() == Some("-") && out.markdown.as_deref() == Some("-") {
-        return Err(Error::Usage("--json - and --markdown - cannot both go to stdout".into()));
+        return Err(Error::Usage(
+            "--json - and --markdown - cannot both go to stdout".into(),
+        ));
     }
     let to_stdout = out.json.as_deref() == Some("-") || out.markdown.as_deref() == Some("-");
     if !to_stdout {
@@ -148,7 +154,9 @@ fn check_threshold(name: &str, v: f64) -> Result<()> {
     if v.is_finite() {
         Ok(())
     } else {
-        Err(Error::Usage(format!("--{name} {v}: expected a finite number")))
+        Err(Error::Usage(format!(
+            "--{name} {v}: expected a finite number"
+        )))
     }
 }
 
@@ -166,19 +174,32 @@ fn fwd(a: &FwdArgs) -> Result<RefVsTarget> {
         }
     };
     let (t, r) = (load_dump(&t)?, load_dump(&r)?);
-    ref_vs_target(&t, &r, order, Thresholds { cos: a.cos, rel: a.rel })
+    ref_vs_target(
+        &t,
+        &r,
+        order,
+        Thresholds {
+            cos: a.cos,
+            rel: a.rel,
+        },
+    )
 }
 
 fn side(s: &str) -> Result<SideId> {
     match s {
         "a" | "A" => Ok(SideId::A),
         "b" | "B" => Ok(SideId::B),
-        _ => Err(Error::Usage(format!("--unshuffle-side {s}: expected a or b"))),
+        _ => Err(Error::Usage(format!(
+            "--unshuffle-side {s}: expected a or b"
+        ))),
     }
 }
 
 fn load(paths: &[PathBuf]) -> Result<Vec<crate::io::TensorFile>> {
-    paths.iter().map(|p| crate::io::load(Path::new(p))).collect()
+    paths
+        .iter()
+        .map(|p| crate::io::load(Path::new(p)))
+        .collect()
 }
 
 /// Runs a compare subcommand; returns its exit code.
@@ -186,12 +207,20 @@ pub fn run(a: CompareArgs) -> Result<i32> {
     match a.cmd {
         CompareCmd::RefVsTarget(f) => {
             let r = fwd(&f)?;
-            emit(&f.out, |fig| compare_fwd::ref_vs_target_doc(&r, fig), || compare_json::ref_vs_target(&r))?;
+            emit(
+                &f.out,
+                |fig| compare_fwd::ref_vs_target_doc(&r, fig),
+                || compare_json::ref_vs_target(&r),
+            )?;
             Ok(r.exit_code())
         }
         CompareCmd::LayerBisect(f) => {
             let b = layer_bisect(fwd(&f)?);
-            emit(&f.out, |fig| compare_fwd::layer_bisect_doc(&b, fig), || compare_json::layer_bisect(&b))?;
+            emit(
+                &f.out,
+                |fig| compare_fwd::layer_bisect_doc(&b, fig),
+                || compare_json::layer_bisect(&b),
+            )?;
             Ok(b.exit_code())
         }
         CompareCmd::Schema(s) => {
@@ -199,22 +228,36 @@ pub fn run(a: CompareArgs) -> Result<i32> {
                 None => None,
                 Some("aiter16x16") => Some(side(&s.unshuffle_side)?),
                 Some(other) => {
-                    return Err(Error::Usage(format!("--unshuffle {other}: the one known layout is aiter16x16")))
+                    return Err(Error::Usage(format!(
+                        "--unshuffle {other}: the one known layout is aiter16x16"
+                    )))
                 }
             };
             let opts = SchemaOptions {
-                strip_prefixes: if s.strip_prefix.is_empty() { vec!["model.".into()] } else { s.strip_prefix.clone() },
+                strip_prefixes: if s.strip_prefix.is_empty() {
+                    vec!["model.".into()]
+                } else {
+                    s.strip_prefix.clone()
+                },
                 tp_dim: s.tp_dim,
                 unshuffle,
             };
             let r = schema(&load(&s.a)?, &load(&s.b)?, opts)?;
-            emit(&s.out, |_| compare_schema::schema_doc(&r), || compare_json::schema(&r))?;
+            emit(
+                &s.out,
+                |_| compare_schema::schema_doc(&r),
+                || compare_json::schema(&r),
+            )?;
             Ok(r.exit_code())
         }
         CompareCmd::SlotInvariance(s) => {
             let crit = Criterion::parse(&s.criterion)?;
             let r = slot_invariance(&s.dir, s.rank, s.n_slots, crit, &s.block_class)?;
-            emit(&s.out, |fig| compare_slots::slots_doc(&r, fig), || compare_json::slots(&r))?;
+            emit(
+                &s.out,
+                |fig| compare_slots::slots_doc(&r, fig),
+                || compare_json::slots(&r),
+            )?;
             Ok(r.exit_code())
         }
     }

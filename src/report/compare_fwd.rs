@@ -7,7 +7,7 @@ use crate::experiment::compare::ref_vs_target::{Outcome, RefVsTarget};
 use crate::experiment::compare::stages::parse;
 use crate::metrics::Comparison;
 use crate::report::doc::{Block, Doc, DocTable, Tone};
-use crate::report::fmt::{fcos, fpct, fshape, fsci};
+use crate::report::fmt::{fcos, fpct, fsci, fshape};
 use crate::report::svg::{line_plot, LinePlot, Series};
 
 fn input_ids_line(r: &RefVsTarget) -> Block {
@@ -31,7 +31,8 @@ fn input_ids_line(r: &RefVsTarget) -> Block {
 /// The stage table (one row per common stage).
 pub fn stage_table(r: &RefVsTarget) -> DocTable {
     let mut t = DocTable::new([
-        "", "stage", "shape", "dtype", "cos", "rel", "max_abs", "at", "ulp p50", "ulp max", "bytes=",
+        "", "stage", "shape", "dtype", "cos", "rel", "max_abs", "at", "ulp p50", "ulp max",
+        "bytes=",
     ])
     .left(&[0, 1, 2, 3, 7]);
     for row in &r.rows {
@@ -51,18 +52,36 @@ pub fn stage_table(r: &RefVsTarget) -> DocTable {
                 fsci(c.rel),
                 fsci(c.max_abs),
                 c.max_abs_at.as_ref().map(|a| fshape(a)).unwrap_or_default(),
-                c.ulp.as_ref().and_then(|u| u.quantile(0.5)).map(|q| q.to_string()).unwrap_or_default(),
-                c.ulp.as_ref().filter(|u| u.count > 0).map(|u| u.max.to_string()).unwrap_or_default(),
+                c.ulp
+                    .as_ref()
+                    .and_then(|u| u.quantile(0.5))
+                    .map(|q| q.to_string())
+                    .unwrap_or_default(),
+                c.ulp
+                    .as_ref()
+                    .filter(|u| u.count > 0)
+                    .map(|u| u.max.to_string())
+                    .unwrap_or_default(),
                 c.byte_equal.map(fpct).unwrap_or_default(),
             ],
             Outcome::ShapeMismatch => vec![
                 flag.to_string(),
                 row.stage.clone(),
-                format!("{} vs {}", fshape(&row.target_shape), fshape(&row.ref_shape)),
+                format!(
+                    "{} vs {}",
+                    fshape(&row.target_shape),
+                    fshape(&row.ref_shape)
+                ),
                 dtype,
                 "shape differs: not compared".into(),
             ],
-            Outcome::NotComparable(why) => vec![flag.to_string(), row.stage.clone(), fshape(&row.target_shape), dtype, why.clone()],
+            Outcome::NotComparable(why) => vec![
+                flag.to_string(),
+                row.stage.clone(),
+                fshape(&row.target_shape),
+                dtype,
+                why.clone(),
+            ],
         };
         let tone = match row.breach(&r.thresholds) {
             Some(_) if flag == "✓" || flag == "?" => Tone::Bad, // past --cos/--rel although the seed's flag is milder
@@ -87,7 +106,11 @@ fn tail_blocks(doc: &mut Doc, r: &RefVsTarget) {
         r.thresholds.cos, r.thresholds.rel
     )));
     if !r.only_target.is_empty() {
-        doc.push(Block::Line(format!("only in target ({}): {}", r.only_target.len(), r.only_target.join(", "))));
+        doc.push(Block::Line(format!(
+            "only in target ({}): {}",
+            r.only_target.len(),
+            r.only_target.join(", ")
+        )));
     }
     if !r.only_reference.is_empty() {
         doc.push(Block::Line(format!(
@@ -110,11 +133,18 @@ fn series(r: &RefVsTarget, f: impl Fn(&Comparison) -> f64) -> Vec<Series> {
         let (Some(l), Some(c)) = (sec.layer(), row.comparison()) else {
             continue;
         };
-        let name = if suffix.is_empty() { "(layer)".to_string() } else { suffix.to_string() };
+        let name = if suffix.is_empty() {
+            "(layer)".to_string()
+        } else {
+            suffix.to_string()
+        };
         let y = f(c);
         match out.iter_mut().find(|s| s.name == name) {
             Some(s) => s.points.push((l as f64, y)),
-            None => out.push(Series { name, points: vec![(l as f64, y)] }),
+            None => out.push(Series {
+                name,
+                points: vec![(l as f64, y)],
+            }),
         }
     }
     out
@@ -147,7 +177,8 @@ fn figures(doc: &mut Doc, r: &RefVsTarget) {
     doc.push(Block::Figure {
         svg: line_plot(
             &LinePlot {
-                title: "rel = max|target − ref| / max|ref| per stage across layers (log scale)".into(),
+                title: "rel = max|target − ref| / max|ref| per stage across layers (log scale)"
+                    .into(),
                 x_label: "layer".into(),
                 y_label: "rel".into(),
                 series: series(r, |c| c.rel),
@@ -158,7 +189,9 @@ fn figures(doc: &mut Doc, r: &RefVsTarget) {
             1280.0,
             380.0,
         ),
-        caption: "Hollow points at the bottom are exactly 0. The dashed line is the --rel threshold.".into(),
+        caption:
+            "Hollow points at the bottom are exactly 0. The dashed line is the --rel threshold."
+                .into(),
     });
 }
 
@@ -171,12 +204,19 @@ pub fn ref_vs_target_doc(r: &RefVsTarget, with_figures: bool) -> Doc {
             let c = row.comparison().unwrap();
             doc.push(Block::Verdict(
                 Tone::Bad,
-                format!("first stage past the thresholds: {} ({})", row.stage, r.thresholds.explain(b, c.cos, c.rel)),
+                format!(
+                    "first stage past the thresholds: {} ({})",
+                    row.stage,
+                    r.thresholds.explain(b, c.cos, c.rel)
+                ),
             ))
         }
         None => doc.push(Block::Verdict(
             Tone::Ok,
-            format!("no compared stage past the thresholds (cos < {} or rel > {})", r.thresholds.cos, r.thresholds.rel),
+            format!(
+                "no compared stage past the thresholds (cos < {} or rel > {})",
+                r.thresholds.cos, r.thresholds.rel
+            ),
         )),
     }
     doc.push(Block::Heading("Stages".into()));
@@ -197,11 +237,17 @@ pub fn layer_bisect_doc(b: &Bisect, with_figures: bool) -> Doc {
         Some(row) => {
             let c = row.comparison().unwrap();
             let why = r.thresholds.explain(b.first_bad.unwrap().1, c.cos, c.rel);
-            doc.push(Block::Verdict(Tone::Bad, format!("first bad stage: {} ({why})", row.stage)));
+            doc.push(Block::Verdict(
+                Tone::Bad,
+                format!("first bad stage: {} ({why})", row.stage),
+            ));
         }
         None => doc.push(Block::Verdict(
             Tone::Ok,
-            format!("no stage past the thresholds (cos < {} or rel > {})", r.thresholds.cos, r.thresholds.rel),
+            format!(
+                "no stage past the thresholds (cos < {} or rel > {})",
+                r.thresholds.cos, r.thresholds.rel
+            ),
         )),
     }
     let tone = match b.classification {
@@ -210,8 +256,17 @@ pub fn layer_bisect_doc(b: &Bisect, with_figures: bool) -> Doc {
     };
     doc.push(Block::Verdict(tone, b.classification.sentence()));
     doc.push(Block::Heading("Per layer".into()));
-    let mut t = DocTable::new(["", "layer", "output stage", "cos", "rel", "worst stage", "1−cos worst", "rel worst"])
-        .left(&[0, 2, 5]);
+    let mut t = DocTable::new([
+        "",
+        "layer",
+        "output stage",
+        "cos",
+        "rel",
+        "worst stage",
+        "1−cos worst",
+        "rel worst",
+    ])
+    .left(&[0, 2, 5]);
     for p in &b.layers {
         let flag = if p.breach { "✗" } else { "✓" };
         t.row(

@@ -33,7 +33,10 @@ pub fn comparison(c: &Comparison, a: &str, b: &str) -> Map<String, Value> {
     m.insert("ulp_p50".into(), json!(ulp.and_then(|u| u.quantile(0.5))));
     m.insert("ulp_p99".into(), json!(ulp.and_then(|u| u.quantile(0.99))));
     m.insert("ulp_max".into(), json!(ulp.map(|u| u.max)));
-    m.insert("byte_equal".into(), c.byte_equal.map(num).unwrap_or(Value::Null));
+    m.insert(
+        "byte_equal".into(),
+        c.byte_equal.map(num).unwrap_or(Value::Null),
+    );
     m.insert("value_equal".into(), num(c.value_equal));
     m.insert(format!("nan_{a}"), json!(c.nan_a));
     m.insert(format!("nan_{b}"), json!(c.nan_b));
@@ -63,7 +66,10 @@ pub fn ref_vs_target(r: &RefVsTarget) -> Value {
             m.insert("target_dtype".into(), json!(row.target_dtype.to_string()));
             m.insert("ref_dtype".into(), json!(row.ref_dtype.to_string()));
             match &row.outcome {
-                Outcome::Compared { cmp, byte_equal_bytes } => {
+                Outcome::Compared {
+                    cmp,
+                    byte_equal_bytes,
+                } => {
                     m.insert("status".into(), json!("compared"));
                     m.extend(comparison(cmp, "target", "ref"));
                     m.insert("byte_equal_bytes".into(), num(*byte_equal_bytes));
@@ -85,7 +91,9 @@ pub fn ref_vs_target(r: &RefVsTarget) -> Value {
             Value::Object(m)
         })
         .collect();
-    let first = r.first_breach().map(|(row, b)| json!({"stage": row.stage, "why": b.name()}));
+    let first = r
+        .first_breach()
+        .map(|(row, b)| json!({"stage": row.stage, "why": b.name()}));
     json!({
         "command": "compare ref-vs-target",
         "target": r.target.display().to_string(),
@@ -104,11 +112,24 @@ pub fn ref_vs_target(r: &RefVsTarget) -> Value {
 fn classification(c: &Classification) -> Value {
     let mut v = match c {
         Classification::Clean => json!({}),
-        Classification::BeforeLayers { stage } | Classification::AfterLayers { stage } => json!({"stage": stage}),
-        Classification::Sudden { layer, before, at, recovers } => {
+        Classification::BeforeLayers { stage } | Classification::AfterLayers { stage } => {
+            json!({"stage": stage})
+        }
+        Classification::Sudden {
+            layer,
+            before,
+            at,
+            recovers,
+        } => {
             json!({"layer": layer, "drift_before": num(*before), "drift_at": num(*at), "recovers": recovers})
         }
-        Classification::Compounding { layer, from_layer, from_drift, at, growth } => json!({
+        Classification::Compounding {
+            layer,
+            from_layer,
+            from_drift,
+            at,
+            growth,
+        } => json!({
             "layer": layer, "from_layer": from_layer, "drift_from": num(*from_drift), "drift_at": num(*at),
             "growth_per_layer": num(*growth)
         }),
@@ -170,9 +191,9 @@ pub fn slots(s: &SlotReport) -> Value {
             })
         })
         .collect();
-    let first = s.first_divergence().map(|r| {
-        json!({"layer": r.layer, "stage": r.stage, "call": r.call, "odd_slots": r.odd_slots})
-    });
+    let first = s.first_divergence().map(
+        |r| json!({"layer": r.layer, "stage": r.stage, "call": r.call, "odd_slots": r.odd_slots}),
+    );
     json!({
         "command": "compare slot-invariance",
         "dir": s.dir.display().to_string(),
@@ -217,7 +238,10 @@ pub fn schema(s: &SchemaReport) -> Value {
             if let Some(c) = &r.cmp {
                 m.extend(comparison(c, "a", "b"));
             }
-            m.insert("byte_equal_bytes".into(), r.byte_equal_bytes.map(num).unwrap_or(Value::Null));
+            m.insert(
+                "byte_equal_bytes".into(),
+                r.byte_equal_bytes.map(num).unwrap_or(Value::Null),
+            );
             m.insert("notes".into(), json!(r.notes));
             Value::Object(m)
         })

@@ -2,18 +2,26 @@
 
 use crate::experiment::compare::schema::{SchemaReport, SideId, Status};
 use crate::report::doc::{Block, Doc, DocTable, Tone};
-use crate::report::fmt::{fcos, fpct, fshape, fsci};
+use crate::report::fmt::{fcos, fpct, fsci, fshape};
 
 /// The schema document.
 pub fn schema_doc(s: &SchemaReport) -> Doc {
     let mut doc = Doc::new("isolate compare schema");
-    let files = |v: &[std::path::PathBuf]| v.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
+    let files = |v: &[std::path::PathBuf]| {
+        v.iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     doc.push(Block::Line(format!("A: {}", files(&s.a_files))));
     doc.push(Block::Line(format!("B: {}", files(&s.b_files))));
     doc.push(Block::Line(format!(
         "prefixes stripped: {:?}{}{}",
         s.options.strip_prefixes,
-        s.options.tp_dim.map(|d| format!("; tp shards concatenated along dim {d}")).unwrap_or_default(),
+        s.options
+            .tp_dim
+            .map(|d| format!("; tp shards concatenated along dim {d}"))
+            .unwrap_or_default(),
         match s.options.unshuffle {
             Some(SideId::A) => "; A's 1-byte weights unshuffled (aiter16x16)",
             Some(SideId::B) => "; B's 1-byte weights unshuffled (aiter16x16)",
@@ -41,8 +49,10 @@ pub fn schema_doc(s: &SchemaReport) -> Doc {
         doc.push(Block::List(s.only_b.clone()));
     }
     doc.push(Block::Heading(format!("Common ({})", s.rows.len())));
-    let mut t = DocTable::new(["", "name", "A", "B", "bytes=", "values=", "cos", "rel", "max_abs", "notes"])
-        .left(&[0, 1, 2, 3, 9]);
+    let mut t = DocTable::new([
+        "", "name", "A", "B", "bytes=", "values=", "cos", "rel", "max_abs", "notes",
+    ])
+    .left(&[0, 1, 2, 3, 9]);
     for r in &s.rows {
         let c = r.cmp.as_ref();
         let reason = match &r.status {

@@ -4,7 +4,7 @@
 use crate::experiment::compare::slots::{Criterion, SlotReport, SlotRow};
 use crate::metrics::{flag_for, Severity};
 use crate::report::doc::{Block, Doc, DocTable, Tone};
-use crate::report::fmt::{fcos, fshape, fsci};
+use crate::report::fmt::{fcos, fsci, fshape};
 use crate::report::svg::{heatmap, Cell, Heatmap};
 
 fn call_str(c: Option<u64>) -> String {
@@ -12,7 +12,10 @@ fn call_str(c: Option<u64>) -> String {
 }
 
 fn odd_str(r: &SlotRow, n: usize) -> String {
-    let others: Vec<String> = (0..n).filter(|s| !r.odd_slots.contains(s)).map(|s| s.to_string()).collect();
+    let others: Vec<String> = (0..n)
+        .filter(|s| !r.odd_slots.contains(s))
+        .map(|s| s.to_string())
+        .collect();
     let odd: Vec<String> = r.odd_slots.iter().map(|s| s.to_string()).collect();
     if others.len() <= 1 {
         "no two slots agree".into()
@@ -38,7 +41,8 @@ pub fn slots_doc(s: &SlotReport, with_figures: bool) -> Doc {
         s.n_slots,
         s.criterion.name(),
         match s.criterion {
-            Criterion::Bitwise => "a (layer, stage) diverges when any slot is not bitwise equal to slot 0",
+            Criterion::Bitwise =>
+                "a (layer, stage) diverges when any slot is not bitwise equal to slot 0",
             Criterion::Flag => "a (layer, stage) diverges when its flag is ✗ or ✗✗, as ATOM",
         }
     )));
@@ -53,9 +57,19 @@ pub fn slots_doc(s: &SlotReport, with_figures: bool) -> Doc {
                 odd_str(r, s.n_slots)
             ),
         )),
-        None => doc.push(Block::Verdict(Tone::Ok, "every slot matches slot 0 in every (layer, stage)".into())),
+        None => doc.push(Block::Verdict(
+            Tone::Ok,
+            "every slot matches slot 0 in every (layer, stage)".into(),
+        )),
     }
-    let mut header = vec!["".to_string(), "layer".into(), "stage".into(), "shape".into(), "tok/slot".into(), "call".into()];
+    let mut header = vec![
+        "".to_string(),
+        "layer".into(),
+        "stage".into(),
+        "shape".into(),
+        "tok/slot".into(),
+        "call".into(),
+    ];
     for k in 1..s.n_slots {
         header.push(format!("cos(0,{k})"));
     }
@@ -76,17 +90,31 @@ pub fn slots_doc(s: &SlotReport, with_figures: bool) -> Doc {
         cells.extend([
             fsci(r.max_abs),
             format!("{eq}/{}", r.slots.len()),
-            r.odd_slots.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(","),
+            r.odd_slots
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>()
+                .join(","),
         ]);
-        let tone = if r.diverges && Tone::of_flag(flag) == Tone::Ok { Tone::Drift } else { Tone::of_flag(flag) };
+        let tone = if r.diverges && Tone::of_flag(flag) == Tone::Ok {
+            Tone::Drift
+        } else {
+            Tone::of_flag(flag)
+        };
         t.row(tone, cells);
     }
     doc.push(Block::Heading("Per (layer, stage)".into()));
     doc.push(Block::Table(t));
     let d = s.rows.iter().filter(|r| r.diverges).count();
-    doc.push(Block::Line(format!("{} (layer, stage) compared; {d} diverge.", s.rows.len())));
+    doc.push(Block::Line(format!(
+        "{} (layer, stage) compared; {d} diverge.",
+        s.rows.len()
+    )));
     for k in &s.skipped {
-        doc.push(Block::Line(format!("skipped layer {} {}: {}", k.layer, k.stage, k.reason)));
+        doc.push(Block::Line(format!(
+            "skipped layer {} {}: {}",
+            k.layer, k.stage, k.reason
+        )));
     }
     if with_figures {
         doc.push(Block::Heading("Slot × (layer, stage)".into()));
@@ -111,7 +139,11 @@ fn severity_fill(sev: Severity) -> &'static str {
 
 /// The slot × (layer, stage) heatmap.
 pub fn slot_heatmap(s: &SlotReport) -> Heatmap {
-    let cols: Vec<String> = s.rows.iter().map(|r| format!("L{} {}", r.layer, r.stage)).collect();
+    let cols: Vec<String> = s
+        .rows
+        .iter()
+        .map(|r| format!("L{} {}", r.layer, r.stage))
+        .collect();
     let rows: Vec<String> = (1..s.n_slots).map(|k| format!("slot {k}")).collect();
     let cells = (1..s.n_slots)
         .map(|k| {
@@ -129,23 +161,37 @@ pub fn slot_heatmap(s: &SlotReport) -> Heatmap {
                         if c.bitwise { " (bitwise equal)" } else { "" }
                     );
                     Some(if c.bitwise {
-                        Cell { fill: "#1a7f37".into(), text: "=".into(), tip }
+                        Cell {
+                            fill: "#1a7f37".into(),
+                            text: "=".into(),
+                            tip,
+                        }
                     } else {
                         let sev = flag_for(c.cmp.cos, c.cmp.rel);
-                        Cell { fill: severity_fill(sev).into(), text: fsci(1.0 - c.cmp.cos), tip }
+                        Cell {
+                            fill: severity_fill(sev).into(),
+                            text: fsci(1.0 - c.cmp.cos),
+                            tip,
+                        }
                     })
                 })
                 .collect()
         })
         .collect();
     Heatmap {
-        title: format!("slot k vs slot 0 ({} slots): = bitwise equal, else 1 − cos", s.n_slots),
+        title: format!(
+            "slot k vs slot 0 ({} slots): = bitwise equal, else 1 − cos",
+            s.n_slots
+        ),
         rows,
         cols,
         cells,
         legend: vec![
             ("#1a7f37".into(), "bitwise equal".into()),
-            (severity_fill(Severity::Ok).into(), "✓ cos>0.9999, rel<1%".into()),
+            (
+                severity_fill(Severity::Ok).into(),
+                "✓ cos>0.9999, rel<1%".into(),
+            ),
             (severity_fill(Severity::Drift).into(), "? cos>0.999".into()),
             (severity_fill(Severity::Bad).into(), "✗ cos>0.99".into()),
             (severity_fill(Severity::VeryBad).into(), "✗✗".into()),
@@ -153,4 +199,3 @@ pub fn slot_heatmap(s: &SlotReport) -> Heatmap {
         ],
     }
 }
-

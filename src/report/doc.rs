@@ -81,7 +81,10 @@ pub enum Block {
     Table(DocTable),
     List(Vec<String>),
     /// An SVG figure (HTML only) with its caption.
-    Figure { svg: String, caption: String },
+    Figure {
+        svg: String,
+        caption: String,
+    },
 }
 
 /// A report document.
@@ -175,7 +178,11 @@ impl Doc {
                 Block::Table(t) => {
                     o.push_str(&format!(
                         "| {} |\n",
-                        t.header.iter().map(|h| md_cell(h)).collect::<Vec<_>>().join(" | ")
+                        t.header
+                            .iter()
+                            .map(|h| md_cell(h))
+                            .collect::<Vec<_>>()
+                            .join(" | ")
                     ));
                     let align: Vec<&str> = (0..t.header.len())
                         .map(|i| if t.left.contains(&i) { ":--" } else { "--:" })
@@ -222,14 +229,22 @@ impl Doc {
                 Block::Table(t) => {
                     o.push_str("<table><thead><tr>");
                     for (i, h) in t.header.iter().enumerate() {
-                        let c = if t.left.contains(&i) { " class=\"l\"" } else { "" };
+                        let c = if t.left.contains(&i) {
+                            " class=\"l\""
+                        } else {
+                            ""
+                        };
                         o.push_str(&format!("<th{c}>{}</th>", esc(h)));
                     }
                     o.push_str("</tr></thead><tbody>\n");
                     for (r, tone) in t.rows.iter().zip(&t.tones) {
                         o.push_str(&format!("<tr class=\"{}\">", tone.class()));
                         for (i, c) in r.iter().enumerate() {
-                            let cl = if t.left.contains(&i) { " class=\"l\"" } else { "" };
+                            let cl = if t.left.contains(&i) {
+                                " class=\"l\""
+                            } else {
+                                ""
+                            };
                             o.push_str(&format!("<td{cl}>{}</td>", esc(c)));
                         }
                         o.push_str("</tr>\n");
@@ -270,12 +285,18 @@ mod tests {
             caption: "c".into(),
         });
         let term = d.to_terminal();
-        assert!(term.contains("first bad: a|b") && term.contains("layer0.x") && !term.contains("svg"));
+        assert!(
+            term.contains("first bad: a|b") && term.contains("layer0.x") && !term.contains("svg")
+        );
         let md = d.to_markdown();
-        assert!(md.contains("**first bad: a\\|b**") && md.contains("| :-- |") || md.contains(":--"));
+        assert!(
+            md.contains("**first bad: a\\|b**") && md.contains("| :-- |") || md.contains(":--")
+        );
         assert!(md.contains("| ✓ | layer0.x | 1.0 |"));
         let html = d.to_html();
         assert!(html.contains("<title>T &lt;1&gt;</title>") && html.contains("<tr class=\"ok\">"));
-        assert!(html.contains("<svg></svg>") && !html.contains("<script") && !html.contains("http"));
+        assert!(
+            html.contains("<svg></svg>") && !html.contains("<script") && !html.contains("http")
+        );
     }
 }

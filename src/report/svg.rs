@@ -5,8 +5,8 @@ use crate::report::doc::esc;
 
 /// Distinguishable line colours (Okabe–Ito, then a few more).
 const PALETTE: [&str; 10] = [
-    "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#8C564B", "#7F7F7F",
-    "#B8860B",
+    "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#8C564B",
+    "#7F7F7F", "#B8860B",
 ];
 
 /// One line of a plot.
@@ -47,7 +47,11 @@ pub fn line_plot(p: &LinePlot, w: f64, h: f64) -> String {
     let (ml, mr, mt, mb) = (70.0, 210.0, 34.0, 46.0);
     let (pw, ph) = (w - ml - mr, h - mt - mb);
     let xs: Vec<f64> = {
-        let mut v: Vec<f64> = p.series.iter().flat_map(|s| s.points.iter().map(|q| q.0)).collect();
+        let mut v: Vec<f64> = p
+            .series
+            .iter()
+            .flat_map(|s| s.points.iter().map(|q| q.0))
+            .collect();
         v.sort_by(|a, b| a.partial_cmp(b).unwrap());
         v.dedup();
         v
@@ -60,7 +64,11 @@ pub fn line_plot(p: &LinePlot, w: f64, h: f64) -> String {
         .chain(p.hlines.iter().map(|l| l.0))
         .filter(|&y| finite_pos(y))
         .collect();
-    let (mut lo, mut hi) = ys.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &y| (a.min(y), b.max(y)));
+    let (mut lo, mut hi) = ys
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &y| {
+            (a.min(y), b.max(y))
+        });
     if !lo.is_finite() {
         (lo, hi) = if p.log_y { (1e-16, 1.0) } else { (0.0, 1.0) };
     }
@@ -112,7 +120,9 @@ pub fn line_plot(p: &LinePlot, w: f64, h: f64) -> String {
         }
         v
     } else {
-        (0..=5).map(|i| ylo + (yhi - ylo) * i as f64 / 5.0).collect()
+        (0..=5)
+            .map(|i| ylo + (yhi - ylo) * i as f64 / 5.0)
+            .collect()
     };
     for t in ticks {
         let y = mt + ph - (t - ylo) / (yhi - ylo) * ph;
@@ -180,7 +190,9 @@ pub fn line_plot(p: &LinePlot, w: f64, h: f64) -> String {
                 runs.push(Vec::new());
             }
             if !y.is_nan() {
-                runs.last_mut().unwrap().push(format!("{:.1},{:.1}", sx(x), map_y(y)));
+                runs.last_mut()
+                    .unwrap()
+                    .push(format!("{:.1},{:.1}", sx(x), map_y(y)));
             }
             prev = Some(x);
         }
@@ -192,7 +204,16 @@ pub fn line_plot(p: &LinePlot, w: f64, h: f64) -> String {
         }
         for &(x, y) in &s.points {
             let (px, py) = (sx(x), if y.is_nan() { mt } else { map_y(y) });
-            let tip = format!("{} @ {}: {}", s.name, (p.x_tick)(x), if y.is_nan() { "NaN".into() } else { format!("{y:.6e}") });
+            let tip = format!(
+                "{} @ {}: {}",
+                s.name,
+                (p.x_tick)(x),
+                if y.is_nan() {
+                    "NaN".into()
+                } else {
+                    format!("{y:.6e}")
+                }
+            );
             if y.is_nan() {
                 o.push_str(&format!(
                     "<text x=\"{px:.1}\" y=\"{:.1}\" text-anchor=\"middle\" fill=\"{c}\" font-size=\"13\">×<title>{}</title></text>",
@@ -245,7 +266,9 @@ pub struct Heatmap {
 /// Whether a `#rrggbb` fill needs light text (relative luminance below ½).
 fn is_dark(fill: &str) -> bool {
     let h = fill.trim_start_matches('#');
-    let c = |i: usize| u8::from_str_radix(h.get(i..i + 2).unwrap_or("ff"), 16).unwrap_or(255) as f64 / 255.0;
+    let c = |i: usize| {
+        u8::from_str_radix(h.get(i..i + 2).unwrap_or("ff"), 16).unwrap_or(255) as f64 / 255.0
+    };
     h.len() == 6 && 0.2126 * c(0) + 0.7152 * c(2) + 0.0722 * c(4) < 0.5
 }
 
@@ -344,7 +367,10 @@ mod tests {
         assert_eq!(s.matches("<polyline").count(), 1);
         // A missing x (another series has x = 1) breaks the line.
         let mut q = p.clone();
-        q.series.push(Series { name: "b".into(), points: vec![(0.0, 1e-3), (2.0, 1e-3), (3.0, 1e-3)] });
+        q.series.push(Series {
+            name: "b".into(),
+            points: vec![(0.0, 1e-3), (2.0, 1e-3), (3.0, 1e-3)],
+        });
         let s = line_plot(&q, 900.0, 320.0);
         assert_eq!(s.matches("<polyline").count(), 2);
     }
@@ -356,7 +382,11 @@ mod tests {
             rows: vec!["slot 1".into()],
             cols: vec!["L0 Block".into(), "L1 Block".into()],
             cells: vec![vec![
-                Some(Cell { fill: "#1a7f37".into(), text: "=".into(), tip: "bitwise".into() }),
+                Some(Cell {
+                    fill: "#1a7f37".into(),
+                    text: "=".into(),
+                    tip: "bitwise".into(),
+                }),
                 None,
             ]],
             legend: vec![("#1a7f37".into(), "bitwise equal".into())],

@@ -56,8 +56,17 @@ impl Run {
     }
     /// Asserts a bad-input failure: exit 2 and exactly one line on stderr containing every `needle`.
     pub fn assert_bad_input(&self, needles: &[&str]) {
-        assert_eq!(self.code, 2, "stdout: {}\nstderr: {}", self.stdout, self.stderr);
-        assert_eq!(self.stderr.trim_end().lines().count(), 1, "one line: {}", self.stderr);
+        assert_eq!(
+            self.code, 2,
+            "stdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
+        assert_eq!(
+            self.stderr.trim_end().lines().count(),
+            1,
+            "one line: {}",
+            self.stderr
+        );
         assert!(!self.stderr.contains("panicked"), "{}", self.stderr);
         for n in needles {
             assert!(self.stderr.contains(n), "'{n}' not in: {}", self.stderr);
@@ -94,6 +103,11 @@ pub fn cos_max(a: &[f32], b: &[f32]) -> (f64, f64, f64) {
 
 /// A float from JSON (numbers, or "NaN").
 pub fn f(v: &serde_json::Value) -> f64 {
-    v.as_f64()
-        .unwrap_or_else(|| if v == "NaN" { f64::NAN } else { panic!("not a number: {v}") })
+    v.as_f64().unwrap_or_else(|| {
+        if v == "NaN" {
+            f64::NAN
+        } else {
+            panic!("not a number: {v}")
+        }
+    })
 }

@@ -218,6 +218,52 @@ pub fn squeeze_pair(a: &Tensor, b: &Tensor) -> (Tensor, Tensor) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::io::pickle_builder::{f32s, write_pt, P};
+
+    /// A torch.save-style `.pt` of a dict stage → f32[2] tensor, in the given (execution) order.
+    fn write_pt_dict(path: &Path, names: &[&str]) {
+        let mut p = P::new().op(b"}").mark();
+        let mut storages = Vec::new();
+        for (i, n) in names.iter().enumerate() {
+            let key = i.to_string();
+            p = p.s(n).tensor_v2("FloatStorage", &key, 2, 0, &[2], &[1]);
+            storages.push((key, f32s(&[i as f32, 1.0])));
+        }
+        let pkl = p.op(b"u").stop();
+        let st: Vec<(&str, Vec<u8>)> = storages
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.clone()))
+            .collect();
+        write_pt(path, &pkl, &st, Some("little"), false);
+    }
+
+    #[test]
+    fn pt_dumps_keep_execution_order_safetensors_do_not() {
+        let d = tempfile::tempdir().unwrap();
+        // Post-norm (BERT) order: attn_out runs before attn_norm_out; the canonical order says otherwise.
+        let names = [
+            "layer0.hidden_in",
+            "layer0.attn_out",
+            "layer0.attn_norm_out",
+            "layer0.hidden_out",
+        ];
+        let pt = d.path().join("atom_rank0_fwd.pt");
+        write_pt_dict(&pt, &names);
+        let dump = load_dump(&pt).unwrap();
+        assert!(dump.keeps_order);
+        let mut v: Vec<String> = names.iter().rev().map(|s| s.to_string()).collect();
+        stage_order(OrderChoice::Auto, &[&dump]).sort(&mut v);
+        assert_eq!(v, names);
+        stage_order(OrderChoice::Canonical, &[&dump]).sort(&mut v);
+        assert_eq!(v[1..3], ["layer0.attn_norm_out", "layer0.attn_out"]);
+        let st = d.path().join("x.safetensors");
+        crate::io::safetensors_io::write(&st, &dump.file.tensors, None).unwrap();
+        let sdump = load_dump(&st).unwrap();
+        assert!(!sdump.keeps_order);
+        // Mixed inputs: auto falls back to canonical.
+        stage_order(OrderChoice::Auto, &[&dump, &sdump]).sort(&mut v);
+        assert_eq!(v[1..3], ["layer0.attn_norm_out", "layer0.attn_out"]);
+    }
 
     #[test]
     fn squeeze_only_the_higher_rank_leading_one() {

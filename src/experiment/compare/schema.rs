@@ -96,11 +96,14 @@ pub fn concat(parts: &[Tensor], dim: usize) -> Result<Tensor> {
     Tensor::new(first.name.clone(), first.dtype, shape, bytes)
 }
 
+/// One side's tensors by normalised name (several when the name is in several files).
+type Shards = BTreeMap<String, Vec<Tensor>>;
+
 fn load_side(
     files: &[TensorFile],
     side: SideId,
     opts: &SchemaOptions,
-) -> Result<(BTreeMap<String, Vec<Tensor>>, Vec<String>)> {
+) -> Result<(Shards, Vec<String>)> {
     let tag = if side == SideId::A { "A" } else { "B" };
     let mut notes = Vec::new();
     let mut by_name: BTreeMap<String, Vec<Tensor>> = BTreeMap::new();
@@ -313,7 +316,7 @@ pub fn schema(a: &[TensorFile], b: &[TensorFile], opts: SchemaOptions) -> Result
             show(&only_b)
         )));
     }
-    let single_shape = |m: &BTreeMap<String, Vec<Tensor>>, n: &str| -> Option<Vec<usize>> {
+    let single_shape = |m: &Shards, n: &str| -> Option<Vec<usize>> {
         let v = &m[n];
         (v.len() == 1 || v.iter().all(|t| t.bytes() == v[0].bytes())).then(|| v[0].shape.clone())
     };

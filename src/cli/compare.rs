@@ -24,12 +24,21 @@ pub struct CompareArgs {
 #[derive(Subcommand, Debug)]
 pub enum CompareCmd {
     /// Compare every stage of a target forward dump with a reference dump (seed Phase 3).
+    ///
+    /// Exit 0: no stage past --cos/--rel; 1: a stage past them or a shape mismatch; 2: bad input
+    /// (embed.input_ids differ, no common stage, nothing comparable, files not found).
     RefVsTarget(FwdArgs),
     /// Find the first stage past the thresholds and classify the per-layer decay curve (seed Phase 4).
+    ///
+    /// Exit 0: none; 1: a bad stage was found; 2: bad input.
     LayerBisect(FwdArgs),
     /// Parameter names, shapes, dtypes and bytes of two weight dumps (seed Phase 1).
+    ///
+    /// Exit 0: same names, every parameter byte- or value-equal or ✓; 1: otherwise; 2: bad input.
     Schema(SchemaArgs),
     /// Bitwise batch invariance: every slot of a prefill against slot 0, per layer (seed Phase 8).
+    ///
+    /// Exit 0: no (layer, stage) diverges; 1: one does; 2: bad input (no dumps, n_tok not divisible).
     SlotInvariance(SlotArgs),
 }
 

@@ -4,6 +4,7 @@
 
 pub mod dumps;
 pub mod layer_bisect;
+pub mod layer_dumps;
 pub mod ref_vs_target;
 pub mod schema;
 pub mod slots;

@@ -1,10 +1,10 @@
 //! `compare ref-vs-target` and `compare layer-bisect` on synthetic safetensors dumps written here.
 
-mod common;
+mod compare_common;
 
 use std::path::Path;
 
-use common::*;
+use compare_common::*;
 
 const T: usize = 12;
 const H: usize = 40;

@@ -2,11 +2,11 @@
 //! (fixtures/gen/compare_fixtures.py, run on the GPU machine): every cos / rel / max_abs against ATOM's
 //! `cos_max` computed independently in f64 PyTorch, the planted layer and slot, the schema verdicts.
 
-mod common;
+mod compare_common;
 
 use std::path::PathBuf;
 
-use common::*;
+use compare_common::*;
 use serde_json::Value;
 
 fn dir(sub: &str) -> PathBuf {

@@ -1,10 +1,10 @@
 //! `compare slot-invariance` on synthetic per-layer dumps written here.
 
-mod common;
+mod compare_common;
 
 use std::path::Path;
 
-use common::*;
+use compare_common::*;
 
 const H: usize = 24;
 const PER: usize = 5; // tokens per slot: 4 slots → 20 tokens, not a power of two

@@ -6,6 +6,7 @@ use crate::error::Result;
 
 pub mod bench;
 pub mod cast;
+pub mod compare;
 pub mod e8m0;
 pub mod inspect;
 pub mod selftest;
@@ -31,6 +32,8 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Check every GPU kernel against its CPU twin, bit for bit (exit 0 all equal, 1 a mismatch).
     Selftest(selftest::SelftestArgs),
+    /// The seed's dump comparisons: ref-vs-target, layer-bisect, schema, slot-invariance.
+    Compare(compare::CompareArgs),
 }
 
 /// Runs a parsed command; returns the exit code (0 pass, 1 mismatch/drift).
@@ -41,5 +44,6 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::E8m0(a) => e8m0::run(a),
         Command::Selftest(a) => selftest::run(a),
         Command::Bench(a) => bench::run(a),
+        Command::Compare(a) => compare::run(a),
     }
 }

@@ -2,5 +2,6 @@
 //! dump comparison, benchmarks.
 
 pub mod bench;
+pub mod compare;
 pub mod inspect;
 pub mod selftest;

@@ -1,4 +1,11 @@
 //! Output: terminal tables, JSON, Markdown, HTML.
 
+pub mod compare_fwd;
+pub mod compare_json;
+pub mod compare_schema;
+pub mod compare_slots;
+pub mod doc;
+pub mod fmt;
 pub mod json;
+pub mod svg;
 pub mod table;

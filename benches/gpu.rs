@@ -26,9 +26,17 @@ fn gpu_benches(c: &mut Criterion) {
     let (m, n, k) = (1024, 1024, 1024);
     let a = random_quantized(&mut rng, m, k, (1, 128), Fp8Format::E4m3fn, true);
     let w = random_quantized(&mut rng, n, k, (128, 128), Fp8Format::E4m3fn, true);
-    let (da, dw) = (DevOperand::upload(&be, &a).unwrap(), DevOperand::upload(&be, &w).unwrap());
+    let (da, dw) = (
+        DevOperand::upload(&be, &a).unwrap(),
+        DevOperand::upload(&be, &w).unwrap(),
+    );
     let mut out = be.stream.alloc_zeros::<f32>(m * n).unwrap();
-    let args = BlockwiseArgs { interval: 128, split_k: 1, left: false, out_bf16: true };
+    let args = BlockwiseArgs {
+        interval: 128,
+        split_k: 1,
+        left: false,
+        out_bf16: true,
+    };
     c.bench_function("gpu gemm blockwise 1024³", |b| {
         b.iter(|| {
             blockwise_into(&be, &da, &dw, &args, &mut out).unwrap();

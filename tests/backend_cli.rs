@@ -4,7 +4,10 @@
 use std::process::Command;
 
 fn isolate(args: &[&str]) -> (i32, String, String) {
-    let o = Command::new(env!("CARGO_BIN_EXE_isolate")).args(args).output().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_isolate"))
+        .args(args)
+        .output()
+        .unwrap();
     (
         o.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&o.stdout).into_owned(),
@@ -28,7 +31,10 @@ fn cuda_backend_without_gpu_is_exit_2_with_one_line() {
     let (code, out, err) = isolate(&["selftest", "--backend", "cuda"]);
     assert_eq!(code, 2, "{out}{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.starts_with("isolate: --backend cuda: no usable GPU"), "{err}");
+    assert!(
+        err.starts_with("isolate: --backend cuda: no usable GPU"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -40,7 +46,10 @@ fn auto_backend_falls_back_to_cpu_saying_so() {
     assert_eq!(code, 0, "{out}{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("using the CPU backend"), "{err}");
-    assert!(out.contains("backend: cpu") && out.contains("0 failed"), "{out}");
+    assert!(
+        out.contains("backend: cpu") && out.contains("0 failed"),
+        "{out}"
+    );
 }
 
 #[test]

@@ -131,9 +131,8 @@ pub fn float_ceil_pow2(s: f32) -> f32 {
         return f32::INFINITY;
     }
     let (k, rest) = split_pow2(s);
-    let c = if rest == 0 {
-        k
-    } else if cuda_log2f_is_exact_k(k, rest) {
+    // A power of two (rest 0) stays; just above one, log2f may still return exactly k.
+    let c = if rest == 0 || cuda_log2f_is_exact_k(k, rest) {
         k
     } else {
         k + 1

@@ -6,7 +6,9 @@ use crate::error::Result;
 
 pub mod cast;
 pub mod e8m0;
+pub mod fingerprint;
 pub mod inspect;
+pub mod quant;
 
 /// Tells you where and why your model's numbers diverge from a reference.
 #[derive(Parser, Debug)]
@@ -25,6 +27,10 @@ pub enum Command {
     Cast(cast::CastArgs),
     /// Encode values to E8M0 codes or decode codes to values.
     E8m0(e8m0::E8m0Args),
+    /// Is a quant function byte-equal to a reference preset? (exit 0 equal, 1 not)
+    Quant(quant::QuantArgs),
+    /// Which quantizer rules does a dumped xq/xs implement?
+    Fingerprint(fingerprint::FingerprintArgs),
 }
 
 /// Runs a parsed command; returns the exit code (0 pass, 1 mismatch/drift).
@@ -33,5 +39,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Inspect(a) => inspect::run(a),
         Command::Cast(a) => cast::run(a),
         Command::E8m0(a) => e8m0::run(a),
+        Command::Quant(a) => quant::run(a),
+        Command::Fingerprint(a) => fingerprint::run(a),
     }
 }

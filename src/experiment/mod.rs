@@ -1,4 +1,6 @@
 //! The jobs `isolate` runs: inspection, casts, quant verification, fingerprinting, GEMM isolation,
 //! dump comparison, benchmarks.
 
+pub mod fingerprint;
 pub mod inspect;
+pub mod quant_verify;

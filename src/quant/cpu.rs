@@ -198,10 +198,9 @@ pub fn quantize_activation(spec: &QuantSpec, x: &Tensor) -> Result<Quantized> {
                 let mut buf = vec![0f32; cols];
                 for (i, (qrow, srow)) in qc.chunks_mut(cols).zip(sc.chunks_mut(ng)).enumerate() {
                     decode_row(x, task * ROWS_PER_TASK + i, cols, &mut buf);
-                    if spec.nan == NanRule::Reject && buf.iter().any(|v| !v.is_finite()) {
+                    if quantize_row(spec, &buf, g, qrow, srow) && spec.nan == NanRule::Reject {
                         rejected.store(true, std::sync::atomic::Ordering::Relaxed);
                     }
-                    quantize_row(spec, &buf, g, qrow, srow);
                 }
             });
     }
@@ -221,11 +220,23 @@ pub fn quantize_activation(spec: &QuantSpec, x: &Tensor) -> Result<Quantized> {
 }
 
 /// Quantizes one row of f32 values in groups of `g` (the last group may be partial: zero padding).
-pub fn quantize_row(spec: &QuantSpec, row: &[f32], g: usize, q: &mut [u8], scales: &mut [f32]) {
+/// Returns whether a group's amax was NaN or inf, i.e. (under the Propagate/Reject NaN rules) whether the row
+/// held a NaN or ±inf.
+pub fn quantize_row(
+    spec: &QuantSpec,
+    row: &[f32],
+    g: usize,
+    q: &mut [u8],
+    scales: &mut [f32],
+) -> bool {
+    let mut nonfinite = false;
     for ((xs, qs), s) in row.chunks(g).zip(q.chunks_mut(g)).zip(scales.iter_mut()) {
-        *s = group_scale(spec, amax(xs, spec.nan));
+        let a = amax(xs, spec.nan);
+        nonfinite |= !a.is_finite();
+        *s = group_scale(spec, a);
         quantize_group(xs, &ElementRule::new(spec, *s), qs);
     }
+    nonfinite
 }
 
 /// Quantizes a weight `[N, K]` (bf16, f16 or f32) in 128×128 blocks (zero-padded at the edges when

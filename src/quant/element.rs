@@ -111,7 +111,14 @@ pub fn quantize_group(xs: &[f32], r: &ElementRule, out: &mut [u8]) {
     // clamp to a value ≤ 448.
     let sat = r.overflow == Overflow::Saturate && !r.clamp.is_some_and(|m| m <= 448.0);
     let ignore = r.nan == NanRule::Ignore;
-    match (r.q, r.clamp.is_some(), ignore, sat) {
+    // x / 2^k and x · 2^-k are the same exact real number, rounded once by IEEE either way, so when 1/s is
+    // exact (s = 2^k, −127 ≤ k ≤ 127) the division is done as the (faster) multiplication: same bits.
+    let q = if r.q == QRule::Div && reciprocal_is_exact(r.s) {
+        QRule::Mul
+    } else {
+        r.q
+    };
+    match (q, r.clamp.is_some(), ignore, sat) {
         (QRule::Mul, false, _, false) => run::<false, 0, false>(xs, r, out),
         (QRule::Div, false, _, false) => run::<true, 0, false>(xs, r, out),
         (QRule::Mul, true, true, false) => run::<false, 1, false>(xs, r, out),
@@ -128,6 +135,13 @@ pub fn quantize_group(xs: &[f32], r: &ElementRule, out: &mut [u8]) {
     }
 }
 
+/// Whether s = 2^k with −127 ≤ k ≤ 127, so that fl32(1/s) = 2^-k exactly.
+#[inline]
+fn reciprocal_is_exact(s: f32) -> bool {
+    let b = s.to_bits();
+    (b & 0x807F_FFFF == 0 && b != 0 && b >> 23 != 0xFF) || b == 0x0040_0000
+}
+
 /// The e4m3fn element loop, monomorphised: `DIV` x/s (else x·inv); `CLAMP` 0 none, 1 fmaxf/fminf (NaN →
 /// −max), 2 NaN-keeping; `SAT` clamp to ±448 before the torch encoder.
 #[inline(never)]
@@ -141,13 +155,18 @@ fn run<const DIV: bool, const CLAMP: u8, const SAT: bool>(
     for (o, &x) in out.iter_mut().zip(xs) {
         let y = if DIV { x / s } else { x * inv };
         let mut y = if y.is_nan() { f32::NAN } else { y };
+        // Comparisons are false for NaN: `>=`/`<=` with the bound as the else-branch maps NaN to the
+        // bound (fmaxf then fminf: NaN → −m), `>`/`<` with y as the else-branch keeps NaN.
         if CLAMP == 1 {
-            y = y.max(-m).min(m);
-        } else if CLAMP == 2 && !y.is_nan() {
-            y = y.max(-m).min(m);
+            y = if y >= -m { y } else { -m };
+            y = if y <= m { y } else { m };
+        } else if CLAMP == 2 {
+            y = if y > m { m } else { y };
+            y = if y < -m { -m } else { y };
         }
-        if SAT && !y.is_nan() {
-            y = y.max(-448.0).min(448.0);
+        if SAT {
+            y = if y > 448.0 { 448.0 } else { y };
+            y = if y < -448.0 { -448.0 } else { y };
         }
         *o = encode_e4m3fn_torch_branchless(y);
     }
@@ -162,7 +181,7 @@ mod tests {
     fn branchless_e4m3fn_matches_torch_encoder_on_a_dense_sweep() {
         // Every 61st f32 bit pattern (both signs, NaNs and infinities included) plus every pattern near the
         // encoder's case boundaries.
-        let mut check = |b: u32| {
+        let check = |b: u32| {
             let y = f32::from_bits(b);
             let want = Fp8Format::E4m3fn.encode(y, Overflow::Nan);
             assert_eq!(encode_e4m3fn_torch_branchless(y), want, "{b:#010x}");

@@ -171,7 +171,11 @@ mod tests {
             );
             assert_eq!(p.group, 128);
         }
-        assert!(DEEPGEMM_UE8M0.code_clamp && !DEEPSEEK_V32_UE8M0.code_clamp);
+        let (dg, ds) = (
+            preset("deepgemm-ue8m0").unwrap(),
+            preset("deepseek-v32-ue8m0").unwrap(),
+        );
+        assert!(dg.code_clamp && !ds.code_clamp);
         assert_eq!(DEEPGEMM.overflow, Overflow::Nan);
         assert_eq!(AITER_FNUZ.max_value(), 240.0);
         assert!(preset("none").unwrap().is_none());

@@ -221,20 +221,24 @@ impl QuantSpec {
                 )));
             }
             seen.push(axis);
-            spec.set(axis, v.trim()).map_err(|_| {
-                Error::Usage(format!(
-                    "quant spec '{s}': bad value '{}' for {}: expected {}",
-                    v.trim(),
-                    axis.name(),
-                    axis.valid()
-                ))
-            })?;
+            spec.set(axis, v.trim())
+                .map_err(|e| Error::Usage(format!("quant spec '{s}': {e}")))?;
         }
         Ok(spec)
     }
 
-    /// Sets one axis from its spelling; Err(()) when the value is not valid for the axis.
-    pub fn set(&mut self, axis: Axis, v: &str) -> std::result::Result<(), ()> {
+    /// Sets one axis from its spelling; a usage error naming the valid values otherwise.
+    pub fn set(&mut self, axis: Axis, v: &str) -> Result<()> {
+        self.set_value(axis, v).map_err(|_| {
+            Error::Usage(format!(
+                "bad value '{v}' for {}: expected {}",
+                axis.name(),
+                axis.valid()
+            ))
+        })
+    }
+
+    fn set_value(&mut self, axis: Axis, v: &str) -> std::result::Result<(), ()> {
         let yes_no = |v: &str| match v {
             "yes" | "true" | "on" => Ok(true),
             "no" | "false" | "off" => Ok(false),

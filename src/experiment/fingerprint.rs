@@ -50,6 +50,8 @@ pub struct AxisFinding {
     pub values: Vec<String>,
     /// Why the data cannot separate them (when more than one value).
     pub reason: Option<String>,
+    /// For each value tried but not among the best: the best variant with it and its exact groups.
+    pub alternatives: Vec<(String, String, usize)>,
 }
 
 /// The result of [`fingerprint`].
@@ -280,7 +282,7 @@ pub fn fingerprint(d: &Dump<'_>) -> Fingerprint {
     });
     let top = ranking.first().map(|s| s.exact).unwrap_or(0);
     let best = ranking.iter().take_while(|s| s.exact == top).count();
-    let axes = findings(&ranking[..best], nonfinite);
+    let axes = findings(&ranking, best, nonfinite, maxes.len() > 1);
     Fingerprint {
         groups: rows * ng,
         elements: rows * cols,
@@ -302,8 +304,9 @@ fn preset_rank(label: &str) -> usize {
         .unwrap_or(usize::MAX)
 }
 
-/// Per axis: the values the best variants take, and why the data cannot separate them.
-fn findings(best: &[Scored], nonfinite: bool) -> Vec<AxisFinding> {
+/// Per axis: the values the best variants take, why the data cannot separate them, and how the best variant
+/// of every other value fares (`ranking` is sorted, its first `best` entries tie at the top).
+fn findings(ranking: &[Scored], best: usize, nonfinite: bool, two_max: bool) -> Vec<AxisFinding> {
     let mut axes = vec![
         Axis::Pow2,
         Axis::Scale,
@@ -313,19 +316,30 @@ fn findings(best: &[Scored], nonfinite: bool) -> Vec<AxisFinding> {
         Axis::CodeClamp,
         Axis::Clamp,
         Axis::Overflow,
-        Axis::Max,
     ];
+    if two_max {
+        axes.push(Axis::Max);
+    }
     if nonfinite {
         axes.push(Axis::Nan);
     }
     axes.into_iter()
         .map(|axis| {
             let mut values: Vec<String> = Vec::new();
-            for s in best {
+            for s in &ranking[..best] {
                 if s.spec.relevant(axis) {
                     let v = s.spec.value(axis);
                     if !values.contains(&v) {
                         values.push(v);
+                    }
+                }
+            }
+            let mut alternatives: Vec<(String, String, usize)> = Vec::new();
+            for s in &ranking[best..] {
+                if s.spec.relevant(axis) {
+                    let v = s.spec.value(axis);
+                    if !values.contains(&v) && !alternatives.iter().any(|a| a.0 == v) {
+                        alternatives.push((v, s.label.clone(), s.exact));
                     }
                 }
             }
@@ -334,6 +348,7 @@ fn findings(best: &[Scored], nonfinite: bool) -> Vec<AxisFinding> {
                 axis,
                 values,
                 reason,
+                alternatives,
             }
         })
         .collect()

@@ -72,20 +72,28 @@ pub fn render(f: &Fingerprint, header: &str, top: usize) -> String {
         names.join("; ")
     ));
     let word = if f.reproduced() { "proven" } else { "best fit" };
-    let decided: Vec<String> = f
-        .axes
-        .iter()
-        .filter(|a| a.values.len() == 1)
-        .map(|a| format!("{}={}", a.axis.name(), a.values[0]))
-        .collect();
+    let decided: Vec<_> = f.axes.iter().filter(|a| a.values.len() == 1).collect();
     out.push_str(&format!(
-        "{word} (every best variant agrees): {}\n",
-        if decided.is_empty() {
-            "nothing".into()
-        } else {
-            decided.join(", ")
-        }
+        "{word} (every best variant agrees):{}\n",
+        if decided.is_empty() { " nothing" } else { "" }
     ));
+    for a in decided {
+        let others: Vec<String> = a
+            .alternatives
+            .iter()
+            .map(|(v, label, exact)| format!("{v} {} ({label})", pct(*exact, f.groups)))
+            .collect();
+        out.push_str(&format!(
+            "  {}={}{}\n",
+            a.axis.name(),
+            a.values[0],
+            if others.is_empty() {
+                String::new()
+            } else {
+                format!("; the best with {}: {}", a.axis.name(), others.join(", "))
+            }
+        ));
+    }
     let open: Vec<_> = f.axes.iter().filter(|a| a.values.len() > 1).collect();
     if !open.is_empty() {
         out.push_str("undetermined by this data (the best variants disagree):\n");
@@ -144,6 +152,23 @@ pub fn to_json(f: &Fingerprint, top: usize) -> Value {
             )
         })
         .collect();
+    let alternatives: serde_json::Map<String, Value> = f
+        .axes
+        .iter()
+        .filter(|a| !a.alternatives.is_empty())
+        .map(|a| {
+            (
+                a.axis.name().to_string(),
+                a.alternatives
+                    .iter()
+                    .map(|(v, label, exact)| {
+                        json!({"value": v, "best_variant": label, "score": frac(*exact, f.groups)})
+                    })
+                    .collect::<Vec<_>>()
+                    .into(),
+            )
+        })
+        .collect();
     json!({
         "fp8": f.fmt.name(),
         "group": f.group,
@@ -155,6 +180,7 @@ pub fn to_json(f: &Fingerprint, top: usize) -> Value {
         "best": f.best().iter().map(|s| s.label.clone()).collect::<Vec<_>>(),
         "proven": proven,
         "undetermined": undetermined,
+        "alternatives": alternatives,
         "padded": f.padded,
         "x_nonfinite": f.nonfinite,
     })

@@ -104,6 +104,14 @@ pub fn render(f: &Fingerprint, header: &str, top: usize) -> String {
                 a.values.join(", "),
                 a.reason.clone().unwrap_or_default()
             ));
+            if !a.alternatives.is_empty() {
+                let others: Vec<String> = a
+                    .alternatives
+                    .iter()
+                    .map(|(v, label, exact)| format!("{v} {} ({label})", pct(*exact, f.groups)))
+                    .collect();
+                out.push_str(&format!("    ruled out: {}\n", others.join(", ")));
+            }
         }
     }
     if f.padded {

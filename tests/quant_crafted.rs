@@ -168,8 +168,8 @@ fn divide_versus_reciprocal_for_non_power_of_two_scales() {
     let r: Vec<f32> = (0..128)
         .map(|i| ((i * 37 % 101) as f32 - 50.0) * 0.0173)
         .collect();
-    let v = quant("vllm", &[r.clone()], DType::F32);
-    let a = quant("vllm,scale=mul,q=mul", &[r.clone()], DType::F32);
+    let v = quant("vllm", std::slice::from_ref(&r), DType::F32);
+    let a = quant("vllm,scale=mul,q=mul", std::slice::from_ref(&r), DType::F32);
     let amax = r.iter().fold(0f32, |m, x| m.max(x.abs()));
     assert_eq!(v.scales[0], amax / 448.0);
     assert_eq!(a.scales[0], amax * (1.0 / 448.0));
@@ -202,7 +202,7 @@ fn deepgemm_codes_clamp_while_deepseek_ceil_does_not() {
 #[test]
 fn fnuz_and_its_224_clamp() {
     let r = row(1.0);
-    let a = quant("aiter-fnuz", &[r.clone()], DType::F32);
+    let a = quant("aiter-fnuz", std::slice::from_ref(&r), DType::F32);
     assert_eq!(a.scales[0], 1.0 * (1.0 / 240.0f32));
     assert_eq!(a.fmt, Fp8Format::E4m3fnuz);
     assert_eq!(a.q[0], 0x7F); // 240 = fnuz max

@@ -3,4 +3,5 @@
 
 pub mod fingerprint;
 pub mod inspect;
+pub mod quant_cause;
 pub mod quant_verify;

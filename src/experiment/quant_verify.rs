@@ -10,6 +10,9 @@ use crate::quant::layout::{payload_bytes, payload_format, read_scales, XsLayout}
 use crate::quant::scale::e8m0_code_of;
 use crate::quant::{quantize_activation, NonFinite, QuantSpec, Quantized};
 
+pub use crate::experiment::quant_cause::Cause;
+use crate::experiment::quant_cause::{ordinal, scale_cause};
+
 /// One side of the comparison.
 #[derive(Clone, Debug)]
 pub struct Side {
@@ -18,71 +21,6 @@ pub struct Side {
     pub q: Quantized,
     /// E8M0 codes of the scales, when the side is a dump that stores codes (compared code for code).
     pub codes: Option<Vec<u8>>,
-}
-
-/// Why a group differs (the most likely rule).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Cause {
-    /// Scales differ by an exact power of two 2^k.
-    ScalePow2(i32),
-    /// Scales differ by a few ulps (≤ 4).
-    ScaleUlps(u32),
-    /// NaN on one side only.
-    ScaleNan,
-    /// Scales differ otherwise (eps floor, amax, clamp value).
-    ScaleOther,
-    /// A dumped E8M0 code where the reference scale is not a power of two.
-    ScaleNotPow2,
-    /// Equal scales; a differing element involves the top code, NaN or a value beyond ±max.
-    TopCode,
-    /// Equal scales; every differing element is one code apart.
-    OneCode,
-    /// Equal scales; some element differs by more than one code.
-    ManyCodes,
-}
-
-impl Cause {
-    /// The sentence printed for the class.
-    pub fn describe(&self) -> String {
-        match self {
-            Cause::ScalePow2(k) if k.abs() == 1 => {
-                "scale differs by 2×: power-of-two rounding (ceil vs float-ceil vs nearest vs floor)".into()
-            }
-            Cause::ScalePow2(k) => format!(
-                "scale differs by 2^{}: power-of-two rounding or eps floor",
-                k.abs()
-            ),
-            Cause::ScaleUlps(n) => format!(
-                "scale differs by {n} ulp: amax/max vs amax·fl32(1/max) (scale formula)"
-            ),
-            Cause::ScaleNan => "scale is NaN on one side only: NaN input handling".into(),
-            Cause::ScaleOther => "scale differs otherwise: eps floor, amax or max".into(),
-            Cause::ScaleNotPow2 => {
-                "dumped E8M0 code, but the reference scale is not a power of two".into()
-            }
-            Cause::TopCode => {
-                "saturation/NaN at the top code with equal scales: clamp vs the cast's overflow rule".into()
-            }
-            Cause::OneCode => {
-                "q differs by one code with equal scales: divide vs reciprocal or cast rounding".into()
-            }
-            Cause::ManyCodes => "q differs by more than one code with equal scales".into(),
-        }
-    }
-
-    /// A short machine-readable name for JSON.
-    pub fn key(&self) -> String {
-        match self {
-            Cause::ScalePow2(k) => format!("scale_pow2_{}", k.abs()),
-            Cause::ScaleUlps(_) => "scale_ulps".into(),
-            Cause::ScaleNan => "scale_nan".into(),
-            Cause::ScaleOther => "scale_other".into(),
-            Cause::ScaleNotPow2 => "scale_not_pow2".into(),
-            Cause::TopCode => "top_code".into(),
-            Cause::OneCode => "one_code".into(),
-            Cause::ManyCodes => "many_codes".into(),
-        }
-    }
 }
 
 /// One element whose bytes differ.
@@ -255,16 +193,6 @@ fn scales_equal(rs: f32, cs: f32, ccode: Option<u8>) -> bool {
     }
 }
 
-/// Position of a code in value order (sign-magnitude → a line), for "one code apart".
-fn ordinal(code: u8) -> i32 {
-    let m = (code & 0x7F) as i32;
-    if code & 0x80 != 0 {
-        -m
-    } else {
-        m
-    }
-}
-
 /// Compares two quantized operands of the same shape and grid; `xv` is x as f32 (for listing).
 pub fn compare(r: &Side, c: &Side, xv: &[f32], show: usize) -> QuantReport {
     let (rows, cols, g) = (r.q.rows, r.q.cols, r.q.block_cols);
@@ -362,27 +290,6 @@ pub fn compare(r: &Side, c: &Side, xv: &[f32], show: usize) -> QuantReport {
     causes.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     rep.causes = causes;
     rep
-}
-
-/// Classifies two different scales.
-fn scale_cause(rs: f32, cs: f32, dumped_codes: bool) -> Cause {
-    if rs.is_nan() != cs.is_nan() {
-        return Cause::ScaleNan;
-    }
-    if dumped_codes && e8m0_code_of(rs).is_none() {
-        return Cause::ScaleNotPow2;
-    }
-    if rs > 0.0 && cs > 0.0 && rs.is_finite() && cs.is_finite() {
-        let ratio = (cs as f64 / rs as f64).log2();
-        if ratio == ratio.round() && ratio != 0.0 {
-            return Cause::ScalePow2(ratio as i32);
-        }
-        let d = rs.to_bits().abs_diff(cs.to_bits());
-        if d <= 4 {
-            return Cause::ScaleUlps(d);
-        }
-    }
-    Cause::ScaleOther
 }
 
 #[cfg(test)]

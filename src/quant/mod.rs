@@ -4,6 +4,7 @@
 //!   sources; `scale` and `element`: the per-group and per-element rules; `cpu`: tensors in, [`Quantized`]
 //!   out; `layout`: dumped scale tensors (row / column-major / TMA-aligned / packed UE8M0) and payloads.
 
+pub mod axis;
 pub mod cpu;
 pub mod element;
 pub mod layout;

@@ -196,6 +196,45 @@ mod tests {
         assert_eq!(presets::DEEPGEMM.eps, 1e-4f64 as f32);
         assert_eq!(presets::VLLM.eps, 1e-10f64 as f32);
         assert_eq!("1e-4".parse::<f64>().unwrap() as f32, 1e-4f64 as f32);
+        // vLLM's `1e-10f` literal (decimal straight to f32) is the same f32 as its double eps cast to float.
+        for (lit, v) in [("1e-10", 1e-10f64), ("1e-4", 1e-4), ("1e-12", 1e-12)] {
+            assert_eq!(lit.parse::<f32>().unwrap(), v as f32, "{lit}");
+        }
+    }
+
+    /// The claim the fingerprint prints: on bf16 input (every positive finite bf16 amax), float-ceil and the
+    /// bit-exact ceil differ only where amax = max·2^k and CUDA's log2f(2^k) rounds up; never just above a
+    /// power of two (a bf16 amax cannot put amax/448, amax/240 or amax/224 a few ulps above 2^k). Normal
+    /// scales only: a subnormal scale (possible only without an eps floor) is ceiled to 2^-126 by the bit
+    /// trick but to a subnormal power of two by exp2f.
+    #[test]
+    fn bf16_amax_separates_float_ceil_from_ceil_only_at_measured_powers_of_two() {
+        use crate::formats::e8m0::LOG2F_POW2_ROUNDS_UP;
+        for max in [448.0f32, 240.0, 224.0] {
+            for rule in [ScaleRule::Div, ScaleRule::Mul] {
+                let mut separated = 0;
+                for b in 1u32..0x7F80 {
+                    let amax = f32::from_bits(b << 16);
+                    let s = raw_scale(amax, max, rule);
+                    if s < f32::MIN_POSITIVE {
+                        continue; // subnormal scales (no eps floor at all) are another matter
+                    }
+                    let (c, f) = (pow2_ceil(s, false), pow2_float_ceil(s, false));
+                    if c == f {
+                        continue;
+                    }
+                    separated += 1;
+                    let k = s.log2();
+                    assert!(
+                        s == c && k == k.round() && LOG2F_POW2_ROUNDS_UP.contains(&(k as i32)),
+                        "max {max} {rule:?}: amax {amax:e} s {s:e} ceil {c:e} float-ceil {f:e}"
+                    );
+                    assert_eq!(amax, max * s, "amax = max·2^k");
+                }
+                // Every measured k whose amax max·2^k is a normal bf16 shows up.
+                assert!(separated >= 20, "max {max} {rule:?}: {separated}");
+            }
+        }
     }
 
     #[test]

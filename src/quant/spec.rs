@@ -299,8 +299,8 @@ impl QuantSpec {
             return false;
         }
         match axis {
-            // max follows fp8 unless overridden: compare effective values.
-            Axis::Max => self.max_value() != other.max_value(),
+            // max follows fp8 unless overridden: what `other` plus an fp8 override would clamp at.
+            Axis::Max => self.max_value() != other.max.unwrap_or_else(|| self.fp8.max_finite()),
             _ => self.value(axis) != other.value(axis),
         }
     }
@@ -428,6 +428,10 @@ mod tests {
         assert_eq!(w.max_value(), 240.0);
         let m = QuantSpec::parse("aiter-fnuz,max=224").unwrap();
         assert_eq!(m.to_string(), "aiter-fnuz,max=224");
+        // max follows fp8 unless overridden, and prints only when overridden.
+        let e = QuantSpec::parse("vllm,fp8=e5m2").unwrap();
+        assert_eq!(e.to_string(), "vllm,fp8=e5m2");
+        assert_eq!(e.max_value(), 57344.0);
         let f = QuantSpec::parse("torch-e8m0,eps=none,group=64").unwrap();
         assert_eq!(f.to_string(), "torch-e8m0,eps=none,group=64");
         assert_eq!(QuantSpec::parse(&f.to_string()).unwrap(), f);

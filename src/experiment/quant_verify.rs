@@ -61,9 +61,15 @@ pub struct QuantReport {
     pub x_dtype: String,
     pub nonfinite: NonFinite,
     pub elements: usize,
+    /// Codes with identical bytes.
     pub q_equal: usize,
+    /// Codes equal as values (also −0 = +0 and NaN = NaN of any code).
+    pub q_value_equal: usize,
     pub groups: usize,
+    /// Scales with identical f32 bits (or E8M0 codes), NaN = NaN.
     pub s_equal: usize,
+    /// Scales equal as numbers (−0 = +0, NaN = NaN; a dump's codes decoded).
+    pub s_value_equal: usize,
     pub byte_equal: bool,
     /// Classes of mismatching groups, most frequent first.
     pub causes: Vec<(Cause, usize)>,
@@ -80,6 +86,14 @@ impl QuantReport {
     }
     pub fn s_match(&self) -> f64 {
         frac(self.s_equal, self.groups)
+    }
+    /// Fraction of codes equal as values.
+    pub fn q_value_match(&self) -> f64 {
+        frac(self.q_value_equal, self.elements)
+    }
+    /// Fraction of scales equal as numbers.
+    pub fn s_value_match(&self) -> f64 {
+        frac(self.s_value_equal, self.groups)
     }
 }
 
@@ -210,8 +224,10 @@ pub fn compare(r: &Side, c: &Side, xv: &[f32], show: usize) -> QuantReport {
         nonfinite: NonFinite::default(),
         elements: rows * cols,
         q_equal: 0,
+        q_value_equal: 0,
         groups: rows * ng,
         s_equal: 0,
+        s_value_equal: 0,
         byte_equal: false,
         causes: Vec::new(),
         mismatching_groups: 0,
@@ -226,8 +242,10 @@ pub fn compare(r: &Side, c: &Side, xv: &[f32], show: usize) -> QuantReport {
             let (rs, cs) = (r.q.scales[k], c.q.scales[k]);
             let s_eq = scales_equal(rs, cs, c.codes.as_ref().map(|v| v[k]));
             rep.s_equal += s_eq as usize;
+            rep.s_value_equal += (rs == cs || (rs.is_nan() && cs.is_nan())) as usize;
             let (c0, c1) = (gi * g, ((gi + 1) * g).min(cols));
             let mut diff = 0usize;
+            let mut value_eq = 0usize;
             let mut top = false;
             let mut one = true;
             for col in c0..c1 {
@@ -238,6 +256,7 @@ pub fn compare(r: &Side, c: &Side, xv: &[f32], show: usize) -> QuantReport {
                 }
                 diff += 1;
                 let (va, vb) = (fmt.decode(a), fmt.decode(b));
+                value_eq += (va == vb || (va.is_nan() && vb.is_nan())) as usize;
                 if va.is_nan() || vb.is_nan() || va.abs() >= max || vb.abs() >= max {
                     top = true;
                 }
@@ -259,6 +278,7 @@ pub fn compare(r: &Side, c: &Side, xv: &[f32], show: usize) -> QuantReport {
                 }
             }
             rep.q_equal += (c1 - c0) - diff;
+            rep.q_value_equal += (c1 - c0) - diff + value_eq;
             if s_eq && diff == 0 {
                 continue;
             }
@@ -381,6 +401,34 @@ mod tests {
         assert_eq!(rep.mismatches[0].ref_byte, 0x7F);
         assert_eq!(rep.mismatches[0].cand_byte, 0x7E);
         assert_eq!(rep.mismatches[0].x, 3.9);
+    }
+
+    #[test]
+    fn minus_zero_is_value_equal_but_not_byte_equal() {
+        // A tiny negative x quantizes to −0 (0x80); a candidate that writes +0 there is value-equal only.
+        let r = spec("vllm,group=4");
+        let x = Tensor::from_f32("x", vec![1, 4], &[-1e-30, 1.0, 2.0, 3.0]).unwrap();
+        let q = quantize_activation(&r, &x).unwrap();
+        assert_eq!(q.q[0], 0x80);
+        let mut bytes = q.q.clone();
+        bytes[0] = 0x00;
+        let xq = Tensor::new("xq", crate::formats::DType::F8E4M3FN, vec![1, 4], bytes).unwrap();
+        let xs = Tensor::from_f32("xs", vec![1, 1], &q.scales).unwrap();
+        let rep = verify(
+            &x,
+            &r,
+            Candidate::Dumped {
+                xq: &xq,
+                xs: &xs,
+                layout: XsLayout::Row,
+                fp8: None,
+            },
+            5,
+        )
+        .unwrap();
+        assert!(!rep.byte_equal);
+        assert_eq!((rep.q_equal, rep.q_value_equal), (3, 4));
+        assert_eq!((rep.s_equal, rep.s_value_equal), (1, 1));
     }
 
     #[test]

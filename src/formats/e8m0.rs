@@ -195,8 +195,7 @@ mod tests {
             // Every exact power of two encodes back to its code under every mode, but for the powers of two
             // where CUDA's log2f lands above k (float-ceil then moves up one binade).
             for m in E8m0Round::ALL {
-                let up =
-                    m == E8m0Round::FloatCeil && LOG2F_POW2_ROUNDS_UP.contains(&(c as i32 - 127));
+                let up = m == E8m0Round::FloatCeil && LOG2F_POW2_ROUNDS_UP.contains(&(c as i32 - 127));
                 assert_eq!(encode(decode(c), m), c + up as u8, "{m:?} {c}");
             }
         }

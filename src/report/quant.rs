@@ -55,24 +55,36 @@ pub fn render(r: &QuantReport) -> String {
     if r.nonfinite.any() {
         line(&mut out, "x has", r.nonfinite.describe());
     }
+    let as_values = |bytes: usize, values: usize, n: usize| {
+        if values == bytes {
+            String::new()
+        } else {
+            format!(
+                "; {values} equal as values ({}: ±0, NaN codes)",
+                pct(values, n)
+            )
+        }
+    };
     line(
         &mut out,
         "q",
         format!(
-            "{} of {} codes equal ({})",
+            "{} of {} codes byte-equal ({}){}",
             r.q_equal,
             r.elements,
-            pct(r.q_equal, r.elements)
+            pct(r.q_equal, r.elements),
+            as_values(r.q_equal, r.q_value_equal, r.elements)
         ),
     );
     line(
         &mut out,
         "scales",
         format!(
-            "{} of {} equal ({})",
+            "{} of {} byte-equal ({}){}",
             r.s_equal,
             r.groups,
-            pct(r.s_equal, r.groups)
+            pct(r.s_equal, r.groups),
+            as_values(r.s_equal, r.s_value_equal, r.groups)
         ),
     );
     line(
@@ -170,6 +182,8 @@ pub fn to_json(r: &QuantReport) -> Value {
         "byte_equal": r.byte_equal,
         "q_match": r.q_match(),
         "s_match": r.s_match(),
+        "q_value_match": r.q_value_match(),
+        "s_value_match": r.s_value_match(),
         "elements": r.elements,
         "q_equal": r.q_equal,
         "groups": r.groups,

@@ -1,8 +1,8 @@
 //! `isolate fingerprint` end to end on dumps of the bundled real activation.
 
-mod common;
+mod quant_common;
 
-use common::*;
+use quant_common::*;
 use isolate::formats::DType;
 use isolate::io::Tensor;
 use isolate::quant::scale::e8m0_code_of;

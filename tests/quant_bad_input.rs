@@ -1,10 +1,10 @@
 //! Every bad input of issue 3 for `isolate quant` and `isolate fingerprint`: one line on stderr, exit 2.
 
-mod common;
+mod quant_common;
 
 use std::path::Path;
 
-use common::*;
+use quant_common::*;
 use isolate::formats::DType;
 use isolate::io::Tensor;
 

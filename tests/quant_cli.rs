@@ -1,9 +1,9 @@
 //! `isolate quant` end to end: the binary on the bundled real activation and on dumps written here, JSON
 //! fields, exit codes, NaN reporting.
 
-mod common;
+mod quant_common;
 
-use common::*;
+use quant_common::*;
 use isolate::formats::DType;
 use isolate::io::Tensor;
 use isolate::quant::scale::e8m0_code_of;

@@ -2,10 +2,10 @@
 
 mod quant_common;
 
-use quant_common::*;
 use isolate::formats::DType;
 use isolate::io::Tensor;
 use isolate::quant::scale::e8m0_code_of;
+use quant_common::*;
 
 #[test]
 fn fingerprint_finds_the_rules_of_real_dumps() {

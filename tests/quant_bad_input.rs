@@ -4,9 +4,9 @@ mod quant_common;
 
 use std::path::Path;
 
-use quant_common::*;
 use isolate::formats::DType;
 use isolate::io::Tensor;
+use quant_common::*;
 
 #[test]
 fn bad_inputs_exit_2_with_one_clear_line() {

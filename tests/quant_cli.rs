@@ -3,10 +3,10 @@
 
 mod quant_common;
 
-use quant_common::*;
 use isolate::formats::DType;
 use isolate::io::Tensor;
 use isolate::quant::scale::e8m0_code_of;
+use quant_common::*;
 
 #[test]
 fn real_activation_poc_passes_and_fails() {

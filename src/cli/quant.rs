@@ -14,7 +14,18 @@ use crate::quant::QuantSpec;
 use crate::report::json::write_json;
 use crate::report::quant::{render, to_json};
 
+/// The presets and axes, shown under `--help` of `quant` (and `gemm`'s quant flags).
+pub const SPEC_HELP: &str = "Quant specs: PRESET[,AXIS=VALUE]...
+  presets: deepseek-v32, deepseek-v32-ue8m0 (DeepSeek-V3.2 TileLang act_quant), deepgemm, deepgemm-ue8m0
+           (DeepGEMM per_token_cast_to_fp8), vllm, vllm-ue8m0 (vLLM CUDA per_token_group_quant), torch-e8m0
+           (ATOM act_quant_inplace), aiter, aiter-fnuz (aiter HIP per-group quant), none
+  axes:    fp8=e4m3fn|e4m3fnuz|e5m2  max=N  eps=N|none  eps_on=amax|scale|both  scale=div|mul
+           pow2=none|ceil|float-ceil|nearest|floor|even  code_clamp=yes|no  q=div|mul  clamp=yes|no
+           overflow=saturate|nan  nan=propagate|ignore|reject  pad=yes|no  group=G
+  e.g.     deepgemm-ue8m0,eps=1e-10    vllm-ue8m0,pow2=ceil    aiter-fnuz,max=224";
+
 #[derive(Args, Debug)]
+#[command(after_help = SPEC_HELP)]
 pub struct QuantArgs {
     /// Tensor files holding x (and xq, xs for `--candidate dumped`).
     #[arg(long = "input", required = true, value_name = "FILE")]
@@ -83,4 +94,20 @@ pub fn run(a: QuantArgs) -> Result<i32> {
         write_json(dest, &to_json(&rep))?;
     }
     Ok(if rep.byte_equal { 0 } else { 1 })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn help_names_every_preset_and_axis() {
+        for p in crate::quant::presets::names() {
+            assert!(super::SPEC_HELP.contains(p), "{p}");
+        }
+        for a in crate::quant::spec::Axis::ALL {
+            assert!(
+                super::SPEC_HELP.contains(&format!("{}=", a.name())),
+                "{a:?}"
+            );
+        }
+    }
 }

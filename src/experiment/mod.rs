@@ -2,4 +2,7 @@
 //! dump comparison, benchmarks.
 
 pub mod compare;
+pub mod fingerprint;
 pub mod inspect;
+pub mod quant_cause;
+pub mod quant_verify;

@@ -27,7 +27,6 @@ fn close(ours: &Value, theirs: &Value, rel_tol: f64, what: &str) {
 }
 
 #[test]
-#[ignore = "needs fixtures/compare from fixtures/gen/compare_fixtures.py (GPU)"]
 fn ref_vs_target_every_stage_matches_torch_f64() {
     let exp = expected();
     let r = isolate(&[
@@ -72,7 +71,6 @@ fn ref_vs_target_every_stage_matches_torch_f64() {
 }
 
 #[test]
-#[ignore = "needs fixtures/compare from fixtures/gen/compare_fixtures.py (GPU)"]
 fn layer_bisect_names_the_planted_layer() {
     let exp = &expected()["ref_vs_target"];
     let d = dir("fwd");
@@ -127,7 +125,6 @@ fn layer_bisect_names_the_planted_layer() {
 }
 
 #[test]
-#[ignore = "needs fixtures/compare from fixtures/gen/compare_fixtures.py (GPU)"]
 fn input_ids_mismatch_stops() {
     let exp = &expected()["input_ids_mismatch"];
     for cmd in ["ref-vs-target", "layer-bisect"] {
@@ -142,7 +139,6 @@ fn input_ids_mismatch_stops() {
 }
 
 #[test]
-#[ignore = "needs fixtures/compare from fixtures/gen/compare_fixtures.py (GPU)"]
 fn slot_invariance_names_the_planted_slot() {
     let exp = &expected()["slot_invariance"];
     let r = isolate(&[
@@ -191,7 +187,6 @@ fn slot_invariance_names_the_planted_slot() {
 }
 
 #[test]
-#[ignore = "needs fixtures/compare from fixtures/gen/compare_fixtures.py (GPU)"]
 fn schema_lists_the_right_names() {
     let exp = &expected()["schema"];
     let a = dir("weights/atom/weight_rank0_layer0.pt");

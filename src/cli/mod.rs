@@ -8,7 +8,9 @@ pub mod bench;
 pub mod cast;
 pub mod compare;
 pub mod e8m0;
+pub mod fingerprint;
 pub mod inspect;
+pub mod quant;
 pub mod selftest;
 
 /// Tells you where and why your model's numbers diverge from a reference.
@@ -34,6 +36,10 @@ pub enum Command {
     Selftest(selftest::SelftestArgs),
     /// The seed's dump comparisons: ref-vs-target, layer-bisect, schema, slot-invariance.
     Compare(compare::CompareArgs),
+    /// Is a quant function byte-equal to a reference preset? (exit 0 equal, 1 not)
+    Quant(quant::QuantArgs),
+    /// Which quantizer rules does a dumped xq/xs implement?
+    Fingerprint(fingerprint::FingerprintArgs),
 }
 
 /// Runs a parsed command; returns the exit code (0 pass, 1 mismatch/drift).
@@ -45,5 +51,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Selftest(a) => selftest::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Compare(a) => compare::run(a),
+        Command::Quant(a) => quant::run(a),
+        Command::Fingerprint(a) => fingerprint::run(a),
     }
 }

@@ -3,5 +3,8 @@
 
 pub mod bench;
 pub mod compare;
+pub mod fingerprint;
 pub mod inspect;
+pub mod quant_cause;
+pub mod quant_verify;
 pub mod selftest;

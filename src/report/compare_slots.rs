@@ -194,7 +194,10 @@ pub fn slot_heatmap(s: &SlotReport) -> Heatmap {
             ),
             (severity_fill(Severity::Drift).into(), "? cos>0.999".into()),
             (severity_fill(Severity::Bad).into(), "✗ cos>0.99".into()),
-            (severity_fill(Severity::VeryBad).into(), "✗✗".into()),
+            (
+                severity_fill(Severity::VeryBad).into(),
+                "✗✗ cos≤0.99".into(),
+            ),
             (severity_fill(Severity::Nan).into(), "?? NaN".into()),
         ],
     }

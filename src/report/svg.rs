@@ -279,7 +279,13 @@ pub fn heatmap(hm: &Heatmap) -> String {
     let ch = 30.0;
     let w = ml + cw * hm.cols.len() as f64 + 20.0;
     let h = mt + ch * hm.rows.len() as f64 + 60.0;
-    let w = w.max(560.0);
+    let legend_w: f64 = hm
+        .legend
+        .iter()
+        .map(|(_, l)| 36.0 + 7.0 * l.chars().count() as f64)
+        .sum::<f64>()
+        + 24.0;
+    let w = w.max(560.0).max(legend_w);
     let mut o = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" \
          font-family=\"system-ui,sans-serif\" font-size=\"11\"><rect width=\"{w}\" height=\"{h}\" fill=\"#fff\"/>\

@@ -81,17 +81,17 @@ fn float_ceil_under_rounds_just_above_a_power_of_two() {
 }
 
 #[test]
-fn float_ceil_over_rounds_at_measured_powers_of_two_even_for_bf16() {
-    // amax = 448·2^-3 = 56 is exact in bf16; s = 2^-3 exactly, where CUDA's log2f lands above -3.
+fn float_ceil_is_exact_at_powers_of_two_even_for_bf16() {
+    // amax = 448·2^-3 = 56 is exact in bf16; s = 2^-3 exactly, where CUDA's log2f is exact
+    // (fixtures/golden/cuda_log2f_pow2.json): float-ceil and the bit-exact ceil agree.
     for dt in [DType::F32, DType::BF16] {
         let v = quant("vllm-ue8m0", &[row(56.0)], dt);
         let d = quant("deepgemm-ue8m0", &[row(56.0)], dt);
-        assert_eq!(v.scales[0], 0.25, "{dt}");
+        assert_eq!(v.scales[0], 0.125, "{dt}");
         assert_eq!(d.scales[0], 0.125, "{dt}");
-        assert_eq!(v.q[0], e4m3(224.0));
+        assert_eq!(v.q[0], 0x7E);
         assert_eq!(d.q[0], 0x7E);
     }
-    // 448·2^-4 = 28 is not one of them: both give 2^-4.
     assert_eq!(
         quant("vllm-ue8m0", &[row(28.0)], DType::BF16).scales[0],
         p2(-4)

@@ -136,12 +136,10 @@ fn presets_that_differ_on_crafted_groups_really_differ() {
                 .count(),
         )
     };
-    // float-ceil vs bit-exact ceil: scales a few ulps above 2^k and the 24 powers of two (f32), and
-    // amax = 448·2^k for those k (bf16 too).
-    for case in ["crafted_f32", "crafted_bf16"] {
-        let (_, ds) = differ("vllm-ue8m0", "vllm-ue8m0,pow2=ceil", case);
-        assert!(ds > 0, "float-ceil vs ceil on {case}");
-    }
+    // float-ceil vs bit-exact ceil: scales a few ulps above 2^k (f32 input only: CUDA's log2f is exact at
+    // powers of two, and a bf16 amax never puts a normal scale just above one).
+    let (_, ds) = differ("vllm-ue8m0", "vllm-ue8m0,pow2=ceil", "crafted_f32");
+    assert!(ds > 0, "float-ceil vs ceil on crafted_f32");
     // Nearest vs ceil (the ATOM bug), divide vs multiply for the scale, clamp vs NaN cast.
     assert!(differ("deepgemm-ue8m0", "torch-e8m0", "crafted_f32").1 > 0);
     assert!(differ("deepgemm", "vllm", "crafted_f32").1 > 0);

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs on the GPU machine from the repository root, over binaries staged by scripts/stage-gpu.sh:
-#   bash .gpu/cuda/gpu-check.sh .gpu/cuda [full|gemm|quick]   (full: exhaustive codec sweeps and every bench)
+#   bash .gpu/cuda/gpu-check.sh .gpu/cuda [full|bench|gemm|quick]   (full: exhaustive codec sweeps + every bench)
 # selftest (every kernel vs its CPU twin, exhaustive codec sweeps), the GPU tests (ISOLATE_REQUIRE_GPU=1: a
 # missing GPU fails), the user example kernel, and the benches. Logs go to $OUT (or /tmp/isolate-gpu); a short
 # table comes last.
@@ -24,12 +24,19 @@ step() { # name, log, command...
 ex=""; [ "$mode" = full ] && ex="--exhaustive"
 step selftest selftest.txt "$d/isolate" selftest --backend cuda $ex
 step tests tests.txt "$d/test-gpu" --test-threads=1
+x=fixtures/minilm/ffn_act.safetensors
+if [ -f "$x" ]; then
+  step quant-kernel quant-kernel.txt "$d/isolate" quant --input "$x" --reference deepgemm-ue8m0 \
+    --candidate "kernel:$d/examples/quant_ue8m0.cu"
+  step quant-cuda quant-cuda.txt "$d/isolate" quant --backend cuda --input "$x" --reference vllm-ue8m0 \
+    --candidate deepseek-v32-ue8m0
+fi
 case "$mode" in
-  full) step bench-quant bench-quant.txt "$d/isolate" bench quant --kernel "$d/examples/quant_ue8m0.cu"
+  full|bench) step bench-quant bench-quant.txt "$d/isolate" bench quant --kernel "$d/examples/quant_ue8m0.cu"
         step bench-gemm bench-gemm.txt "$d/isolate" bench gemm ;;
   gemm) step bench-gemm bench-gemm.txt "$d/isolate" bench gemm ;;
 esac
-for f in selftest bench-quant bench-gemm; do
+for f in selftest quant-kernel quant-cuda bench-quant bench-gemm; do
   [ -f "$out/$f.txt" ] && { echo "== $f"; cat "$out/$f.txt"; }
 done
 echo "== tests"; grep -E "^test |test result|panicked|skipping" "$out/tests.txt"

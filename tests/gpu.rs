@@ -48,3 +48,45 @@ fn blockwise_gemm_equals_cpu_bitwise_and_hardware_gemms_are_close() {
     let Some(b) = gpu() else { return };
     assert_all_pass(&selftest::gemm::checks(&b, 11).unwrap());
 }
+
+#[test]
+fn quant_kernels_equal_cpu_bitwise() {
+    let Some(b) = gpu() else { return };
+    assert_all_pass(&selftest::quant::checks(&b, 5).unwrap());
+}
+
+/// The shipped example kernel, compiled with NVRTC and run through the quant ABI, equals the deepgemm-ue8m0
+/// preset byte for byte on finite bf16 input.
+#[test]
+fn example_user_kernel_is_byte_equal_to_deepgemm_ue8m0() {
+    use isolate::backend::cuda::user::{self, KernelRef};
+    use isolate::formats::DType;
+    use isolate::io::Tensor;
+    use isolate::quant::{quantize_activation, QuantSpec};
+    let Some(b) = gpu() else { return };
+    let dir = std::env::var("ISOLATE_EXAMPLES")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/examples").into());
+    let k = user::load(
+        &b,
+        &KernelRef::parse(&format!("kernel:{dir}/quant_ue8m0.cu")).unwrap(),
+    )
+    .unwrap();
+    let (m, kk) = (300, 1024);
+    let mut rng = selftest::data::Rng::new(9);
+    let bytes: Vec<u8> = (0..m * kk)
+        .flat_map(|i| {
+            let s = 2f64.powi((i / kk % 13) as i32 - 6);
+            half::bf16::from_f32((rng.normal() * s) as f32)
+                .to_bits()
+                .to_le_bytes()
+        })
+        .collect();
+    let x = Tensor::new("x", DType::BF16, vec![m, kk], bytes).unwrap();
+    let want = quantize_activation(&QuantSpec::parse("deepgemm-ue8m0").unwrap(), &x).unwrap();
+    let (q, s) = user::run_quant(&b, &k, x.bytes(), DType::BF16, m, kk, 128).unwrap();
+    assert_eq!(q, want.q);
+    assert_eq!(
+        s.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+        want.scales.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+    );
+}

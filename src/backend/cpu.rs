@@ -5,6 +5,8 @@ use rayon::prelude::*;
 use crate::backend::Backend;
 use crate::error::Result;
 use crate::formats::{e8m0, E8m0Round, Fp8Format, Overflow};
+use crate::io::Tensor;
+use crate::quant::{QuantSpec, Quantized};
 
 /// The CPU reference backend.
 #[derive(Clone, Copy, Debug, Default)]
@@ -44,5 +46,13 @@ impl Backend for CpuBackend {
     fn fp8_decode(&self, codes: &[u8], fmt: Fp8Format) -> Result<Vec<f32>> {
         let t = fmt.table();
         Ok(codes.iter().map(|&c| t[c as usize]).collect())
+    }
+
+    fn quantize_activation(&self, spec: &QuantSpec, x: &Tensor) -> Result<Quantized> {
+        crate::quant::quantize_activation(spec, x)
+    }
+
+    fn quantize_weight(&self, spec: &QuantSpec, w: &Tensor) -> Result<Quantized> {
+        crate::quant::quantize_weight(spec, w)
     }
 }

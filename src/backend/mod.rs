@@ -6,6 +6,8 @@
 
 use crate::error::{Error, Result};
 use crate::formats::{E8m0Round, Fp8Format, Overflow};
+use crate::io::Tensor;
+use crate::quant::{QuantSpec, Quantized};
 
 pub mod cpu;
 pub mod cuda;
@@ -28,6 +30,10 @@ pub trait Backend {
     fn fp8_encode(&self, x: &[f32], fmt: Fp8Format, overflow: Overflow) -> Result<Vec<u8>>;
     /// [`Fp8Format::decode`] of every code.
     fn fp8_decode(&self, codes: &[u8], fmt: Fp8Format) -> Result<Vec<f32>>;
+    /// [`crate::quant::quantize_activation`]: 1×G groups along K.
+    fn quantize_activation(&self, spec: &QuantSpec, x: &Tensor) -> Result<Quantized>;
+    /// [`crate::quant::quantize_weight`]: 128×128 blocks.
+    fn quantize_weight(&self, spec: &QuantSpec, w: &Tensor) -> Result<Quantized>;
 }
 
 /// The `--backend` flag.

@@ -16,6 +16,23 @@ pub struct BenchArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum BenchWhat {
+    /// The activation quantizer (bf16 → FP8 + scales) against the card's D2D copy bandwidth; a user kernel
+    /// (`--kernel FILE.cu[:ENTRY]`, quant ABI v1) verified and timed beside it.
+    Quant {
+        #[arg(long, default_value_t = 16384)]
+        m: usize,
+        #[arg(long, default_value_t = 7168)]
+        k: usize,
+        /// The quant spec timed (and the reference a user kernel must equal byte for byte).
+        #[arg(long, default_value = "deepgemm-ue8m0")]
+        spec: String,
+        /// Timed repetitions per kernel (median reported).
+        #[arg(long, default_value_t = 50)]
+        reps: usize,
+        /// A user quant kernel: FILE.cu[:ENTRY].
+        #[arg(long, value_name = "FILE.cu[:ENTRY]")]
+        kernel: Option<String>,
+    },
     /// The GEMMs (blockwise, tc, tc-fast-accum) against cuBLASLt FP8 with block scaling.
     Gemm {
         #[arg(long, default_value_t = 4096)]
@@ -40,6 +57,42 @@ fn cuda() -> Result<CudaBackend> {
 /// Runs a benchmark; exit 0 when every output check passed, 1 otherwise.
 pub fn run(a: BenchArgs) -> Result<i32> {
     match a.what {
+        BenchWhat::Quant {
+            m,
+            k,
+            spec,
+            reps,
+            kernel,
+        } => {
+            let spec = crate::quant::QuantSpec::parse(&spec)?;
+            if spec.is_none() || m == 0 || k == 0 || k % spec.group != 0 {
+                return Err(Error::Usage(format!(
+                    "bench quant: needs a quantizing spec and M, K > 0 with K a multiple of the group (got {spec}, {m}×{k})"
+                )));
+            }
+            let kernel = kernel.map(|f| crate::backend::cuda::user::KernelRef::from_file_arg(&f));
+            if let Some(kr) = &kernel {
+                crate::backend::cuda::user::check_exists(&kr.path)?;
+            }
+            let be = cuda()?;
+            println!("device: {}", be.describe());
+            let r = bench::quant::run(
+                &be,
+                &bench::quant::QuantBench {
+                    m,
+                    k,
+                    spec,
+                    reps: reps.max(1),
+                    kernel,
+                },
+            )?;
+            println!(
+                "M×K = {m}×{k} bf16; measured D2D copy {:.0} GB/s (read + write); bytes = input + codes + scales",
+                r.copy_gbs
+            );
+            print!("{}", bench::table(&r.rows, "GB/s"));
+            Ok((!r.all_equal) as i32)
+        }
         BenchWhat::Gemm { m, n, k, reps } => {
             if m == 0 || n == 0 || k == 0 || k % 128 != 0 || n % 16 != 0 {
                 return Err(Error::Usage(format!(

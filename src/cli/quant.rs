@@ -5,8 +5,9 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use crate::backend::{self, BackendArg};
 use crate::error::{Error, Result};
-use crate::experiment::quant_verify::{verify, Candidate};
+use crate::experiment::quant_verify::{verify_with, Candidate};
 use crate::formats::Fp8Format;
 use crate::io::Roles;
 use crate::quant::layout::XsLayout;
@@ -36,9 +37,12 @@ pub struct QuantArgs {
     /// The reference quantizer: `preset[,axis=value]...` (e.g. deepgemm-ue8m0).
     #[arg(long)]
     pub reference: String,
-    /// The candidate: a quant spec, or `dumped` to take the tensors xq and xs from the inputs.
+    /// The candidate: a quant spec, `dumped` to take the tensors xq and xs from the inputs, or
+    /// `kernel:FILE.cu[:ENTRY]`, a CUDA kernel compiled with NVRTC and run on the GPU (ABI: README "GPU").
     #[arg(long)]
     pub candidate: String,
+    #[command(flatten)]
+    pub backend: BackendArg,
     /// Layout of a dumped xs: row | col | tma | packed-ue8m0.
     #[arg(long, default_value = "row")]
     pub xs_layout: String,
@@ -76,7 +80,34 @@ pub fn run(a: QuantArgs) -> Result<i32> {
         &["x", "xq", "xs"],
     )?;
     let x = roles.get("x")?;
-    let candidate = if a.candidate == "dumped" {
+    let kernel = crate::backend::cuda::user::KernelRef::parse(&a.candidate);
+    if let Some(k) = &kernel {
+        crate::backend::cuda::user::check_exists(&k.path)?;
+    }
+    let be = match (&kernel, a.backend.backend) {
+        // A kernel candidate runs on the GPU; the reference then runs there too unless --backend cpu.
+        (Some(k), backend::BackendChoice::Auto) => {
+            Box::new(crate::experiment::quant_kernel::gpu_for(k)?) as Box<dyn backend::Backend>
+        }
+        (_, choice) => backend::select(choice)?,
+    };
+    let candidate = if let Some(k) = kernel {
+        let own;
+        let cuda = match be
+            .as_any()
+            .downcast_ref::<crate::backend::cuda::CudaBackend>()
+        {
+            Some(c) => c,
+            None => {
+                own = crate::experiment::quant_kernel::gpu_for(&k)?;
+                &own
+            }
+        };
+        Candidate::Computed {
+            label: format!("kernel {}", a.candidate.trim_start_matches("kernel:")),
+            q: crate::experiment::quant_kernel::run_user_kernel(cuda, &k, x, &reference)?,
+        }
+    } else if a.candidate == "dumped" {
         Candidate::Dumped {
             xq: roles.get("xq")?,
             xs: roles.get("xs")?,
@@ -86,7 +117,7 @@ pub fn run(a: QuantArgs) -> Result<i32> {
     } else {
         Candidate::Spec(QuantSpec::parse(&a.candidate)?)
     };
-    let rep = verify(x, &reference, candidate, a.show)?;
+    let rep = verify_with(be.as_ref(), x, &reference, candidate, a.show)?;
     if a.json.as_deref() != Some("-") {
         print!("{}", render(&rep));
     }

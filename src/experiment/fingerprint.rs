@@ -488,6 +488,9 @@ mod tests {
         }
         let f = run("vllm-ue8m0", &xv, 4, 128);
         let pow2 = f.axes.iter().find(|a| a.axis == Axis::Pow2).unwrap();
-        assert!(pow2.values.contains(&"ceil".to_string()) && pow2.values.contains(&"float-ceil".to_string()));
+        assert!(
+            pow2.values.contains(&"ceil".to_string())
+                && pow2.values.contains(&"float-ceil".to_string())
+        );
     }
 }

@@ -6,5 +6,6 @@ pub mod compare;
 pub mod fingerprint;
 pub mod inspect;
 pub mod quant_cause;
+pub mod quant_kernel;
 pub mod quant_verify;
 pub mod selftest;

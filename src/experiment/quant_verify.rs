@@ -8,7 +8,7 @@ use crate::io::Tensor;
 use crate::quant::cpu::{matrix_dims, scan_nonfinite, to_matrix};
 use crate::quant::layout::{payload_bytes, payload_format, read_scales, XsLayout};
 use crate::quant::scale::e8m0_code_of;
-use crate::quant::{quantize_activation, NonFinite, QuantSpec, Quantized};
+use crate::quant::{NonFinite, QuantSpec, Quantized};
 
 pub use crate::experiment::quant_cause::Cause;
 use crate::experiment::quant_cause::{ordinal, scale_cause};
@@ -108,6 +108,11 @@ fn frac(a: usize, n: usize) -> f64 {
 /// How the candidate is given.
 pub enum Candidate<'a> {
     Spec(QuantSpec),
+    /// Codes and scales computed elsewhere (a user kernel: `kernel:FILE.cu`), named by `label`.
+    Computed {
+        label: String,
+        q: Quantized,
+    },
     Dumped {
         xq: &'a Tensor,
         xs: &'a Tensor,
@@ -123,6 +128,17 @@ pub fn verify(
     candidate: Candidate<'_>,
     show: usize,
 ) -> Result<QuantReport> {
+    verify_with(&crate::backend::CpuBackend, x, reference, candidate, show)
+}
+
+/// [`verify`] with the quantizations computed on `be` (the same bytes on every backend).
+pub fn verify_with(
+    be: &dyn crate::backend::Backend,
+    x: &Tensor,
+    reference: &QuantSpec,
+    candidate: Candidate<'_>,
+    show: usize,
+) -> Result<QuantReport> {
     if reference.is_none() {
         return Err(Error::Usage(
             "--reference none does not quantize: name a quant preset".into(),
@@ -132,7 +148,7 @@ pub fn verify(
     let nonfinite = scan_nonfinite(&xv, cols);
     let r = Side {
         label: reference.to_string(),
-        q: quantize_activation(reference, x)?,
+        q: be.quantize_activation(reference, x)?,
         codes: None,
     };
     let mut cand_scale_kind = None;
@@ -158,10 +174,15 @@ pub fn verify(
             }
             Side {
                 label: spec.to_string(),
-                q: quantize_activation(&spec, x)?,
+                q: be.quantize_activation(&spec, x)?,
                 codes: None,
             }
         }
+        Candidate::Computed { label, q } => Side {
+            label,
+            q,
+            codes: None,
+        },
         Candidate::Dumped {
             xq,
             xs,
@@ -315,6 +336,7 @@ pub fn compare(r: &Side, c: &Side, xv: &[f32], show: usize) -> QuantReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::quant::quantize_activation;
 
     fn x() -> Tensor {
         // 2 rows × 8, groups of 4 chosen by hand.

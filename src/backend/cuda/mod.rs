@@ -13,12 +13,15 @@ use cudarc::driver::{CudaContext, CudaFunction, CudaStream, LaunchConfig};
 use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::formats::{E8m0Round, Fp8Format, Overflow};
+use crate::io::Tensor;
+use crate::quant::{QuantSpec, Quantized};
 
 pub mod abi;
 pub mod codecs;
 pub mod cublaslt;
 pub mod gemm;
 pub mod probe;
+pub mod quant;
 pub mod registry;
 pub mod tc;
 pub mod timing;
@@ -143,5 +146,13 @@ impl Backend for CudaBackend {
 
     fn fp8_decode(&self, codes: &[u8], fmt: Fp8Format) -> Result<Vec<f32>> {
         codecs::fp8_decode(self, codes, fmt)
+    }
+
+    fn quantize_activation(&self, spec: &QuantSpec, x: &Tensor) -> Result<Quantized> {
+        quant::quantize(self, spec, x, false)
+    }
+
+    fn quantize_weight(&self, spec: &QuantSpec, w: &Tensor) -> Result<Quantized> {
+        quant::quantize(self, spec, w, true)
     }
 }

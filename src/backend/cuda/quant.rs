@@ -11,7 +11,9 @@ use crate::backend::cuda::{gpu_err, CudaBackend};
 use crate::error::{Error, Result};
 use crate::formats::DType;
 use crate::io::Tensor;
-use crate::quant::cpu::{check_float_input, matrix_dims, reject_nonfinite, scan_nonfinite, to_matrix, WEIGHT_BLOCK};
+use crate::quant::cpu::{
+    check_float_input, matrix_dims, reject_nonfinite, scan_nonfinite, to_matrix, WEIGHT_BLOCK,
+};
 use crate::quant::spec::{EpsOn, NanRule, Pow2, QRule, ScaleRule};
 use crate::quant::{QuantSpec, Quantized};
 
@@ -99,7 +101,9 @@ fn in_dtype(d: DType) -> Result<i32> {
         DType::F32 => Ok(0),
         DType::BF16 => Ok(1),
         DType::F16 => Ok(2),
-        d => Err(Error::BadTensor(format!("{d}: expected bf16, f16 or f32 values to quantize"))),
+        d => Err(Error::BadTensor(format!(
+            "{d}: expected bf16, f16 or f32 values to quantize"
+        ))),
     }
 }
 
@@ -125,7 +129,17 @@ impl QuantBuffers {
     }
 
     /// Allocates buffers for `rows × cols` input of `dtype` in br×bc blocks; `x` holds the input bytes.
-    pub fn new(be: &CudaBackend, x: CudaSlice<u8>, dtype: DType, rows: usize, cols: usize, br: usize, bc: usize, e8m0: bool) -> Result<QuantBuffers> {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        be: &CudaBackend,
+        x: CudaSlice<u8>,
+        dtype: DType,
+        rows: usize,
+        cols: usize,
+        br: usize,
+        bc: usize,
+        e8m0: bool,
+    ) -> Result<QuantBuffers> {
         let s = &be.stream;
         let al = |e| gpu_err("alloc", e);
         let (gr, gc) = (rows.div_ceil(br), cols.div_ceil(bc));
@@ -147,7 +161,10 @@ impl QuantBuffers {
 
 /// Which kernel runs `spec` on these buffers: `quant_act_fastL` or `quant_blocks`.
 pub fn kernel_for(b: &QuantBuffers) -> (&'static str, usize) {
-    let fast = b.br == 1 && b.dtype == DType::BF16 && matches!(b.bc, 32 | 64 | 128 | 256) && b.cols % b.bc == 0;
+    let fast = b.br == 1
+        && b.dtype == DType::BF16
+        && matches!(b.bc, 32 | 64 | 128 | 256)
+        && b.cols % b.bc == 0;
     if fast {
         let l = b.bc / 8;
         let name = match l {
@@ -207,7 +224,11 @@ pub fn quantize(be: &CudaBackend, spec: &QuantSpec, x: &Tensor, weight: bool) ->
     }
     check_float_input(x, role)?;
     let (rows, cols) = matrix_dims(x, role)?;
-    let (br, bc) = if weight { (WEIGHT_BLOCK, WEIGHT_BLOCK) } else { (1, spec.group) };
+    let (br, bc) = if weight {
+        (WEIGHT_BLOCK, WEIGHT_BLOCK)
+    } else {
+        (1, spec.group)
+    };
     if !spec.pad {
         if cols % bc != 0 {
             return Err(Error::BadTensor(format!(
@@ -224,10 +245,20 @@ pub fn quantize(be: &CudaBackend, spec: &QuantSpec, x: &Tensor, weight: bool) ->
     }
     let (gr, gc) = (rows.div_ceil(br), cols.div_ceil(bc));
     if rows == 0 || cols == 0 {
-        return Ok(Quantized { rows, cols, fmt: spec.fp8, q: vec![], block_rows: br, block_cols: bc, scales: vec![0.0; gr * gc] });
+        return Ok(Quantized {
+            rows,
+            cols,
+            fmt: spec.fp8,
+            q: vec![],
+            block_rows: br,
+            block_cols: bc,
+            scales: vec![0.0; gr * gc],
+        });
     }
     let s = &be.stream;
-    let dx = s.clone_htod(x.bytes()).map_err(|e| gpu_err("copy to GPU", e))?;
+    let dx = s
+        .clone_htod(x.bytes())
+        .map_err(|e| gpu_err("copy to GPU", e))?;
     let mut b = QuantBuffers::new(be, dx, x.dtype, rows, cols, br, bc, false)?;
     launch(be, spec, &mut b)?;
     let flags = s.clone_dtoh(&b.flags).map_err(|e| gpu_err("quant", e))?;
@@ -237,6 +268,17 @@ pub fn quantize(be: &CudaBackend, spec: &QuantSpec, x: &Tensor, weight: bool) ->
     }
     let q = s.clone_dtoh(&b.q).map_err(|e| gpu_err("quant", e))?;
     let sb = s.clone_dtoh(&b.s).map_err(|e| gpu_err("quant", e))?;
-    let scales: Vec<f32> = sb[..gr * gc * 4].chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
-    Ok(Quantized { rows, cols, fmt: spec.fp8, q: q[..rows * cols].to_vec(), block_rows: br, block_cols: bc, scales })
+    let scales: Vec<f32> = sb[..gr * gc * 4]
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
+    Ok(Quantized {
+        rows,
+        cols,
+        fmt: spec.fp8,
+        q: q[..rows * cols].to_vec(),
+        block_rows: br,
+        block_cols: bc,
+        scales,
+    })
 }

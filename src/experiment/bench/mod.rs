@@ -2,6 +2,7 @@
 //! rotating inputs larger than L2), quoted against ceilings measured on the card in the same run.
 
 pub mod gemm;
+pub mod quant;
 
 use crate::report::table::Table;
 

@@ -8,6 +8,7 @@ use crate::report::table::Table;
 pub mod codecs;
 pub mod data;
 pub mod gemm;
+pub mod quant;
 
 /// The outcome of one check.
 #[derive(Clone, Debug)]
@@ -91,6 +92,7 @@ pub fn run(backend: &dyn Backend, opt: &Options) -> Result<Vec<Check>> {
         .as_any()
         .downcast_ref::<crate::backend::cuda::CudaBackend>()
     {
+        checks.extend(quant::checks(cuda, opt.seed)?);
         checks.extend(gemm::checks(cuda, opt.seed)?);
     }
     if opt.exhaustive {

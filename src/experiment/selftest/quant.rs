@@ -15,7 +15,11 @@ use crate::quant::{presets, quantize_activation, quantize_weight, QuantSpec, Qua
 
 /// The specs checked: every preset, then each axis moved away from a base.
 fn specs() -> Vec<String> {
-    let mut v: Vec<String> = presets::names().into_iter().filter(|n| *n != "none").map(String::from).collect();
+    let mut v: Vec<String> = presets::names()
+        .into_iter()
+        .filter(|n| *n != "none")
+        .map(String::from)
+        .collect();
     for o in [
         "deepgemm-ue8m0,code_clamp=no",
         "deepseek-v32,pow2=float-ceil",
@@ -49,8 +53,13 @@ fn specs() -> Vec<String> {
 /// A [rows, cols] input of `dtype`: scaled normals, with planted edges and one all-zero group per row block;
 /// NaN/inf only when `nonfinite`.
 fn input(rng: &mut Rng, rows: usize, cols: usize, dtype: DType, nonfinite: bool) -> Tensor {
-    let edges: Vec<f32> = edge_values().into_iter().filter(|v| nonfinite || v.is_finite()).collect();
-    let mut v: Vec<f32> = (0..rows * cols).map(|_| (rng.normal() * 2f64.powi(rng.below(16) as i32 - 8)) as f32).collect();
+    let edges: Vec<f32> = edge_values()
+        .into_iter()
+        .filter(|v| nonfinite || v.is_finite())
+        .collect();
+    let mut v: Vec<f32> = (0..rows * cols)
+        .map(|_| (rng.normal() * 2f64.powi(rng.below(16) as i32 - 8)) as f32)
+        .collect();
     for _ in 0..(rows * cols) / 40 {
         let i = rng.below(v.len());
         v[i] = edges[rng.below(edges.len())];
@@ -73,11 +82,17 @@ fn input(rng: &mut Rng, rows: usize, cols: usize, dtype: DType, nonfinite: bool)
     match dtype {
         DType::F32 => Tensor::from_f32("x", shape, &v).unwrap(),
         DType::BF16 => {
-            let b = v.iter().flat_map(|x| half::bf16::from_f32(*x).to_bits().to_le_bytes()).collect();
+            let b = v
+                .iter()
+                .flat_map(|x| half::bf16::from_f32(*x).to_bits().to_le_bytes())
+                .collect();
             Tensor::new("x", DType::BF16, shape, b).unwrap()
         }
         _ => {
-            let b = v.iter().flat_map(|x| half::f16::from_f32(*x).to_bits().to_le_bytes()).collect();
+            let b = v
+                .iter()
+                .flat_map(|x| half::f16::from_f32(*x).to_bits().to_le_bytes())
+                .collect();
             Tensor::new("x", DType::F16, shape, b).unwrap()
         }
     }
@@ -86,26 +101,51 @@ fn input(rng: &mut Rng, rows: usize, cols: usize, dtype: DType, nonfinite: bool)
 fn compare(name: String, got: &Result<Quantized>, want: &Result<Quantized>) -> Check {
     match (got, want) {
         (Ok(g), Ok(w)) => {
-            let mut c = Check::compare(name.clone(), &g.q, &w.q, |a, b| a == b, |i| {
-                format!("q[{}, {}] = {:#04x} vs cpu {:#04x}", i / w.cols, i % w.cols, g.q[i], w.q[i])
-            });
-            let s = Check::compare(name, &g.scales, &w.scales, |a, b| a.to_bits() == b.to_bits(), |i| {
-                format!("scale[{i}] = {:e} vs cpu {:e}", g.scales[i], w.scales[i])
-            });
+            let mut c = Check::compare(
+                name.clone(),
+                &g.q,
+                &w.q,
+                |a, b| a == b,
+                |i| {
+                    format!(
+                        "q[{}, {}] = {:#04x} vs cpu {:#04x}",
+                        i / w.cols,
+                        i % w.cols,
+                        g.q[i],
+                        w.q[i]
+                    )
+                },
+            );
+            let s = Check::compare(
+                name,
+                &g.scales,
+                &w.scales,
+                |a, b| a.to_bits() == b.to_bits(),
+                |i| format!("scale[{i}] = {:e} vs cpu {:e}", g.scales[i], w.scales[i]),
+            );
             c.n += s.n;
             c.mismatches += s.mismatches;
             c.first = c.first.or(s.first);
             c
         }
-        (Err(a), Err(_)) => Check { name, n: 1, mismatches: 0, first: Some(format!("both refuse: {a}")) },
+        (Err(a), Err(_)) => Check {
+            name,
+            n: 1,
+            mismatches: 0,
+            first: Some(format!("both refuse: {a}")),
+        },
         (g, w) => Check {
             name,
             n: 1,
             mismatches: 1,
             first: Some(format!(
                 "gpu {} vs cpu {}",
-                g.as_ref().map(|_| "Ok".to_string()).unwrap_or_else(|e| e.to_string()),
-                w.as_ref().map(|_| "Ok".to_string()).unwrap_or_else(|e| e.to_string())
+                g.as_ref()
+                    .map(|_| "Ok".to_string())
+                    .unwrap_or_else(|e| e.to_string()),
+                w.as_ref()
+                    .map(|_| "Ok".to_string())
+                    .unwrap_or_else(|e| e.to_string())
             )),
         },
     }
@@ -123,21 +163,41 @@ pub fn checks(be: &CudaBackend, seed: u64) -> Result<Vec<Check>> {
         let cols = if spec.pad { g * 5 + g / 2 } else { g * 7 };
         let rows = 37 + i;
         let x = input(&mut rng, rows, cols, dtype, nonfinite);
-        out.push(compare(format!("quant x {s} {dtype} [{rows}, {cols}]"), &quantize(be, &spec, &x, false), &quantize_activation(&spec, &x)));
+        out.push(compare(
+            format!("quant x {s} {dtype} [{rows}, {cols}]"),
+            &quantize(be, &spec, &x, false),
+            &quantize_activation(&spec, &x),
+        ));
         if i % 3 == 0 {
             // The fast kernel takes bf16; check it on every preset too.
             let xb = input(&mut rng, rows, cols, DType::BF16, nonfinite);
-            out.push(compare(format!("quant x {s} bf16 [{rows}, {cols}]"), &quantize(be, &spec, &xb, false), &quantize_activation(&spec, &xb)));
+            out.push(compare(
+                format!("quant x {s} bf16 [{rows}, {cols}]"),
+                &quantize(be, &spec, &xb, false),
+                &quantize_activation(&spec, &xb),
+            ));
         }
         if !s.contains("group") {
             let (n, k) = if spec.pad { (200, 300) } else { (256, 384) };
             let w = input(&mut rng, n, k, dtype, nonfinite);
-            out.push(compare(format!("quant w {s} {dtype} [{n}, {k}]"), &quantize(be, &spec, &w, true), &quantize_weight(&spec, &w)));
+            out.push(compare(
+                format!("quant w {s} {dtype} [{n}, {k}]"),
+                &quantize(be, &spec, &w, true),
+                &quantize_weight(&spec, &w),
+            ));
         }
     }
     // NaN input under nan=reject: both refuse with the same message.
     let spec = QuantSpec::parse("deepseek-v32")?;
-    let x = Tensor::from_f32("x", vec![2, 128], &[vec![1.0f32; 200], vec![f32::NAN], vec![0.5; 55]].concat())?;
-    out.push(compare("quant x deepseek-v32 NaN input (rejected)".into(), &quantize(be, &spec, &x, false), &quantize_activation(&spec, &x)));
+    let x = Tensor::from_f32(
+        "x",
+        vec![2, 128],
+        &[vec![1.0f32; 200], vec![f32::NAN], vec![0.5; 55]].concat(),
+    )?;
+    out.push(compare(
+        "quant x deepseek-v32 NaN input (rejected)".into(),
+        &quantize(be, &spec, &x, false),
+        &quantize_activation(&spec, &x),
+    ));
     Ok(out)
 }

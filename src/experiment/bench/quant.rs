@@ -39,7 +39,11 @@ fn activations(seed: u64, m: usize, k: usize) -> Tensor {
         let mut rng = Rng::new(seed ^ (r as u64).wrapping_mul(0x9E37_79B9));
         let s = 2f64.powi(rng.below(12) as i32 - 6);
         for c in row.chunks_exact_mut(2) {
-            c.copy_from_slice(&half::bf16::from_f32((rng.normal() * s) as f32).to_bits().to_le_bytes());
+            c.copy_from_slice(
+                &half::bf16::from_f32((rng.normal() * s) as f32)
+                    .to_bits()
+                    .to_le_bytes(),
+            );
         }
     });
     Tensor::new("x", DType::BF16, vec![m, k], b).expect("shape matches")
@@ -54,8 +58,10 @@ pub fn run(be: &CudaBackend, o: &QuantBench) -> Result<QuantReport> {
     let want = quantize_activation(&o.spec, &x)?;
     // Two device copies of the input (each 2·M·K bytes, larger than L2), alternated.
     let xs = [
-        s.clone_htod(x.bytes()).map_err(|e| gpu_err("copy to GPU", e))?,
-        s.clone_htod(x.bytes()).map_err(|e| gpu_err("copy to GPU", e))?,
+        s.clone_htod(x.bytes())
+            .map_err(|e| gpu_err("copy to GPU", e))?,
+        s.clone_htod(x.bytes())
+            .map_err(|e| gpu_err("copy to GPU", e))?,
     ];
     let bytes_in = (m * k * 2) as f64;
     let copy = copy_bandwidth(be, m * k * 2)?;
@@ -65,38 +71,70 @@ pub fn run(be: &CudaBackend, o: &QuantBench) -> Result<QuantReport> {
     for e8m0 in [false, true] {
         let mut bufs = vec![];
         for xd in &xs {
-            bufs.push(QuantBuffers::new(be, xd.try_clone().map_err(|e| gpu_err("alloc", e))?, DType::BF16, m, k, 1, g, e8m0)?);
+            bufs.push(QuantBuffers::new(
+                be,
+                xd.try_clone().map_err(|e| gpu_err("alloc", e))?,
+                DType::BF16,
+                m,
+                k,
+                1,
+                g,
+                e8m0,
+            )?);
         }
         let t = time(be, 3, o.reps, |i| launch(be, &o.spec, &mut bufs[i % 2]))?;
         let q = s.clone_dtoh(&bufs[0].q).map_err(|e| gpu_err("quant", e))?;
         let sb = s.clone_dtoh(&bufs[0].s).map_err(|e| gpu_err("quant", e))?;
         let q_ok = q[..m * k] == want.q[..];
         let s_ok = if e8m0 {
-            sb[..ng].iter().zip(&want.scales).all(|(&c, w)| c as u32 == (w.to_bits() >> 23) & 0xFF)
+            sb[..ng]
+                .iter()
+                .zip(&want.scales)
+                .all(|(&c, w)| c as u32 == (w.to_bits() >> 23) & 0xFF)
         } else {
-            sb[..ng * 4].chunks_exact(4).zip(&want.scales).all(|(c, w)| u32::from_le_bytes([c[0], c[1], c[2], c[3]]) == w.to_bits())
+            sb[..ng * 4]
+                .chunks_exact(4)
+                .zip(&want.scales)
+                .all(|(c, w)| u32::from_le_bytes([c[0], c[1], c[2], c[3]]) == w.to_bits())
         };
         all_equal &= q_ok && s_ok;
         let moved = bytes_in + (m * k) as f64 + (ng * if e8m0 { 1 } else { 4 }) as f64;
         let gbs = moved / (t.median() * 1e-3) / 1e9;
         rows.push(BenchRow {
-            name: format!("{} ({}, {} scales)", o.spec, kernel_for(&bufs[0]).0, if e8m0 { "e8m0" } else { "f32" }),
+            name: format!(
+                "{} ({}, {} scales)",
+                o.spec,
+                kernel_for(&bufs[0]).0,
+                if e8m0 { "e8m0" } else { "f32" }
+            ),
             median_ms: t.median(),
             min_ms: t.min(),
             rate: gbs,
             of_baseline: gbs * 1e9 / copy,
             baseline: "D2D copy".into(),
-            check: if q_ok && s_ok { "byte-equal to CPU".into() } else { format!("MISMATCH (codes {q_ok}, scales {s_ok})") },
+            check: if q_ok && s_ok {
+                "byte-equal to CPU".into()
+            } else {
+                format!("MISMATCH (codes {q_ok}, scales {s_ok})")
+            },
         });
     }
     if let Some(uk) = &user {
-        let mut q = s.alloc_zeros::<u8>(m * k).map_err(|e| gpu_err("alloc", e))?;
+        let mut q = s
+            .alloc_zeros::<u8>(m * k)
+            .map_err(|e| gpu_err("alloc", e))?;
         let mut sc = s.alloc_zeros::<f32>(ng).map_err(|e| gpu_err("alloc", e))?;
         let (q0, s0) = user::run_quant(be, uk, x.bytes(), DType::BF16, m, k, g)?;
         let q_eq = q0.iter().zip(&want.q).filter(|(a, b)| a == b).count();
-        let s_eq = s0.iter().zip(&want.scales).filter(|(a, b)| a.to_bits() == b.to_bits()).count();
+        let s_eq = s0
+            .iter()
+            .zip(&want.scales)
+            .filter(|(a, b)| a.to_bits() == b.to_bits())
+            .count();
         all_equal &= q_eq == m * k && s_eq == ng;
-        let t = time(be, 3, o.reps, |i| user::launch_quant(be, uk, &xs[i % 2], DType::BF16, &mut q, &mut sc, m, k, g))?;
+        let t = time(be, 3, o.reps, |i| {
+            user::launch_quant(be, uk, &xs[i % 2], DType::BF16, &mut q, &mut sc, m, k, g)
+        })?;
         let moved = bytes_in + (m * k) as f64 + (ng * 4) as f64;
         let gbs = moved / (t.median() * 1e-3) / 1e9;
         rows.push(BenchRow {
@@ -109,9 +147,18 @@ pub fn run(be: &CudaBackend, o: &QuantBench) -> Result<QuantReport> {
             check: if q_eq == m * k && s_eq == ng {
                 format!("byte-equal to {}", o.spec)
             } else {
-                format!("codes {:.6} equal, scales {:.6} equal vs {}", q_eq as f64 / (m * k) as f64, s_eq as f64 / ng as f64, o.spec)
+                format!(
+                    "codes {:.6} equal, scales {:.6} equal vs {}",
+                    q_eq as f64 / (m * k) as f64,
+                    s_eq as f64 / ng as f64,
+                    o.spec
+                )
             },
         });
     }
-    Ok(QuantReport { rows, copy_gbs: copy / 1e9, all_equal })
+    Ok(QuantReport {
+        rows,
+        copy_gbs: copy / 1e9,
+        all_equal,
+    })
 }

@@ -155,39 +155,51 @@ extern "C" __global__ void quant_blocks(QuantParams p) {
     }
 }
 
-// 1×G groups of bf16 rows, G = 8·L with L ∈ {4, 8, 16, 32} lanes per group; K % G = 0.
+// One 16-byte chunk (8 bf16 of a group of 8·L): amax over the group's L lanes, scale, codes.
+template <int L>
+ISO_DEV void act_chunk(const QuantParams& p, long long c, uint4 v) {
+    const u32 w[4] = {v.x, v.y, v.z, v.w};
+    float x[8];
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+        x[2 * i] = iso_float(w[i] << 16);
+        x[2 * i + 1] = iso_float(w[i] & 0xFFFF0000u);
+    }
+    u32 m = 0;
+#pragma unroll
+    for (int i = 0; i < 8; i++) m = max(m, q_abs_bits(x[i], p.nan_rule));
+#pragma unroll
+    for (int o = L / 2; o > 0; o >>= 1) m = max(m, __shfl_xor_sync(__activemask(), m, o));
+    const float s = q_group_scale(p, q_amax_from_bits(m));
+    const float inv = 1.0f / s;
+    u32 lo = 0, hi = 0;
+#pragma unroll
+    for (int i = 0; i < 4; i++) lo |= (u32)q_value(p, x[i], s, inv) << (8 * i);
+#pragma unroll
+    for (int i = 0; i < 4; i++) hi |= (u32)q_value(p, x[4 + i], s, inv) << (8 * i);
+    ((uint2*)p.q)[c] = make_uint2(lo, hi);
+    if ((threadIdx.x & (L - 1)) == 0) {
+        q_store_scale(p, c / L, s);  // group index = chunk / L
+        if (m >= 0x7F800000u) atomicOr(p.flags, 1u);
+    }
+}
+
+// 1×G groups of bf16 rows, G = 8·L with L ∈ {4, 8, 16, 32} lanes per group; K % G = 0. Grid-stride over
+// 16-byte chunks, four chunks per step with their loads issued first (more bytes in flight per thread).
 template <int L>
 ISO_DEV void act_fast(const QuantParams& p) {
-    const long long n8 = p.rows * p.cols / 8;  // 8-element chunks; a group is L consecutive chunks
+    const long long n8 = p.rows * p.cols / 8;
     const long long stride = (long long)gridDim.x * blockDim.x;
-    for (long long c = blockIdx.x * (long long)blockDim.x + threadIdx.x; c < n8; c += stride) {
-        const uint4 v = ((const uint4*)p.x)[c];
-        const u32 w[4] = {v.x, v.y, v.z, v.w};
-        float x[8];
+    const uint4* x = (const uint4*)p.x;
+    long long c = blockIdx.x * (long long)blockDim.x + threadIdx.x;
+    for (; c + 3 * stride < n8; c += 4 * stride) {
+        uint4 v[4];
 #pragma unroll
-        for (int i = 0; i < 4; i++) {
-            x[2 * i] = iso_float(w[i] << 16);
-            x[2 * i + 1] = iso_float(w[i] & 0xFFFF0000u);
-        }
-        u32 m = 0;
+        for (int u = 0; u < 4; u++) v[u] = x[c + u * stride];
 #pragma unroll
-        for (int i = 0; i < 8; i++) m = max(m, q_abs_bits(x[i], p.nan_rule));
-#pragma unroll
-        for (int o = L / 2; o > 0; o >>= 1) m = max(m, __shfl_xor_sync(__activemask(), m, o));
-        const float s = q_group_scale(p, q_amax_from_bits(m));
-        const float inv = 1.0f / s;
-        u32 lo = 0, hi = 0;
-#pragma unroll
-        for (int i = 0; i < 4; i++) lo |= (u32)q_value(p, x[i], s, inv) << (8 * i);
-#pragma unroll
-        for (int i = 0; i < 4; i++) hi |= (u32)q_value(p, x[4 + i], s, inv) << (8 * i);
-        ((uint2*)p.q)[c] = make_uint2(lo, hi);
-        if ((threadIdx.x & (L - 1)) == 0) {
-            const long long g = c / L;  // group index = row · gpr + group in row
-            q_store_scale(p, g, s);
-            if (m >= 0x7F800000u) atomicOr(p.flags, 1u);
-        }
+        for (int u = 0; u < 4; u++) act_chunk<L>(p, c + u * stride, v[u]);
     }
+    for (; c < n8; c += stride) act_chunk<L>(p, c, x[c]);
 }
 
 // The L lanes of a group stay together in one warp: blockDim.x and the grid stride are multiples of 32 and

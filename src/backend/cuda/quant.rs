@@ -201,10 +201,12 @@ pub fn launch(be: &CudaBackend, spec: &QuantSpec, b: &mut QuantBuffers) -> Resul
     } else {
         b.rows * b.cols / 8
     };
-    let cfg = be.grid_for(work, 256);
+    // One resident wave (8 blocks of 256 threads per SM), grid-stride loops inside.
+    let blocks = work.div_ceil(256).clamp(1, be.info.sms as usize * 8) as u32;
     let cfg = LaunchConfig {
-        grid_dim: (cfg.grid_dim.0.max(1), 1, 1),
-        ..cfg
+        grid_dim: (blocks, 1, 1),
+        block_dim: (256, 1, 1),
+        shared_mem_bytes: 0,
     };
     let mut l = s.launch_builder(&f);
     l.arg(&p);

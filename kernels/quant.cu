@@ -155,6 +155,47 @@ extern "C" __global__ void quant_blocks(QuantParams p) {
     }
 }
 
+// Whether s = 2^k with an exact reciprocal: then x/s = x·fl32(1/s) bit for bit (as the CPU twin uses too).
+ISO_DEV bool q_recip_exact(float s) {
+    u32 b = iso_bits(s);
+    return ((b & 0x807FFFFFu) == 0 && b != 0 && (b >> 23) != 0xFF) || b == 0x00400000u;
+}
+
+// e4m3fn codes of 8 values with the spec's branches decided once per chunk (element::run on the CPU): DIV x/s
+// (else x·inv), CLAMP 0 none / 1 fminf(fmaxf) (NaN → −max) / 2 NaN-keeping, SAT clamp to ±448 keeping NaN.
+template <bool DIV, int CLAMP, bool SAT>
+ISO_DEV void q_e4m3fn8(const float* x, float s, float inv, float m, u32& lo, u32& hi) {
+    u32 c[8];
+#pragma unroll
+    for (int i = 0; i < 8; i++) {
+        float y = DIV ? x[i] / s : x[i] * inv;
+        if (y != y) y = iso_float(0x7FC00000u);
+        if (CLAMP == 1) y = fminf(fmaxf(y, -m), m);
+        if (CLAMP == 2) y = y > m ? m : (y < -m ? -m : y);
+        if (SAT) y = y > 448.0f ? 448.0f : (y < -448.0f ? -448.0f : y);
+        c[i] = iso_enc_e4m3fn_torch(y);
+    }
+    lo = c[0] | (c[1] << 8) | (c[2] << 16) | (c[3] << 24);
+    hi = c[4] | (c[5] << 8) | (c[6] << 16) | (c[7] << 24);
+}
+
+template <bool DIV>
+ISO_DEV void q_e4m3fn8_sel(const QuantParams& p, const float* x, float s, float inv, u32& lo, u32& hi) {
+    const int cl = !p.clamp ? 0 : (p.nan_rule == ISO_NAN_IGNORE ? 1 : 2);
+    // Saturation is moot after a clamp to a value the format holds (≤ 448).
+    const bool sat = p.overflow == ISO_OV_SATURATE && !(p.clamp && p.max <= 448.0f);
+    if (cl == 0) {
+        if (sat) q_e4m3fn8<DIV, 0, true>(x, s, inv, p.max, lo, hi);
+        else q_e4m3fn8<DIV, 0, false>(x, s, inv, p.max, lo, hi);
+    } else if (cl == 1) {
+        if (sat) q_e4m3fn8<DIV, 1, true>(x, s, inv, p.max, lo, hi);
+        else q_e4m3fn8<DIV, 1, false>(x, s, inv, p.max, lo, hi);
+    } else {
+        if (sat) q_e4m3fn8<DIV, 2, true>(x, s, inv, p.max, lo, hi);
+        else q_e4m3fn8<DIV, 2, false>(x, s, inv, p.max, lo, hi);
+    }
+}
+
 // One 16-byte chunk (8 bf16 of a group of 8·L): amax over the group's L lanes, scale, codes.
 template <int L>
 ISO_DEV void act_chunk(const QuantParams& p, long long c, uint4 v) {
@@ -173,10 +214,15 @@ ISO_DEV void act_chunk(const QuantParams& p, long long c, uint4 v) {
     const float s = q_group_scale(p, q_amax_from_bits(m));
     const float inv = 1.0f / s;
     u32 lo = 0, hi = 0;
+    if (p.fmt == ISO_E4M3FN) {
+        if (p.q_mul || q_recip_exact(s)) q_e4m3fn8_sel<false>(p, x, s, inv, lo, hi);
+        else q_e4m3fn8_sel<true>(p, x, s, inv, lo, hi);
+    } else {
 #pragma unroll
-    for (int i = 0; i < 4; i++) lo |= (u32)q_value(p, x[i], s, inv) << (8 * i);
+        for (int i = 0; i < 4; i++) lo |= (u32)q_value(p, x[i], s, inv) << (8 * i);
 #pragma unroll
-    for (int i = 0; i < 4; i++) hi |= (u32)q_value(p, x[4 + i], s, inv) << (8 * i);
+        for (int i = 0; i < 4; i++) hi |= (u32)q_value(p, x[4 + i], s, inv) << (8 * i);
+    }
     ((uint2*)p.q)[c] = make_uint2(lo, hi);
     if ((threadIdx.x & (L - 1)) == 0) {
         q_store_scale(p, c / L, s);  // group index = chunk / L
@@ -185,19 +231,19 @@ ISO_DEV void act_chunk(const QuantParams& p, long long c, uint4 v) {
 }
 
 // 1×G groups of bf16 rows, G = 8·L with L ∈ {4, 8, 16, 32} lanes per group; K % G = 0. Grid-stride over
-// 16-byte chunks, four chunks per step with their loads issued first (more bytes in flight per thread).
-template <int L>
+// 16-byte chunks, U chunks per step with their loads issued first.
+template <int L, int U>
 ISO_DEV void act_fast(const QuantParams& p) {
     const long long n8 = p.rows * p.cols / 8;
     const long long stride = (long long)gridDim.x * blockDim.x;
     const uint4* x = (const uint4*)p.x;
     long long c = blockIdx.x * (long long)blockDim.x + threadIdx.x;
-    for (; c + 3 * stride < n8; c += 4 * stride) {
-        uint4 v[4];
+    for (; c + (U - 1) * stride < n8; c += U * stride) {
+        uint4 v[U];
 #pragma unroll
-        for (int u = 0; u < 4; u++) v[u] = x[c + u * stride];
+        for (int u = 0; u < U; u++) v[u] = x[c + u * stride];
 #pragma unroll
-        for (int u = 0; u < 4; u++) act_chunk<L>(p, c + u * stride, v[u]);
+        for (int u = 0; u < U; u++) act_chunk<L>(p, c + u * stride, v[u]);
     }
     for (; c < n8; c += stride) act_chunk<L>(p, c, x[c]);
 }
@@ -205,7 +251,10 @@ ISO_DEV void act_fast(const QuantParams& p) {
 // The L lanes of a group stay together in one warp: blockDim.x and the grid stride are multiples of 32 and
 // every group starts at a chunk index divisible by L, so a warp's tail drops whole groups (hence the
 // __activemask() in the shuffles).
-extern "C" __global__ void __launch_bounds__(256) quant_act_fast4(QuantParams p) { act_fast<4>(p); }
-extern "C" __global__ void __launch_bounds__(256) quant_act_fast8(QuantParams p) { act_fast<8>(p); }
-extern "C" __global__ void __launch_bounds__(256) quant_act_fast16(QuantParams p) { act_fast<16>(p); }
-extern "C" __global__ void __launch_bounds__(256) quant_act_fast32(QuantParams p) { act_fast<32>(p); }
+extern "C" __global__ void __launch_bounds__(256) quant_act_fast4(QuantParams p) { act_fast<4, 2>(p); }
+extern "C" __global__ void __launch_bounds__(256) quant_act_fast8(QuantParams p) { act_fast<8, 2>(p); }
+extern "C" __global__ void __launch_bounds__(256) quant_act_fast16(QuantParams p) { act_fast<16, 2>(p); }
+extern "C" __global__ void __launch_bounds__(256) quant_act_fast32(QuantParams p) { act_fast<32, 2>(p); }
+// Variants timed by `isolate bench quant` (G = 128): one or four chunks per step.
+extern "C" __global__ void __launch_bounds__(256) quant_act_fast16_u1(QuantParams p) { act_fast<16, 1>(p); }
+extern "C" __global__ void __launch_bounds__(256) quant_act_fast16_u4(QuantParams p) { act_fast<16, 4>(p); }

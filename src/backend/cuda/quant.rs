@@ -181,6 +181,17 @@ pub fn kernel_for(b: &QuantBuffers) -> (&'static str, usize) {
 
 /// Launches the quantization of `b` with `spec`'s axes (asynchronous).
 pub fn launch(be: &CudaBackend, spec: &QuantSpec, b: &mut QuantBuffers) -> Result<()> {
+    let (name, _) = kernel_for(b);
+    launch_named(be, spec, b, name)
+}
+
+/// [`launch`] with kernel `name` of kernels/quant.cu (a variant of the one `kernel_for` picks, for benches).
+pub fn launch_named(
+    be: &CudaBackend,
+    spec: &QuantSpec,
+    b: &mut QuantBuffers,
+    name: &str,
+) -> Result<()> {
     let s = &be.stream;
     let mut p = QuantParams::from_spec(spec);
     p.x = b.x.device_ptr(s).0;
@@ -193,7 +204,6 @@ pub fn launch(be: &CudaBackend, spec: &QuantSpec, b: &mut QuantBuffers) -> Resul
     p.bc = b.bc as i32;
     p.in_dtype = in_dtype(b.dtype)?;
     p.scale_e8m0 = b.e8m0 as i32;
-    let (name, _) = kernel_for(b);
     let f = be.function("quant", name)?;
     let work = if name == "quant_blocks" {
         let (gr, gc) = b.grid();
@@ -201,8 +211,12 @@ pub fn launch(be: &CudaBackend, spec: &QuantSpec, b: &mut QuantBuffers) -> Resul
     } else {
         b.rows * b.cols / 8
     };
-    // One resident wave (8 blocks of 256 threads per SM), grid-stride loops inside.
-    let blocks = work.div_ceil(256).clamp(1, be.info.sms as usize * 8) as u32;
+    // Exactly one resident wave (as many 256-thread blocks as fit on every SM), grid-stride loops inside.
+    let per_sm = f
+        .occupancy_max_active_blocks_per_multiprocessor(256, 0, None)
+        .map_err(|e| gpu_err("occupancy", e))?
+        .max(1);
+    let blocks = work.div_ceil(256).clamp(1, (be.info.sms * per_sm) as usize) as u32;
     let cfg = LaunchConfig {
         grid_dim: (blocks, 1, 1),
         block_dim: (256, 1, 1),

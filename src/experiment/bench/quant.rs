@@ -3,7 +3,7 @@
 //! same run, outputs checked byte for byte against the CPU; a user kernel (`--kernel FILE.cu[:ENTRY]`, quant ABI
 //! v1) verified and timed beside it.
 
-use crate::backend::cuda::quant::{kernel_for, launch, QuantBuffers};
+use crate::backend::cuda::quant::{kernel_for, launch_named, QuantBuffers};
 use crate::backend::cuda::timing::{copy_bandwidth, time};
 use crate::backend::cuda::user::{self, KernelRef};
 use crate::backend::cuda::{gpu_err, CudaBackend};
@@ -68,7 +68,14 @@ pub fn run(be: &CudaBackend, o: &QuantBench) -> Result<QuantReport> {
     let mut rows = Vec::new();
     let mut all_equal = true;
     let ng = m * k.div_ceil(g);
-    for e8m0 in [false, true] {
+    let mut variants: Vec<(bool, &'static str)> = vec![(false, ""), (true, "")];
+    if g == 128 {
+        variants.extend([
+            (false, "quant_act_fast16_u1"),
+            (false, "quant_act_fast16_u4"),
+        ]);
+    }
+    for (e8m0, variant) in variants {
         let mut bufs = vec![];
         for xd in &xs {
             bufs.push(QuantBuffers::new(
@@ -82,7 +89,14 @@ pub fn run(be: &CudaBackend, o: &QuantBench) -> Result<QuantReport> {
                 e8m0,
             )?);
         }
-        let t = time(be, 3, o.reps, |i| launch(be, &o.spec, &mut bufs[i % 2]))?;
+        let name = if variant.is_empty() {
+            kernel_for(&bufs[0]).0
+        } else {
+            variant
+        };
+        let t = time(be, 3, o.reps, |i| {
+            launch_named(be, &o.spec, &mut bufs[i % 2], name)
+        })?;
         let q = s.clone_dtoh(&bufs[0].q).map_err(|e| gpu_err("quant", e))?;
         let sb = s.clone_dtoh(&bufs[0].s).map_err(|e| gpu_err("quant", e))?;
         let q_ok = q[..m * k] == want.q[..];
@@ -102,9 +116,8 @@ pub fn run(be: &CudaBackend, o: &QuantBench) -> Result<QuantReport> {
         let gbs = moved / (t.median() * 1e-3) / 1e9;
         rows.push(BenchRow {
             name: format!(
-                "{} ({}, {} scales)",
+                "{} ({name}, {} scales)",
                 o.spec,
-                kernel_for(&bufs[0]).0,
                 if e8m0 { "e8m0" } else { "f32" }
             ),
             median_ms: t.median(),

@@ -116,11 +116,13 @@ fn compare(name: String, got: &Result<Quantized>, want: &Result<Quantized>) -> C
                     )
                 },
             );
+            // Scales bit for bit, except that any NaN equals any NaN: CUDA arithmetic returns the canonical
+            // 0x7FFFFFFF where x86 keeps the operand's payload (0x7FC00000); `isolate quant` counts the same.
             let s = Check::compare(
                 name,
                 &g.scales,
                 &w.scales,
-                |a, b| a.to_bits() == b.to_bits(),
+                |a, b| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan()),
                 |i| format!("scale[{i}] = {:e} vs cpu {:e}", g.scales[i], w.scales[i]),
             );
             c.n += s.n;
@@ -168,7 +170,7 @@ pub fn checks(be: &CudaBackend, seed: u64) -> Result<Vec<Check>> {
             &quantize(be, &spec, &x, false),
             &quantize_activation(&spec, &x),
         ));
-        if i % 3 == 0 {
+        if dtype != DType::BF16 {
             // The fast kernel takes bf16; check it on every preset too.
             let xb = input(&mut rng, rows, cols, DType::BF16, nonfinite);
             out.push(compare(

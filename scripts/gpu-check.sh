@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs on the GPU machine from the repository root, over binaries staged by scripts/stage-gpu.sh:
-#   bash .gpu/cuda/gpu-check.sh .gpu/cuda [full|bench|gemm|quick]   (full: exhaustive codec sweeps + every bench)
+#   bash .gpu/cuda/gpu-check.sh .gpu/cuda [full|bench|gemm|quant|quick]   (full: exhaustive codec sweeps + every bench)
 # selftest (every kernel vs its CPU twin, exhaustive codec sweeps), the GPU tests (ISOLATE_REQUIRE_GPU=1: a
 # missing GPU fails), the user example kernel, and the benches. Logs go to $OUT (or /tmp/isolate-gpu); a short
 # table comes last.
@@ -35,6 +35,7 @@ case "$mode" in
   full|bench) step bench-quant bench-quant.txt "$d/isolate" bench quant --kernel "$d/examples/quant_ue8m0.cu"
         step bench-gemm bench-gemm.txt "$d/isolate" bench gemm ;;
   gemm) step bench-gemm bench-gemm.txt "$d/isolate" bench gemm ;;
+  quant) step bench-quant bench-quant.txt "$d/isolate" bench quant --kernel "$d/examples/quant_ue8m0.cu" ;;
 esac
 for f in selftest quant-kernel quant-cuda bench-quant bench-gemm; do
   [ -f "$out/$f.txt" ] && { echo "== $f"; cat "$out/$f.txt"; }

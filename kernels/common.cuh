@@ -36,9 +36,21 @@ ISO_DEV float iso_float(u32 b) { return __uint_as_float(b); }
 
 // ---- FP8 encode: torch's fp8*_from_fp32_value (src/formats/fp8.rs) ------------------------------------
 
+// The only vendor intrinsic: sm_89+ converts two f32 to e4m3 with round-to-nearest-even and saturation to
+// ±448 in one instruction (the first operand lands in the high byte). Other targets (HIP, older GPUs) take the
+// bit-exact software path below; both are checked against the CPU over every f32 (`selftest --exhaustive`).
+#if defined(__CUDA_ARCH__) && (__CUDA_ARCH__ >= 890)
+#define ISO_HW_E4M3 1
+ISO_DEV u32 iso_hw_e4m3x2(float hi, float lo) {
+    unsigned short r;
+    asm("cvt.rn.satfinite.e4m3x2.f32 %0, %1, %2;" : "=h"(r) : "f"(hi), "f"(lo));
+    return r;
+}
+#endif
+
 // c10/util/Float8_e4m3fn.h fp8e4m3fn_from_fp32_value: |x| > 464 → NaN (0x7F), RNE, magic add below 2^-6.
-// The three cases are computed and selected (no divergent branches).
-ISO_DEV u8 iso_enc_e4m3fn_torch(float x) {
+// Software path: the three cases are computed and selected (no divergent branches).
+ISO_DEV u8 iso_enc_e4m3fn_sw(float x) {
     u32 bits = iso_bits(x);
     u32 sign = bits & 0x80000000u;
     u32 f = bits ^ sign;
@@ -46,6 +58,31 @@ ISO_DEV u8 iso_enc_e4m3fn_torch(float x) {
     u32 norm = (f + ((u32)(7 - 127) << 23) + 0x7FFFFu + ((f >> 20) & 1)) >> 20;
     u32 r = f >= (1087u << 20) ? 0x7Fu : (f < (121u << 23) ? den : norm);
     return (u8)((r & 0xFF) | (sign >> 24));
+}
+
+// torch's result from the saturating conversion `hw` of x: equal for |x| ≤ 464 (448 < |x| ≤ 464 rounds to
+// 448 either way), NaN with x's sign above (overflow, ±inf, NaN).
+ISO_DEV u32 iso_e4m3fn_fix(float x, u32 hw) {
+    u32 bits = iso_bits(x);
+    return (bits & 0x7FFFFFFFu) > 0x43E80000u ? (0x7Fu | ((bits >> 24) & 0x80u)) : hw;
+}
+
+ISO_DEV u8 iso_enc_e4m3fn_torch(float x) {
+#ifdef ISO_HW_E4M3
+    return (u8)iso_e4m3fn_fix(x, iso_hw_e4m3x2(0.0f, x) & 0xFFu);
+#else
+    return iso_enc_e4m3fn_sw(x);
+#endif
+}
+
+// Two codes at once: low byte from `lo`, high byte from `hi`.
+ISO_DEV u32 iso_enc_e4m3fn_torch_x2(float hi, float lo) {
+#ifdef ISO_HW_E4M3
+    u32 h = iso_hw_e4m3x2(hi, lo);
+    return iso_e4m3fn_fix(lo, h & 0xFFu) | (iso_e4m3fn_fix(hi, h >> 8) << 8);
+#else
+    return iso_enc_e4m3fn_sw(lo) | ((u32)iso_enc_e4m3fn_sw(hi) << 8);
+#endif
 }
 
 // c10/util/Float8_e4m3fnuz.h: |x| ≥ 256 → 0x80, no −0, bias 8.

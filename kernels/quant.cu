@@ -165,18 +165,18 @@ ISO_DEV bool q_recip_exact(float s) {
 // (else x·inv), CLAMP 0 none / 1 fminf(fmaxf) (NaN → −max) / 2 NaN-keeping, SAT clamp to ±448 keeping NaN.
 template <bool DIV, int CLAMP, bool SAT>
 ISO_DEV void q_e4m3fn8(const float* x, float s, float inv, float m, u32& lo, u32& hi) {
-    u32 c[8];
+    float y[8];
 #pragma unroll
     for (int i = 0; i < 8; i++) {
-        float y = DIV ? x[i] / s : x[i] * inv;
-        if (y != y) y = iso_float(0x7FC00000u);
-        if (CLAMP == 1) y = fminf(fmaxf(y, -m), m);
-        if (CLAMP == 2) y = y > m ? m : (y < -m ? -m : y);
-        if (SAT) y = y > 448.0f ? 448.0f : (y < -448.0f ? -448.0f : y);
-        c[i] = iso_enc_e4m3fn_torch(y);
+        float v = DIV ? x[i] / s : x[i] * inv;
+        if (v != v) v = iso_float(0x7FC00000u);
+        if (CLAMP == 1) v = fminf(fmaxf(v, -m), m);
+        if (CLAMP == 2) v = v > m ? m : (v < -m ? -m : v);
+        if (SAT) v = v > 448.0f ? 448.0f : (v < -448.0f ? -448.0f : v);
+        y[i] = v;
     }
-    lo = c[0] | (c[1] << 8) | (c[2] << 16) | (c[3] << 24);
-    hi = c[4] | (c[5] << 8) | (c[6] << 16) | (c[7] << 24);
+    lo = iso_enc_e4m3fn_torch_x2(y[1], y[0]) | (iso_enc_e4m3fn_torch_x2(y[3], y[2]) << 16);
+    hi = iso_enc_e4m3fn_torch_x2(y[5], y[4]) | (iso_enc_e4m3fn_torch_x2(y[7], y[6]) << 16);
 }
 
 template <bool DIV>

@@ -37,7 +37,10 @@ pub fn run(a: CastArgs) -> Result<i32> {
         )));
     }
     let overflow = Overflow::parse(&a.overflow).ok_or_else(|| {
-        Error::Usage(format!("unknown --overflow '{}': expected saturate or nan", a.overflow))
+        Error::Usage(format!(
+            "unknown --overflow '{}': expected saturate or nan",
+            a.overflow
+        ))
     })?;
     let e8m0 = E8m0Round::parse(&a.round).ok_or_else(|| {
         Error::Usage(format!(

@@ -200,7 +200,10 @@ mod tests {
     fn rounding_rules() {
         let v = |m: f32, e: i32| m * 2f32.powi(e);
         // Ceil: any mantissa bit rounds up.
-        assert_eq!(encode(f32::from_bits(1.0f32.to_bits() + 1), E8m0Round::Ceil), 128);
+        assert_eq!(
+            encode(f32::from_bits(1.0f32.to_bits() + 1), E8m0Round::Ceil),
+            128
+        );
         assert_eq!(encode(0.0, E8m0Round::Ceil), 0);
         assert_eq!(encode(f32::from_bits(1), E8m0Round::Ceil), 1);
         assert_eq!(encode(f32::INFINITY, E8m0Round::Ceil), 255);

@@ -107,7 +107,8 @@ impl Fp8Format {
 
     /// The 256-entry decode table, built once.
     pub fn table(self) -> &'static [f32; 256] {
-        static TABLES: [OnceLock<[f32; 256]>; 3] = [OnceLock::new(), OnceLock::new(), OnceLock::new()];
+        static TABLES: [OnceLock<[f32; 256]>; 3] =
+            [OnceLock::new(), OnceLock::new(), OnceLock::new()];
         let i = self as usize;
         TABLES[i].get_or_init(|| {
             let mut t = [0f32; 256];
@@ -294,7 +295,10 @@ mod tests {
     fn boundaries() {
         let e = Fp8Format::E4m3fn;
         assert_eq!(e.encode(464.0, Overflow::Nan), 0x7E); // tie to even 448
-        assert_eq!(e.encode(f32::from_bits(464f32.to_bits() + 1), Overflow::Nan), 0x7F);
+        assert_eq!(
+            e.encode(f32::from_bits(464f32.to_bits() + 1), Overflow::Nan),
+            0x7F
+        );
         assert_eq!(e.encode(479.99, Overflow::Nan), 0x7F);
         assert_eq!(e.encode(480.0, Overflow::Nan), 0x7F);
         assert_eq!(e.encode(-1e9, Overflow::Nan), 0xFF);

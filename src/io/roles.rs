@@ -18,7 +18,9 @@ impl Roles {
         let mut map = BTreeMap::new();
         for m in mappings {
             let (role, tensor) = m.split_once('=').ok_or_else(|| {
-                Error::Usage(format!("--name '{m}': expected ROLE=TENSOR, e.g. x=layer0.attn.qr"))
+                Error::Usage(format!(
+                    "--name '{m}': expected ROLE=TENSOR, e.g. x=layer0.attn.qr"
+                ))
             })?;
             let role = role.trim();
             if !known.contains(&role) {

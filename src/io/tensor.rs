@@ -43,7 +43,12 @@ pub fn checked_numel(shape: &[usize]) -> Option<usize> {
 
 impl Tensor {
     /// A tensor owning `bytes`; the byte count must equal numel × dtype size.
-    pub fn new(name: impl Into<String>, dtype: DType, shape: Vec<usize>, bytes: Vec<u8>) -> Result<Self> {
+    pub fn new(
+        name: impl Into<String>,
+        dtype: DType,
+        shape: Vec<usize>,
+        bytes: Vec<u8>,
+    ) -> Result<Self> {
         let name = name.into();
         check_len(&name, dtype, &shape, bytes.len())?;
         Ok(Tensor {

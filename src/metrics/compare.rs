@@ -133,8 +133,24 @@ pub fn compare(a: &Tensor, b: &Tensor) -> Result<Comparison> {
         )));
     }
     for t in [a, b] {
-        if !t.dtype.is_float() && !matches!(t.dtype, DType::I64 | DType::I32 | DType::I16 | DType::I8 | DType::U8 | DType::U16 | DType::U32 | DType::U64 | DType::Bool) {
-            return Err(Error::BadTensor(format!("tensor '{}': dtype {} cannot be compared", t.name, t.dtype)));
+        if !t.dtype.is_float()
+            && !matches!(
+                t.dtype,
+                DType::I64
+                    | DType::I32
+                    | DType::I16
+                    | DType::I8
+                    | DType::U8
+                    | DType::U16
+                    | DType::U32
+                    | DType::U64
+                    | DType::Bool
+            )
+        {
+            return Err(Error::BadTensor(format!(
+                "tensor '{}': dtype {} cannot be compared",
+                t.name, t.dtype
+            )));
         }
     }
     let n = a.numel();
@@ -186,7 +202,10 @@ pub fn compare(a: &Tensor, b: &Tensor) -> Result<Comparison> {
                         let enc = convert::encode_f32(
                             &[y as f32],
                             da,
-                            EncodeOptions { overflow: Overflow::Saturate, ..Default::default() },
+                            EncodeOptions {
+                                overflow: Overflow::Saturate,
+                                ..Default::default()
+                            },
                         )
                         .ok();
                         enc.and_then(|e| {
@@ -204,13 +223,26 @@ pub fn compare(a: &Tensor, b: &Tensor) -> Result<Comparison> {
         .reduce(Partial::default, Partial::merge);
     let (ab, aa, bb_) = (p.ab.value(), p.aa.value(), p.bb.value());
     let (na, nb) = (aa.sqrt(), bb_.sqrt());
-    let cos = if na == 0.0 || nb == 0.0 { f64::NAN } else { ab / (na * nb) };
+    let cos = if na == 0.0 || nb == 0.0 {
+        f64::NAN
+    } else {
+        ab / (na * nb)
+    };
     let den = aa + bb_;
-    let calc_diff = if den == 0.0 { 0.0 } else { 1.0 - 2.0 * ab / den };
+    let calc_diff = if den == 0.0 {
+        0.0
+    } else {
+        1.0 - 2.0 * ab / den
+    };
     let max_ref = if p.nan_b > 0 { f64::NAN } else { p.max_ref };
     let rel = p.max_abs / max_ref.max(1e-12);
     let max_abs_at = p.max_at.map(|i| unravel(i, &a.shape));
-    let max_abs_values = p.max_at.map(|i| (convert::element_f64(da, ba, i), convert::element_f64(db, bb, i)));
+    let max_abs_values = p.max_at.map(|i| {
+        (
+            convert::element_f64(da, ba, i),
+            convert::element_f64(db, bb, i),
+        )
+    });
     Ok(Comparison {
         n,
         cos,
@@ -220,8 +252,18 @@ pub fn compare(a: &Tensor, b: &Tensor) -> Result<Comparison> {
         max_abs_at,
         max_abs_values,
         calc_diff,
-        byte_equal: same.then(|| if n == 0 { 1.0 } else { p.bytes_eq as f64 / n as f64 }),
-        value_equal: if n == 0 { 1.0 } else { p.value_eq as f64 / n as f64 },
+        byte_equal: same.then(|| {
+            if n == 0 {
+                1.0
+            } else {
+                p.bytes_eq as f64 / n as f64
+            }
+        }),
+        value_equal: if n == 0 {
+            1.0
+        } else {
+            p.value_eq as f64 / n as f64
+        },
         ulp: p.ulp,
         nan_a: p.nan_a,
         nan_b: p.nan_b,

@@ -4,6 +4,8 @@
 //! Also here: decoding rows into f32 buffers (the codes' exact values, scales kept apart) and the per-block
 //! exponent bounds that decide whether an f64 sum of products is exact.
 
+use rayon::prelude::*;
+
 use crate::error::{Error, Result};
 use crate::formats::{DType, Fp8Format};
 use crate::io::Tensor;
@@ -167,13 +169,22 @@ impl Operand {
                 cols: *cols,
                 values: values.iter().map(|&v| bf(v)).collect(),
             },
-            Operand::Quantized(q) => Operand::Plain {
-                rows: q.rows,
-                cols: q.cols,
-                values: (0..q.rows * q.cols)
-                    .map(|i| bf(q.dequant(i / q.cols, i % q.cols)))
-                    .collect(),
-            },
+            Operand::Quantized(q) => {
+                let mut values = vec![0f32; q.rows * q.cols];
+                values
+                    .par_chunks_mut(q.cols.max(1))
+                    .enumerate()
+                    .for_each(|(r, row)| {
+                        for (c, v) in row.iter_mut().enumerate() {
+                            *v = bf(q.dequant(r, c));
+                        }
+                    });
+                Operand::Plain {
+                    rows: q.rows,
+                    cols: q.cols,
+                    values,
+                }
+            }
         }
     }
 

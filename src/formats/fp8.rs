@@ -135,7 +135,7 @@ impl Fp8Format {
             Fp8Format::E4m3fn if e == emax && m == (1 << mbits) - 1 => f32::NAN,
             Fp8Format::E5m2 if e == emax && m != 0 => f32::NAN,
             Fp8Format::E5m2 if e == emax => f32::INFINITY,
-            _ if e == 0 => m as f32 * 2f32.powi(1 - bias - mbits as i32),
+            _ if e == 0 => m as f32 * 2f32.powi(1 - bias - mbits),
             _ => (1.0 + m as f32 / (1 << mbits) as f32) * 2f32.powi(e - bias),
         };
         if neg {

@@ -2,10 +2,16 @@
 //! nothing is ever executed), `.npy` (read); and role mapping (`--name ROLE=TENSOR`).
 
 pub mod npy;
+pub mod pickle;
+#[cfg(test)]
+pub(crate) mod pickle_builder;
+pub mod pickle_value;
 pub mod pt;
 pub mod roles;
 pub mod safetensors_io;
+pub mod strided;
 pub mod tensor;
+pub mod torch_pickle;
 
 use std::path::{Path, PathBuf};
 

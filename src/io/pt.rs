@@ -1,11 +1,349 @@
-//! PyTorch `.pt` files (the `torch.save` zip): a restricted unpickler. PLACEHOLDER until the io issue work lands.
+//! PyTorch `.pt` files (the `torch.save` zip format): `<prefix>/data.pkl` (the pickled object),
+//! `<prefix>/data/<key>` (one entry per storage, raw bytes), `<prefix>/byteorder` (`little`/`big`; absent
+//! in old files, which are then read as little-endian), `<prefix>/version`.
+//!
+//! The pickle goes through the restricted unpickler ([`crate::io::pickle`]): allowlisted globals only,
+//! nothing executed. Each tensor is a strided view of a storage; it is checked to stay inside its storage
+//! and made dense and row-major (zero-copy from the memory map when the view is already contiguous, the
+//! entry is STORED, as torch writes it, and the file is little-endian). Big-endian files are byte-swapped.
+//! STORED entries are read straight from the map, so their CRC is not checked (the view bounds are).
+//!
+//! Names: nested dicts / lists / tuples are flattened with `.` (`{"a": {"b": t}}` → `a.b`, lists by index);
+//! a bare tensor is named after the file stem. Every non-tensor leaf (an int, a string, a shape tuple,
+//! None, a container with no tensor inside) is skipped with one note. The attributes a state_dict's
+//! OrderedDict carries (`_metadata`) are not entries and are ignored.
 
+use std::collections::HashMap;
+use std::io::{Cursor, Read};
 use std::path::Path;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use zip::{CompressionMethod, ZipArchive};
 
 use crate::error::{Error, Result};
+use crate::io::pickle::{self, Value};
+use crate::io::strided;
 use crate::io::tensor::Tensor;
+use crate::io::torch_pickle::TensorRef;
+
+/// Deepest nesting of dicts/lists read (a deeper pickle, or a self-referencing one, is refused).
+const MAX_DEPTH: usize = 64;
 
 /// Reads every tensor of a torch.save zip file; returns the tensors and notes on skipped entries.
 pub fn read(path: &Path) -> Result<(Vec<Tensor>, Vec<String>)> {
-    Err(Error::format(path, ".pt reading is not implemented yet"))
+    let fail = |msg: String| Error::format(path, msg);
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    // SAFETY: read-only map; a file truncated under us while mapped is the usual mmap caveat.
+    let map = Arc::new(unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(path, e))?);
+    let mut zip = ZipArchive::new(Cursor::new(&map[..])).map_err(|e| {
+        fail(format!(
+            "not a readable zip archive, so not a complete torch.save file (truncated?): {e}"
+        ))
+    })?;
+    let prefix = find_prefix(&zip).map_err(fail)?;
+    let byteorder = match entry(&mut zip, &map, &format!("{prefix}byteorder")) {
+        Ok(b) => Some(b.bytes(&map).to_vec()),
+        Err(EntryError::Missing) => None,
+        Err(e) => return Err(fail(e.describe(&format!("{prefix}byteorder")))),
+    };
+    let big = match byteorder.as_deref() {
+        None | Some(b"little") => false,
+        Some(b"big") => true,
+        Some(other) => {
+            return Err(fail(format!(
+                "{prefix}byteorder says {:?}; expected 'little' or 'big'",
+                String::from_utf8_lossy(other)
+            )))
+        }
+    };
+    let pkl_name = format!("{prefix}data.pkl");
+    let pkl = entry(&mut zip, &map, &pkl_name).map_err(|e| fail(e.describe(&pkl_name)))?;
+    let root = pickle::unpickle(pkl.bytes(&map)).map_err(|e| fail(format!("{pkl_name}: {e}")))?;
+
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "tensor".into());
+    let mut leaves = Vec::new();
+    let mut notes = Vec::new();
+    let root_name = if matches!(root, Value::Tensor(_)) {
+        stem
+    } else {
+        String::new()
+    };
+    let walked = flatten(&root, &root_name, &mut leaves, &mut notes, 0);
+    pickle::dismantle(root);
+    walked.map_err(|e| fail(format!("{pkl_name}: {e}")))?;
+
+    let mut storages: HashMap<String, Entry> = HashMap::new();
+    let mut names: HashMap<String, ()> = HashMap::new();
+    let mut tensors = Vec::with_capacity(leaves.len());
+    for (name, t) in leaves {
+        if names.insert(name.clone(), ()).is_some() {
+            return Err(fail(format!(
+                "two entries are both named '{name}' once flattened with '.'"
+            )));
+        }
+        let Some(dtype) = t.dtype else {
+            notes.push(format!(
+                "{name}: a {} tensor, a dtype isolate does not read (skipped)",
+                t.dtype_name
+            ));
+            continue;
+        };
+        if let Some(m) = &t.metadata {
+            notes.push(format!("{name}: tensor metadata {m} ignored"));
+        }
+        let key = &t.storage.key;
+        if !storages.contains_key(key) {
+            let ename = format!("{prefix}data/{key}");
+            let e = entry(&mut zip, &map, &ename).map_err(|e| fail(e.describe(&ename)))?;
+            let have = e.len() as u64;
+            if t.storage.declared_bytes() != Some(have) {
+                return Err(fail(format!(
+                    "{ename} holds {have} bytes but {pkl_name} declares {} elements of {} for it",
+                    t.storage.numel, t.storage.type_name
+                )));
+            }
+            storages.insert(key.clone(), e);
+        }
+        let t = materialise(&name, dtype, &t, &storages[key], &map, big)
+            .map_err(|e| fail(format!("tensor '{name}' (storage {prefix}data/{key}): {e}")))?;
+        tensors.push(t);
+    }
+    Ok((tensors, notes))
 }
+
+/// The archive's top folder (`archive/` for torch ≥ 1.6 saving to a path), from its one `data.pkl`.
+fn find_prefix<R: Read + std::io::Seek>(
+    zip: &ZipArchive<R>,
+) -> std::result::Result<String, String> {
+    let mut found: Vec<String> = zip
+        .file_names()
+        .filter_map(|n| n.ok())
+        .filter(|n| {
+            n.as_ref() == "data.pkl" || (n.ends_with("/data.pkl") && n.matches('/').count() == 1)
+        })
+        .map(|n| n[..n.len() - "data.pkl".len()].to_string())
+        .collect();
+    found.sort();
+    match found.as_slice() {
+        [] => Err("a zip archive without a data.pkl entry: not a torch.save file".into()),
+        [p] => {
+            if zip
+                .file_names()
+                .any(|n| n.ok().as_deref() == Some(&format!("{p}constants.pkl")))
+            {
+                return Err("a TorchScript archive (torch.jit.save), not a torch.save file".into());
+            }
+            Ok(p.clone())
+        }
+        _ => Err(format!(
+            "{} data.pkl entries; a torch.save file has one",
+            found.len()
+        )),
+    }
+}
+
+/// The bytes of one zip entry: a range of the map (STORED) or a decompressed copy.
+enum Entry {
+    Mapped { start: usize, len: usize },
+    Owned(Vec<u8>),
+}
+
+impl Entry {
+    fn bytes<'a>(&'a self, map: &'a [u8]) -> &'a [u8] {
+        match self {
+            Entry::Mapped { start, len } => &map[*start..*start + *len],
+            Entry::Owned(v) => v,
+        }
+    }
+    fn len(&self) -> usize {
+        match self {
+            Entry::Mapped { len, .. } => *len,
+            Entry::Owned(v) => v.len(),
+        }
+    }
+}
+
+enum EntryError {
+    Missing,
+    Other(String),
+}
+
+impl EntryError {
+    fn describe(&self, name: &str) -> String {
+        match self {
+            EntryError::Missing => format!("the zip has no entry {name}"),
+            EntryError::Other(m) => format!("entry {name}: {m}"),
+        }
+    }
+}
+
+fn entry(
+    zip: &mut ZipArchive<Cursor<&[u8]>>,
+    map: &[u8],
+    name: &str,
+) -> std::result::Result<Entry, EntryError> {
+    let mut f = match zip.by_name(name) {
+        Ok(f) => f,
+        Err(zip::result::ZipError::FileNotFound) => return Err(EntryError::Missing),
+        Err(e) => return Err(EntryError::Other(e.to_string())),
+    };
+    let size = f.size();
+    if f.compression() == CompressionMethod::Stored && !f.encrypted() {
+        let start = f
+            .data_start()
+            .ok_or_else(|| EntryError::Other("no data offset".into()))?;
+        let end = start.checked_add(size).filter(|&e| e <= map.len() as u64).ok_or_else(|| {
+            EntryError::Other(format!(
+                "{size} bytes from offset {start} run past the end of the file ({} bytes): truncated?",
+                map.len()
+            ))
+        })?;
+        if f.compressed_size() != size {
+            return Err(EntryError::Other(
+                "STORED entry with two different sizes".into(),
+            ));
+        }
+        return Ok(Entry::Mapped {
+            start: start as usize,
+            len: (end - start) as usize,
+        });
+    }
+    let mut v = Vec::with_capacity(size.min(1 << 26) as usize);
+    (&mut f)
+        .take(size)
+        .read_to_end(&mut v)
+        .map_err(|e| EntryError::Other(format!("cannot decompress: {e}")))?;
+    if v.len() as u64 != size {
+        return Err(EntryError::Other(format!(
+            "{} of {size} bytes could be read",
+            v.len()
+        )));
+    }
+    Ok(Entry::Owned(v))
+}
+
+/// Makes one tensor dense and row-major: zero-copy when it can, else gathered (and byte-swapped).
+fn materialise(
+    name: &str,
+    dtype: crate::formats::DType,
+    t: &TensorRef,
+    storage: &Entry,
+    map: &Arc<memmap2::Mmap>,
+    big_endian: bool,
+) -> std::result::Result<Tensor, String> {
+    let es = dtype.size();
+    let bytes = storage.bytes(map);
+    let numel = strided::check_view(bytes.len() / es, t.offset, &t.size, &t.stride)?;
+    let contiguous = strided::is_contiguous(&t.size, &t.stride);
+    if let (Entry::Mapped { start, .. }, true, false) = (storage, contiguous, big_endian) {
+        let from = if numel == 0 {
+            *start
+        } else {
+            start + t.offset * es
+        };
+        return Tensor::mapped(
+            name.to_string(),
+            dtype,
+            t.size.clone(),
+            map.clone(),
+            from,
+            numel * es,
+        )
+        .map_err(|e| e.to_string());
+    }
+    let mut out = strided::gather(bytes, es, t.offset, &t.size, &t.stride);
+    if big_endian {
+        strided::swap_bytes(&mut out, es);
+    }
+    Tensor::new(name.to_string(), dtype, t.size.clone(), out).map_err(|e| e.to_string())
+}
+
+fn join(prefix: &str, key: &str) -> String {
+    if prefix.is_empty() {
+        key.to_string()
+    } else {
+        format!("{prefix}.{key}")
+    }
+}
+
+fn key_text(k: &Value) -> String {
+    match k {
+        Value::Str(s) => s.to_string(),
+        Value::Int(i) => i.to_string(),
+        other => other.repr(60),
+    }
+}
+
+fn contains_tensor(v: &Value, depth: usize) -> std::result::Result<bool, String> {
+    if depth > MAX_DEPTH {
+        return Err(format!(
+            "containers nested more than {MAX_DEPTH} deep (or referring to themselves)"
+        ));
+    }
+    Ok(match v {
+        Value::Tensor(_) => true,
+        Value::Dict(d) => {
+            for (_, x) in d.borrow().iter() {
+                if contains_tensor(x, depth + 1)? {
+                    return Ok(true);
+                }
+            }
+            false
+        }
+        Value::Tuple(_) | Value::List(_) => {
+            for x in v.as_seq().unwrap_or_default() {
+                if contains_tensor(&x, depth + 1)? {
+                    return Ok(true);
+                }
+            }
+            false
+        }
+        _ => false,
+    })
+}
+
+/// Walks the unpickled object: tensors out with their flattened names, one note per non-tensor leaf.
+pub(crate) fn flatten(
+    v: &Value,
+    name: &str,
+    out: &mut Vec<(String, Rc<TensorRef>)>,
+    notes: &mut Vec<String>,
+    depth: usize,
+) -> std::result::Result<(), String> {
+    match v {
+        Value::Tensor(t) => out.push((name.to_string(), t.clone())),
+        Value::Dict(d) if contains_tensor(v, depth)? => {
+            for (k, x) in d.borrow().iter() {
+                flatten(x, &join(name, &key_text(k)), out, notes, depth + 1)?;
+            }
+        }
+        Value::Tuple(_) | Value::List(_) if contains_tensor(v, depth)? => {
+            for (i, x) in v.as_seq().unwrap_or_default().iter().enumerate() {
+                flatten(x, &join(name, &i.to_string()), out, notes, depth + 1)?;
+            }
+        }
+        other => {
+            let shown = if name.is_empty() {
+                "(the whole file)"
+            } else {
+                name
+            };
+            let repr = other.repr(80);
+            let what = if repr == other.kind() {
+                repr
+            } else {
+                format!("{} {repr}", other.kind())
+            };
+            notes.push(format!("{shown}: {what} (not a tensor; skipped)"));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[path = "pt_tests.rs"]
+mod tests;

@@ -64,12 +64,21 @@ pub fn read(path: &Path) -> Result<Vec<Tensor>> {
     // SAFETY: the map is read-only; a file truncated under us while mapped is the usual mmap caveat.
     let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
     let map = Arc::new(map);
-    let st = SafeTensors::deserialize(&map)
-        .map_err(|e| Error::format(path, format!("not a valid safetensors file: {e}")))?;
+    let st = SafeTensors::deserialize(&map).map_err(|e| {
+        let why = diagnose(&map).unwrap_or_else(|| e.to_string());
+        Error::format(path, format!("not a valid safetensors file: {why}"))
+    })?;
     let base = map.as_ptr() as usize;
     let mut out = Vec::new();
     let mut names: Vec<(String, TensorView<'_>)> = st.tensors();
-    names.sort_by_key(|(_, v)| v.data().as_ptr() as usize);
+    // File order: by data offset; an empty tensor sits at the offset of the next one and goes first.
+    names.sort_by(|(na, a), (nb, b)| {
+        (a.data().as_ptr() as usize, a.data().len(), na).cmp(&(
+            b.data().as_ptr() as usize,
+            b.data().len(),
+            nb,
+        ))
+    });
     for (name, view) in names {
         let dtype = from_st(view.dtype()).ok_or_else(|| {
             Error::format(
@@ -84,6 +93,82 @@ pub fn read(path: &Path) -> Result<Vec<Tensor>> {
         out.push(t);
     }
     Ok(out)
+}
+
+/// Says precisely what is wrong with a file the `safetensors` crate refused (its messages name neither the
+/// tensor nor the numbers); None when no specific fault is found.
+fn diagnose(b: &[u8]) -> Option<String> {
+    if b.len() < 8 {
+        return Some(format!(
+            "{} bytes, shorter than the 8-byte header length",
+            b.len()
+        ));
+    }
+    let n = u64::from_le_bytes(b[..8].try_into().ok()?);
+    let rest = (b.len() - 8) as u64;
+    if n > rest {
+        return Some(format!(
+            "the header length field says {n} bytes but only {rest} follow it (truncated?)"
+        ));
+    }
+    let data_len = rest - n;
+    let header: serde_json::Value = match serde_json::from_slice(&b[8..8 + n as usize]) {
+        Ok(h) => h,
+        Err(e) => return Some(format!("the header is not valid JSON ({e}); truncated?")),
+    };
+    let mut spans = Vec::new();
+    for (name, info) in header.as_object()? {
+        if name == "__metadata__" {
+            continue;
+        }
+        let dtype_name = info["dtype"].as_str().unwrap_or("?");
+        let Ok(dtype) = DType::parse(dtype_name) else {
+            return Some(format!("tensor '{name}': unknown dtype '{dtype_name}'"));
+        };
+        let shape: Option<Vec<u64>> = info["shape"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|d| d.as_u64()).collect());
+        let offs: Option<Vec<u64>> = info["data_offsets"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|d| d.as_u64()).collect());
+        let (Some(shape), Some(offs)) = (shape, offs) else {
+            return Some(format!(
+                "tensor '{name}': shape or data_offsets is not a list of integers"
+            ));
+        };
+        let [begin, end] = offs[..] else {
+            return Some(format!(
+                "tensor '{name}': data_offsets {offs:?} is not [begin, end]"
+            ));
+        };
+        if begin > end || end > data_len {
+            return Some(format!(
+                "tensor '{name}': data_offsets [{begin}, {end}] run past the {data_len} bytes of data (truncated?)"
+            ));
+        }
+        let need = shape
+            .iter()
+            .try_fold(dtype.size() as u64, |a, &d| a.checked_mul(d));
+        if need != Some(end - begin) {
+            return Some(format!(
+                "tensor '{name}': shape {shape:?} × {dtype_name} needs {} bytes but data_offsets [{begin}, {end}] \
+                 hold {}",
+                need.map(|x| x.to_string()).unwrap_or_else(|| "more than 2^64".into()),
+                end - begin
+            ));
+        }
+        spans.push((begin, end));
+    }
+    spans.sort_unstable();
+    let covered = spans
+        .iter()
+        .try_fold(0u64, |at, &(b, e)| (b == at).then_some(e));
+    if covered != Some(data_len) {
+        return Some(format!(
+            "the tensors' data_offsets do not tile the {data_len} bytes of data exactly (gaps or overlaps)"
+        ));
+    }
+    None
 }
 
 /// Writes tensors (names must be unique) to a safetensors file, with optional string metadata.

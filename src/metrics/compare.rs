@@ -16,12 +16,13 @@ use crate::error::{Error, Result};
 use crate::formats::convert::{self, EncodeOptions};
 use crate::formats::{DType, Overflow};
 use crate::io::Tensor;
+use crate::metrics::decode::{decode_f64, decode_ordered};
 use crate::metrics::flag::{flag_for, Severity};
 use crate::metrics::sum::Neumaier;
 use crate::metrics::ulp::{ordered, UlpHistogram};
 
 /// Elements per parallel chunk.
-const CHUNK: usize = 1 << 15;
+const CHUNK: usize = 1 << 12;
 
 /// The result of [`compare`].
 #[derive(Clone, Debug)]
@@ -65,6 +66,35 @@ impl Comparison {
     }
 }
 
+/// Four-lane f64 accumulator with Knuth's branch-free TwoSum compensation per lane.
+#[derive(Clone, Copy, Debug, Default)]
+struct Acc4 {
+    s: [f64; 4],
+    c: [f64; 4],
+}
+
+impl Acc4 {
+    #[inline(always)]
+    #[allow(clippy::needless_range_loop)] // four parallel lanes of three arrays
+    fn add(&mut self, x: [f64; 4]) {
+        for l in 0..4 {
+            let t = self.s[l] + x[l];
+            let bp = t - self.s[l];
+            self.c[l] += (self.s[l] - (t - bp)) + (x[l] - bp);
+            self.s[l] = t;
+        }
+    }
+    #[allow(clippy::needless_range_loop)]
+    fn total(&self) -> Neumaier {
+        let mut n = Neumaier::default();
+        for l in 0..4 {
+            n.add(self.s[l]);
+            n.add(self.c[l]);
+        }
+        n
+    }
+}
+
 #[derive(Clone, Default)]
 struct Partial {
     ab: Neumaier,
@@ -86,14 +116,15 @@ impl Partial {
         self.ab.merge(o.ab);
         self.aa.merge(o.aa);
         self.bb.merge(o.bb);
-        // Earlier chunks come first in rayon's ordered reduce: keep the first NaN, else the largest
-        // (first on ties).
-        if !self.max_is_nan && (o.max_is_nan || o.max_abs > self.max_abs || self.max_at.is_none()) {
-            if o.max_at.is_some() {
-                self.max_abs = o.max_abs;
-                self.max_at = o.max_at;
-                self.max_is_nan = o.max_is_nan;
-            }
+        // `self` holds earlier elements than `o` (rayon reduces adjacent pieces in order): keep the first
+        // NaN, else the largest difference, the first one on ties.
+        let take = o.max_at.is_some()
+            && (self.max_at.is_none()
+                || (!self.max_is_nan && (o.max_is_nan || o.max_abs > self.max_abs)));
+        if take {
+            self.max_abs = o.max_abs;
+            self.max_at = o.max_at;
+            self.max_is_nan = o.max_is_nan;
         }
         self.max_ref = self.max_ref.max(o.max_ref);
         self.bytes_eq += o.bytes_eq;
@@ -108,6 +139,119 @@ impl Partial {
             (a, b) => a.or(b),
         };
         self
+    }
+}
+
+/// Scratch buffers of one worker.
+struct Scratch {
+    xa: Vec<f64>,
+    xb: Vec<f64>,
+    oa: Vec<i64>,
+    ob: Vec<i64>,
+}
+
+/// Accumulates elements `lo..hi` into `p`.
+#[allow(clippy::too_many_arguments)]
+fn accumulate(p: &mut Partial, s: &mut Scratch, a: &Tensor, b: &Tensor, lo: usize, hi: usize) {
+    let (da, db) = (a.dtype, b.dtype);
+    let (ba, bb) = (a.bytes(), b.bytes());
+    let len = hi - lo;
+    let padded = len.next_multiple_of(4);
+    decode_f64(da, ba, lo, &mut s.xa[..len]);
+    decode_f64(db, bb, lo, &mut s.xb[..len]);
+    s.xa[len..padded].fill(0.0);
+    s.xb[len..padded].fill(0.0);
+    let (mut ab, mut aa, mut bbs) = (Acc4::default(), Acc4::default(), Acc4::default());
+    for (x, y) in s.xa[..padded]
+        .chunks_exact(4)
+        .zip(s.xb[..padded].chunks_exact(4))
+    {
+        ab.add([x[0] * y[0], x[1] * y[1], x[2] * y[2], x[3] * y[3]]);
+        aa.add([x[0] * x[0], x[1] * x[1], x[2] * x[2], x[3] * x[3]]);
+        bbs.add([y[0] * y[0], y[1] * y[1], y[2] * y[2], y[3] * y[3]]);
+    }
+    p.ab.merge(ab.total());
+    p.aa.merge(aa.total());
+    p.bb.merge(bbs.total());
+    // Branch-free pass (vectorizable); the coordinate is looked up only when this chunk holds a new max.
+    let (mut dmax, mut ymax) = (0.0f64, 0.0f64);
+    let (mut na, mut nb, mut nd, mut veq) = (0usize, 0usize, 0usize, 0usize);
+    for (&x, &y) in s.xa[..len].iter().zip(&s.xb[..len]) {
+        let d = (x - y).abs();
+        dmax = dmax.max(d);
+        ymax = ymax.max(y.abs());
+        na += x.is_nan() as usize;
+        nb += y.is_nan() as usize;
+        nd += d.is_nan() as usize;
+        veq += ((x == y) | (x.is_nan() & y.is_nan())) as usize;
+    }
+    p.nan_a += na;
+    p.nan_b += nb;
+    p.value_eq += veq;
+    p.max_ref = p.max_ref.max(ymax);
+    let diff = |k: usize| (s.xa[k] - s.xb[k]).abs();
+    if nd > 0 {
+        if !p.max_is_nan {
+            let k = (0..len).find(|&k| diff(k).is_nan()).unwrap();
+            p.max_is_nan = true;
+            p.max_abs = f64::NAN;
+            p.max_at = Some(lo + k);
+        }
+    } else if len > 0 && !p.max_is_nan && (p.max_at.is_none() || dmax > p.max_abs) {
+        let k = (0..len).find(|&k| diff(k) == dmax).unwrap();
+        p.max_abs = dmax;
+        p.max_at = Some(lo + k);
+    }
+    if da == db {
+        p.bytes_eq += equal_elements(
+            da.size(),
+            &ba[lo * da.size()..hi * da.size()],
+            &bb[lo * db.size()..hi * db.size()],
+        );
+    }
+    if let Some(h) = p.ulp.as_mut() {
+        decode_ordered(da, ba, lo, &mut s.oa[..len]);
+        if da == db {
+            decode_ordered(db, bb, lo, &mut s.ob[..len]);
+        } else {
+            // b rounded into a's format first (RNE, saturating), then ordered.
+            let opts = EncodeOptions {
+                overflow: Overflow::Saturate,
+                ..Default::default()
+            };
+            for (k, o) in s.ob[..len].iter_mut().enumerate() {
+                let enc = convert::encode_f32(&[s.xb[k] as f32], da, opts).ok();
+                *o = enc.and_then(|e| ordered(da, &e, 0)).unwrap_or(i64::MIN);
+            }
+        }
+        for (&x, &y) in s.oa[..len].iter().zip(&s.ob[..len]) {
+            if x != i64::MIN && y != i64::MIN {
+                h.add(x.abs_diff(y));
+            }
+        }
+    }
+}
+
+/// Number of `w`-byte elements that are byte-identical in `x` and `y` (same length).
+fn equal_elements(w: usize, x: &[u8], y: &[u8]) -> usize {
+    fn count<const W: usize>(x: &[u8], y: &[u8]) -> usize {
+        x.chunks_exact(W)
+            .zip(y.chunks_exact(W))
+            .map(|(p, q)| {
+                (<[u8; W]>::try_from(p).unwrap() == <[u8; W]>::try_from(q).unwrap()) as usize
+            })
+            .sum()
+    }
+    match w {
+        1 => x.iter().zip(y).map(|(p, q)| (p == q) as usize).sum(),
+        2 => count::<2>(x, y),
+        4 => count::<4>(x, y),
+        8 => count::<8>(x, y),
+        _ => x
+            .chunks_exact(w)
+            .zip(y.chunks_exact(w))
+            .filter(|(p, q)| p == q)
+            .count(),
     }
 }
 
@@ -161,65 +305,34 @@ pub fn compare(a: &Tensor, b: &Tensor) -> Result<Comparison> {
     let nchunks = n.div_ceil(CHUNK);
     let p = (0..nchunks)
         .into_par_iter()
-        .map(|c| {
-            let lo = c * CHUNK;
-            let hi = (lo + CHUNK).min(n);
-            let mut p = Partial {
-                ulp: ulp_ok.then(UlpHistogram::default),
-                ..Default::default()
-            };
-            let mut b_in_a = [0u8; 8];
-            for i in lo..hi {
-                let x = convert::element_f64(da, ba, i);
-                let y = convert::element_f64(db, bb, i);
-                p.ab.add(x * y);
-                p.aa.add(x * x);
-                p.bb.add(y * y);
-                let d = (x - y).abs();
-                if d.is_nan() {
-                    if !p.max_is_nan {
-                        p.max_is_nan = true;
-                        p.max_abs = f64::NAN;
-                        p.max_at = Some(i);
-                    }
-                } else if !p.max_is_nan && (p.max_at.is_none() || d > p.max_abs) {
-                    p.max_abs = d;
-                    p.max_at = Some(i);
-                }
-                p.max_ref = p.max_ref.max(y.abs());
-                p.nan_a += x.is_nan() as usize;
-                p.nan_b += y.is_nan() as usize;
-                p.value_eq += (x == y || (x.is_nan() && y.is_nan())) as usize;
-                if same {
-                    let s = da.size();
-                    p.bytes_eq += (ba[i * s..(i + 1) * s] == bb[i * s..(i + 1) * s]) as usize;
-                }
-                if let Some(h) = p.ulp.as_mut() {
-                    let oa = ordered(da, ba, i);
-                    let ob = if same {
-                        ordered(db, bb, i)
-                    } else {
-                        let enc = convert::encode_f32(
-                            &[y as f32],
-                            da,
-                            EncodeOptions {
-                                overflow: Overflow::Saturate,
-                                ..Default::default()
-                            },
-                        )
-                        .ok();
-                        enc.and_then(|e| {
-                            b_in_a[..e.len()].copy_from_slice(&e);
-                            ordered(da, &b_in_a[..e.len()], 0)
-                        })
-                    };
-                    if let (Some(oa), Some(ob)) = (oa, ob) {
-                        h.add(oa.abs_diff(ob));
-                    }
-                }
-            }
-            p
-        })
+        .fold(
+            || {
+                (
+                    Partial {
+                        ulp: ulp_ok.then(UlpHistogram::default),
+                        ..Default::default()
+                    },
+                    Scratch {
+                        xa: vec![0.0; CHUNK],
+                        xb: vec![0.0; CHUNK],
+                        oa: vec![0; CHUNK],
+                        ob: vec![0; CHUNK],
+                    },
+                )
+            },
+            |(mut p, mut s), c| {
+                let lo = c * CHUNK;
+                let mut q = Partial {
+                    ulp: None,
+                    ..Default::default()
+                };
+                q.ulp = p.ulp.take();
+                accumulate(&mut q, &mut s, a, b, lo, (lo + CHUNK).min(n));
+                p = p.merge(q);
+                (p, s)
+            },
+        )
+        .map(|(p, _)| p)
         .reduce(Partial::default, Partial::merge);
     let (ab, aa, bb_) = (p.ab.value(), p.aa.value(), p.bb.value());
     let (na, nb) = (aa.sqrt(), bb_.sqrt());
@@ -276,4 +389,85 @@ pub fn compare_values(a: &[f32], b: &[f32], shape: &[usize]) -> Result<Compariso
     let ta = Tensor::from_f32("a", shape.to_vec(), a)?;
     let tb = Tensor::from_f32("b", shape.to_vec(), b)?;
     compare(&ta, &tb)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+
+    fn naive(a: &[f32], b: &[f32]) -> (f64, f64, f64, usize) {
+        let (mut ab, mut aa, mut bb, mut mx, mut at, mut mb) = (0.0, 0.0, 0.0, -1.0, 0, 0.0f64);
+        for i in 0..a.len() {
+            let (x, y) = (a[i] as f64, b[i] as f64);
+            ab += x * y;
+            aa += x * x;
+            bb += y * y;
+            if (x - y).abs() > mx {
+                mx = (x - y).abs();
+                at = i;
+            }
+            mb = mb.max(y.abs());
+        }
+        (ab / (aa.sqrt() * bb.sqrt()), mx, mx / mb.max(1e-12), at)
+    }
+
+    #[test]
+    fn matches_a_naive_f64_computation_across_chunk_edges() {
+        let mut r = rand::rngs::StdRng::seed_from_u64(11);
+        for n in [1, 3, 4, 5, CHUNK - 1, CHUNK, CHUNK + 3, 5 * CHUNK + 7] {
+            let a: Vec<f32> = (0..n).map(|_| r.random_range(-3.0f32..3.0)).collect();
+            let b: Vec<f32> = a
+                .iter()
+                .map(|v| v + r.random_range(-1e-3f32..1e-3))
+                .collect();
+            let c = compare_values(&a, &b, &[n]).unwrap();
+            let (cos, mx, rel, at) = naive(&a, &b);
+            assert!((c.cos - cos).abs() < 1e-13, "n={n} {} {cos}", c.cos);
+            assert_eq!(c.max_abs, mx, "n={n}");
+            assert_eq!(c.rel, rel, "n={n}");
+            assert_eq!(c.max_abs_flat, Some(at), "n={n}");
+            assert_eq!(c.value_equal, 0.0f64.max(c.value_equal));
+        }
+    }
+
+    #[test]
+    fn nan_zero_signs_and_first_max() {
+        let a = [1.0f32, -0.0, 2.0, f32::NAN, 5.0, 5.0];
+        let b = [1.0f32, 0.0, 3.0, f32::NAN, 4.0, 6.0];
+        let c = compare_values(&a, &b, &[2, 3]).unwrap();
+        assert!(c.max_abs.is_nan());
+        assert_eq!(c.max_abs_at, Some(vec![1, 0]));
+        assert!(c.cos.is_nan());
+        assert_eq!(c.byte_equal, Some(2.0 / 6.0)); // 1.0 and the identical NaNs; -0 != +0 bytewise
+        assert_eq!(c.value_equal, 3.0 / 6.0); // 1.0, ±0, NaN=NaN
+        assert_eq!((c.nan_a, c.nan_b), (1, 1));
+        let a = [0.0f32, 2.0, 1.0, 2.0];
+        let b = [0.0f32, 1.0, 0.0, 1.0];
+        let c = compare_values(&a, &b, &[4]).unwrap();
+        assert_eq!(c.max_abs_flat, Some(1)); // first of the ties
+        assert_eq!(c.rel, 1.0);
+        let h = c.ulp.unwrap();
+        assert_eq!(h.max, 0x3F80_0000); // 1.0 vs 0.0: every f32 in between
+        assert_eq!(h.quantile(0.5), Some(1 << 23)); // 2.0 vs 1.0: one binade of f32 apart
+    }
+
+    #[test]
+    fn mixed_dtypes_measure_ulp_in_the_candidates_format() {
+        let a = Tensor::new(
+            "a",
+            DType::BF16,
+            vec![2],
+            [1.0f32, 2.0]
+                .iter()
+                .flat_map(|&v| crate::formats::convert::f32_to_bf16_bits(v).to_le_bytes())
+                .collect(),
+        )
+        .unwrap();
+        let b = Tensor::from_f32("b", vec![2], &[1.0 + 2.0 / 128.0, 2.0]).unwrap();
+        let c = compare(&a, &b).unwrap();
+        assert_eq!(c.byte_equal, None);
+        assert_eq!(c.ulp.unwrap().max, 2);
+        assert!(compare(&a, &Tensor::from_f32("c", vec![3], &[0.0; 3]).unwrap()).is_err());
+    }
 }

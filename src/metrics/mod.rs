@@ -2,6 +2,7 @@
 //! f64 with compensated sums, in parallel over chunks, one pass over the bytes, never clamped.
 
 pub mod compare;
+pub mod decode;
 pub mod flag;
 pub mod stats;
 pub mod sum;

@@ -34,6 +34,7 @@ impl Table {
     }
 
     /// Renders with two spaces between columns.
+    #[allow(clippy::needless_range_loop)] // column index into widths, alignment and cells
     pub fn render(&self) -> String {
         let n = self.header.len();
         let mut w = vec![0usize; n];

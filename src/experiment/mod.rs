@@ -2,3 +2,4 @@
 //! dump comparison, benchmarks.
 
 pub mod inspect;
+pub mod gemm_fingerprint;

@@ -6,6 +6,7 @@
 pub mod cpu;
 pub mod exact;
 pub mod kernels;
+pub mod load;
 pub mod operand;
 pub mod output;
 pub mod plan;

@@ -312,6 +312,16 @@ impl GemmSpec {
         v
     }
 
+    /// The same axes written from the preset that needs the fewest overrides (ties: the earlier preset), so
+    /// that e.g. blockwise with `scale_order=left` reads `blockwise-v3`.
+    pub fn canonical(&self) -> GemmSpec {
+        Preset::ALL
+            .into_iter()
+            .map(|p| GemmSpec { preset: p, ..*self })
+            .min_by_key(|s| s.overrides().len())
+            .unwrap_or(*self)
+    }
+
     /// Every axis as `axis=value` (for JSON and for fingerprint tables).
     pub fn axes(&self) -> String {
         format!(
@@ -444,6 +454,14 @@ mod tests {
         for p in Preset::ALL {
             assert_eq!(GemmSpec::parse(&p.spec().to_string()).unwrap(), p.spec());
         }
+        let v3 = GemmSpec::parse("blockwise,scale_order=left")
+            .unwrap()
+            .canonical();
+        assert_eq!(v3.to_string(), "blockwise-v3");
+        let fa = GemmSpec::parse("blockwise,promote=none,acc=trunc:13,split_k=2")
+            .unwrap()
+            .canonical();
+        assert_eq!(fa.to_string(), "fast-accum,split_k=2");
     }
 
     #[test]

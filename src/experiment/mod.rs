@@ -3,3 +3,4 @@
 
 pub mod inspect;
 pub mod gemm_fingerprint;
+pub mod gemm_isolate;

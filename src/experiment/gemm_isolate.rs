@@ -1,0 +1,574 @@
+//! `isolate gemm`: quantizer × GEMM cross-attribution (design.md "Commands and exit codes", the seed's Phase 6).
+//!
+//! Four paths over one dumped activation and one weight:
+//! A = target quant + target GEMM, B = reference quant + reference GEMM,
+//! C1 = reference quant + target GEMM, C2 = target quant + reference GEMM.
+//! Drift of a path = 1 − cos(path, R), R = `ref_out` when given, else B. Attribution:
+//! - `none` when A and B are bitwise equal (or 1 − cos(A, B) ≤ 1e-12 and max_abs(A, B) = 0);
+//! - else shares quant = drift(C2)/drift(A), gemm = drift(C1)/drift(A);
+//!   `quant` when quant ≥ 0.8 and gemm < 0.2, `gemm` symmetrically, `both` when each ≥ 0.2, else
+//!   `inconclusive` (an interaction, or drift(A) = 0 / NaN so that shares are undefined).
+//! Significance is a separate answer: `severity` is the seed's flag of A against R.
+//! Sanity: does A reproduce `target_out` and B `ref_out`? If A does not, the chosen target emulation is not
+//! the target's kernel and the verdict is provisional.
+
+use crate::error::Result;
+use crate::formats::DType;
+use crate::gemm::{gemm_with_progress, GemmSpec, Operand};
+use crate::io::Tensor;
+use crate::metrics::{compare, flag_for, Comparison, Severity};
+
+/// The four path names, in report order.
+pub const PATHS: [&str; 4] = ["A", "B", "C1", "C2"];
+
+/// The verdict of the attribution.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Quant,
+    Gemm,
+    Both,
+    None,
+    Inconclusive,
+}
+
+impl Verdict {
+    /// Its JSON / terminal spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Quant => "quant",
+            Verdict::Gemm => "gemm",
+            Verdict::Both => "both",
+            Verdict::None => "none",
+            Verdict::Inconclusive => "inconclusive",
+        }
+    }
+    /// Exit code of `isolate gemm`: 0 for `none`, 1 otherwise.
+    pub fn exit_code(self) -> i32 {
+        (self != Verdict::None) as i32
+    }
+}
+
+/// The thresholds of the verdict rule (command-line options).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Thresholds {
+    /// A share at least this large is "the" cause (0.8).
+    pub major: f64,
+    /// A share below this is negligible; each share at least this large makes `both` (0.2).
+    pub minor: f64,
+    /// 1 − cos(A, B) at most this, with max_abs = 0, counts as equal (1e-12).
+    pub equal_drift: f64,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            major: 0.8,
+            minor: 0.2,
+            equal_drift: 1e-12,
+        }
+    }
+}
+
+impl Thresholds {
+    /// The rule in one line.
+    pub fn rule(&self) -> String {
+        format!(
+            "quant if drift(C2)/drift(A) ≥ {} and drift(C1)/drift(A) < {}; gemm symmetrically; both if each ≥ {}; \
+             none if A ≡ B bitwise; else inconclusive (drift = 1 − cos vs the reference)",
+            self.major, self.minor, self.minor
+        )
+    }
+}
+
+/// cos / rel / max_abs of one comparison, plus its flag and bit equality.
+#[derive(Clone, Debug)]
+pub struct Metrics {
+    pub cos: f64,
+    pub rel: f64,
+    pub max_abs: f64,
+    /// Fraction of elements with equal bytes (None when dtypes differ).
+    pub byte_equal: Option<f64>,
+    pub bitwise: bool,
+    pub severity: Severity,
+}
+
+impl Metrics {
+    /// From a comparison.
+    pub fn of(c: &Comparison) -> Metrics {
+        Metrics {
+            cos: c.cos,
+            rel: c.rel,
+            max_abs: c.max_abs,
+            byte_equal: c.byte_equal,
+            bitwise: c.bitwise_equal(),
+            severity: c.severity(),
+        }
+    }
+    /// 1 − cos, never below 0 (NaN stays NaN).
+    pub fn drift(&self) -> f64 {
+        if self.cos.is_nan() {
+            f64::NAN
+        } else {
+            (1.0 - self.cos).max(0.0)
+        }
+    }
+}
+
+/// One path's outcome.
+#[derive(Clone, Debug)]
+pub struct PathResult {
+    pub name: &'static str,
+    pub quant: String,
+    pub gemm: String,
+    pub output: Tensor,
+    pub vs_ref: Metrics,
+    pub vs_target: Option<Metrics>,
+}
+
+/// Whether A reproduces `target_out` and B `ref_out`.
+#[derive(Clone, Debug)]
+pub struct Sanity {
+    pub a_vs_target: Option<Metrics>,
+    pub b_vs_ref: Option<Metrics>,
+    /// A does not reproduce `target_out` bit for bit: the verdict is provisional.
+    pub provisional: bool,
+    /// Human-readable lines.
+    pub notes: Vec<String>,
+}
+
+/// The attribution of four path outputs.
+#[derive(Clone, Debug)]
+pub struct Attribution {
+    pub verdict: Verdict,
+    pub quant_share: f64,
+    pub gemm_share: f64,
+    /// The seed's flag of A against the reference.
+    pub severity: Severity,
+    /// What `vs_ref` compares with: "ref_out" or "B".
+    pub reference: &'static str,
+    pub vs_ref: [Metrics; 4],
+    pub vs_target: [Option<Metrics>; 4],
+    pub a_vs_b: Metrics,
+    pub sanity: Sanity,
+    pub rule: String,
+}
+
+/// Attributes the drift of path outputs `outs` = [A, B, C1, C2] (each [M, N]) per the module doc.
+pub fn attribute(
+    outs: [&Tensor; 4],
+    ref_out: Option<&Tensor>,
+    target_out: Option<&Tensor>,
+    t: &Thresholds,
+) -> Result<Attribution> {
+    let [a, b, _, _] = outs;
+    let r = ref_out.unwrap_or(b);
+    let vs_ref: Vec<Metrics> = outs
+        .iter()
+        .map(|o| compare(o, r).map(|c| Metrics::of(&c)))
+        .collect::<Result<_>>()?;
+    let vs_target: Vec<Option<Metrics>> = outs
+        .iter()
+        .map(|o| {
+            target_out
+                .map(|tg| compare(o, tg).map(|c| Metrics::of(&c)))
+                .transpose()
+        })
+        .collect::<Result<_>>()?;
+    let a_vs_b = Metrics::of(&compare(a, b)?);
+    let equal = a_vs_b.bitwise || (a_vs_b.drift() <= t.equal_drift && a_vs_b.max_abs == 0.0);
+    let da = vs_ref[0].drift();
+    let (qs, gs) = (vs_ref[3].drift() / da, vs_ref[2].drift() / da);
+    let verdict = if equal {
+        Verdict::None
+    } else if !(qs.is_finite() && gs.is_finite()) {
+        Verdict::Inconclusive
+    } else if qs >= t.major && gs < t.minor {
+        Verdict::Quant
+    } else if gs >= t.major && qs < t.minor {
+        Verdict::Gemm
+    } else if qs >= t.minor && gs >= t.minor {
+        Verdict::Both
+    } else {
+        Verdict::Inconclusive
+    };
+    let (quant_share, gemm_share) = if equal { (0.0, 0.0) } else { (qs, gs) };
+    let severity = flag_for(vs_ref[0].cos, vs_ref[0].rel);
+    let sanity = sanity(vs_target[0].clone(), ref_out.map(|_| vs_ref[1].clone()));
+    let arr = |v: Vec<Metrics>| -> [Metrics; 4] { v.try_into().unwrap_or_else(|_| unreachable!()) };
+    let arr_o = |v: Vec<Option<Metrics>>| -> [Option<Metrics>; 4] {
+        v.try_into().unwrap_or_else(|_| unreachable!())
+    };
+    Ok(Attribution {
+        verdict,
+        quant_share,
+        gemm_share,
+        severity,
+        reference: if ref_out.is_some() { "ref_out" } else { "B" },
+        vs_ref: arr(vs_ref),
+        vs_target: arr_o(vs_target),
+        a_vs_b,
+        sanity,
+        rule: t.rule(),
+    })
+}
+
+fn sanity(a_vs_target: Option<Metrics>, b_vs_ref: Option<Metrics>) -> Sanity {
+    let mut notes = Vec::new();
+    let provisional = match &a_vs_target {
+        Some(m) if m.bitwise => {
+            notes.push(
+                "A reproduces target_out bit for bit: the target emulation is the target's kernel"
+                    .into(),
+            );
+            false
+        }
+        Some(m) => {
+            notes.push(format!(
+                "A does not reproduce target_out ({:.4}% bit-equal, cos {:.9}, rel {:.3e}): the chosen target \
+                 emulation is not the target's kernel; the verdict is provisional (try --fingerprint)",
+                100.0 * m.byte_equal.unwrap_or(0.0),
+                m.cos,
+                m.rel
+            ));
+            true
+        }
+        None => {
+            notes.push("no target_out given: A is not checked against the target".into());
+            false
+        }
+    };
+    match &b_vs_ref {
+        Some(m) if m.bitwise => notes.push("B reproduces ref_out bit for bit".into()),
+        Some(m) => notes.push(format!(
+            "B does not reproduce ref_out ({:.4}% bit-equal, cos {:.9}, rel {:.3e})",
+            100.0 * m.byte_equal.unwrap_or(0.0),
+            m.cos,
+            m.rel
+        )),
+        None => {}
+    }
+    Sanity {
+        a_vs_target,
+        b_vs_ref,
+        provisional,
+        notes,
+    }
+}
+
+/// A quantized (or plain) activation and the name of the quantizer that made it.
+pub struct Activation<'a> {
+    pub quant: String,
+    pub operand: &'a Operand,
+}
+
+/// Everything the four paths need.
+pub struct IsolateInputs<'a> {
+    pub target_act: Activation<'a>,
+    pub ref_act: Activation<'a>,
+    pub weight: &'a Operand,
+    pub target_gemm: GemmSpec,
+    pub ref_gemm: GemmSpec,
+    pub target_out: Option<&'a Tensor>,
+    pub ref_out: Option<&'a Tensor>,
+    pub thresholds: Thresholds,
+}
+
+/// The result of `isolate gemm`.
+pub struct IsolateResult {
+    pub paths: [PathResult; 4],
+    pub attribution: Attribution,
+    /// Caveats of the GEMM emulations used (approximate models).
+    pub notes: Vec<String>,
+}
+
+/// Runs the four GEMMs (calling `progress(path_index, done, total)`) and attributes the drift. `target_out`
+/// and `ref_out` must be [M, N].
+pub fn run(
+    inp: &IsolateInputs,
+    progress: &(dyn Fn(usize, usize, usize) + Sync),
+) -> Result<IsolateResult> {
+    let (m, n) = (inp.target_act.operand.rows(), inp.weight.rows());
+    let target_out = inp
+        .target_out
+        .map(|t| crate::gemm::load::output(t, "target_out", m, n))
+        .transpose()?;
+    let ref_out = inp
+        .ref_out
+        .map(|t| crate::gemm::load::output(t, "ref_out", m, n))
+        .transpose()?;
+    let plan = [
+        (&inp.target_act, inp.target_gemm),
+        (&inp.ref_act, inp.ref_gemm),
+        (&inp.ref_act, inp.target_gemm),
+        (&inp.target_act, inp.ref_gemm),
+    ];
+    let mut outs = Vec::with_capacity(4);
+    for (i, (act, spec)) in plan.iter().enumerate() {
+        let o = gemm_with_progress(spec, act.operand, inp.weight, &|d, t| progress(i, d, t))?;
+        outs.push(o.to_tensor(PATHS[i])?);
+    }
+    let attribution = attribute(
+        [&outs[0], &outs[1], &outs[2], &outs[3]],
+        ref_out.as_ref(),
+        target_out.as_ref(),
+        &inp.thresholds,
+    )?;
+    let mut notes = Vec::new();
+    for (role, s) in [("target", inp.target_gemm), ("reference", inp.ref_gemm)] {
+        if s.is_approximate() {
+            notes.push(format!("{role} GEMM {s}: {}", s.description()));
+        }
+    }
+    let paths: Vec<PathResult> = outs
+        .into_iter()
+        .enumerate()
+        .map(|(i, output)| PathResult {
+            name: PATHS[i],
+            quant: plan[i].0.quant.clone(),
+            gemm: plan[i].1.to_string(),
+            output,
+            vs_ref: attribution.vs_ref[i].clone(),
+            vs_target: attribution.vs_target[i].clone(),
+        })
+        .collect();
+    Ok(IsolateResult {
+        paths: paths.try_into().unwrap_or_else(|_| unreachable!()),
+        attribution,
+        notes,
+    })
+}
+
+/// The tensors `--save` writes: the four outputs, and each quantizer's activation (`xq_*` codes in their FP8
+/// dtype + `xs_*` f32 scales, or `x_*` f32 values for a plain one) so a user can feed the reference-quantized
+/// activation into their own kernel.
+pub fn saved_tensors(inp: &IsolateInputs, res: &IsolateResult) -> Result<Vec<Tensor>> {
+    let mut v: Vec<Tensor> = res.paths.iter().map(|p| p.output.clone()).collect();
+    for (tag, act) in [("target", &inp.target_act), ("ref", &inp.ref_act)] {
+        match act.operand {
+            Operand::Quantized(q) => {
+                let dt = crate::gemm::operand::fp8_dtype(q.fmt);
+                v.push(Tensor::new(
+                    format!("xq_{tag}"),
+                    dt,
+                    vec![q.rows, q.cols],
+                    q.q.clone(),
+                )?);
+                let (gr, gc) = q.grid();
+                v.push(Tensor::from_f32(
+                    format!("xs_{tag}"),
+                    vec![gr, gc],
+                    &q.scales,
+                )?);
+            }
+            Operand::Plain { rows, cols, values } => {
+                v.push(Tensor::from_f32(
+                    format!("x_{tag}"),
+                    vec![*rows, *cols],
+                    values,
+                )?);
+            }
+        }
+    }
+    debug_assert!(v.iter().all(|t| t.dtype != DType::U8));
+    Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A reference vector and copies with chosen drifts: d(e) = r + e·u with u ⟂ r, so 1 − cos ≈ e²/2.
+    fn outs(ea: f64, eb: f64, ec1: f64, ec2: f64) -> [Tensor; 4] {
+        let n = 64;
+        let r: Vec<f64> = (0..n).map(|i| 1.0 + (i % 7) as f64).collect();
+        let mut u: Vec<f64> = (0..n)
+            .map(|i| if i % 2 == 0 { 1.0 } else { -1.0 } * (1.0 + (i % 3) as f64))
+            .collect();
+        let ru: f64 = r.iter().zip(&u).map(|(a, b)| a * b).sum::<f64>()
+            / r.iter().map(|a| a * a).sum::<f64>();
+        u.iter_mut().zip(&r).for_each(|(x, y)| *x -= ru * y);
+        let mk = |name: &str, e: f64| {
+            let v: Vec<f32> = r.iter().zip(&u).map(|(a, b)| (a + e * b) as f32).collect();
+            Tensor::from_f32(name, vec![8, 8], &v).unwrap()
+        };
+        [mk("A", ea), mk("B", eb), mk("C1", ec1), mk("C2", ec2)]
+    }
+
+    fn verdict(ea: f64, ec1: f64, ec2: f64) -> Attribution {
+        let o = outs(ea, 0.0, ec1, ec2);
+        attribute(
+            [&o[0], &o[1], &o[2], &o[3]],
+            None,
+            None,
+            &Thresholds::default(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn verdict_rule_on_crafted_drifts() {
+        // Drift ∝ e²: shares are (e_C2/e_A)² and (e_C1/e_A)².
+        let q = verdict(1e-2, 1e-4, 0.99e-2);
+        assert_eq!(q.verdict, Verdict::Quant, "{q:?}");
+        assert!((q.quant_share - 0.98).abs() < 1e-3 && q.gemm_share < 1e-3);
+        assert_eq!(verdict(1e-2, 1e-2, 1e-3).verdict, Verdict::Gemm);
+        let both = verdict(1e-2, 0.7e-2, 0.7e-2); // shares 0.49 each
+        assert_eq!(both.verdict, Verdict::Both);
+        // quant share 0.81 but gemm share 0.25: not "quant" — both are ≥ 0.2.
+        assert_eq!(verdict(1e-2, 0.5e-2, 0.9e-2).verdict, Verdict::Both);
+        // quant share 0.64 (< 0.8) and gemm 0.01: neither cause dominates → inconclusive.
+        assert_eq!(verdict(1e-2, 1e-3, 0.8e-2).verdict, Verdict::Inconclusive);
+        let none = verdict(0.0, 0.0, 0.0);
+        assert_eq!((none.verdict, none.quant_share), (Verdict::None, 0.0));
+        assert_eq!(none.severity.symbol(), "✓");
+        // Thresholds are options.
+        let o = outs(1e-2, 0.0, 1e-3, 0.8e-2);
+        let t = Thresholds {
+            major: 0.6,
+            ..Default::default()
+        };
+        let a = attribute([&o[0], &o[1], &o[2], &o[3]], None, None, &t).unwrap();
+        assert_eq!(a.verdict, Verdict::Quant);
+        assert!(a.rule.contains("≥ 0.6"));
+    }
+
+    #[test]
+    fn nan_outputs_are_inconclusive_and_flagged() {
+        let mut o = outs(1e-2, 0.0, 1e-3, 1e-2);
+        let mut v = o[0].to_f32();
+        v[3] = f32::NAN;
+        o[0] = Tensor::from_f32("A", vec![8, 8], &v).unwrap();
+        let a = attribute(
+            [&o[0], &o[1], &o[2], &o[3]],
+            None,
+            None,
+            &Thresholds::default(),
+        )
+        .unwrap();
+        assert_eq!(a.verdict, Verdict::Inconclusive);
+        assert_eq!(a.severity.symbol(), "??");
+    }
+
+    #[test]
+    fn ref_out_is_the_reference_and_sanity_checks_both_dumps() {
+        let o = outs(1e-2, 1e-3, 1e-3, 1e-2);
+        let (target, refo) = (
+            o[0].renamed("target_out"),
+            outs(0.0, 0.0, 0.0, 0.0)[1].renamed("ref_out"),
+        );
+        let a = attribute(
+            [&o[0], &o[1], &o[2], &o[3]],
+            Some(&refo),
+            Some(&target),
+            &Thresholds::default(),
+        )
+        .unwrap();
+        assert_eq!(a.reference, "ref_out");
+        assert!(!a.sanity.provisional && a.sanity.a_vs_target.as_ref().unwrap().bitwise);
+        assert!(!a.sanity.b_vs_ref.as_ref().unwrap().bitwise);
+        assert!(
+            a.vs_target[0].as_ref().unwrap().bitwise && !a.vs_target[1].as_ref().unwrap().bitwise
+        );
+        // B drifts a little from ref_out, A a lot, C2 as much as A: quant.
+        assert_eq!(a.verdict, Verdict::Quant);
+        let other = o[2].renamed("target_out");
+        let p = attribute(
+            [&o[0], &o[1], &o[2], &o[3]],
+            None,
+            Some(&other),
+            &Thresholds::default(),
+        )
+        .unwrap();
+        assert!(p.sanity.provisional && p.sanity.notes[0].contains("provisional"));
+        assert_eq!(Verdict::None.exit_code(), 0);
+        assert_eq!(Verdict::Inconclusive.exit_code(), 1);
+    }
+
+    fn isolate(target_act: &Operand, ref_act: &Operand, tg: &str, rg: &str) -> IsolateResult {
+        let w: Operand = crate::gemm::synthetic::quantized(
+            96,
+            512,
+            128,
+            128,
+            crate::formats::Fp8Format::E4m3fn,
+            crate::gemm::synthetic::ScaleKind::Pow2,
+            41,
+        )
+        .into();
+        let inp = IsolateInputs {
+            target_act: Activation {
+                quant: "target-q".into(),
+                operand: target_act,
+            },
+            ref_act: Activation {
+                quant: "ref-q".into(),
+                operand: ref_act,
+            },
+            weight: &w,
+            target_gemm: GemmSpec::parse(tg).unwrap(),
+            ref_gemm: GemmSpec::parse(rg).unwrap(),
+            target_out: None,
+            ref_out: None,
+            thresholds: Thresholds::default(),
+        };
+        let r = run(&inp, &|_, _, _| {}).unwrap();
+        let saved = saved_tensors(&inp, &r).unwrap();
+        let names: Vec<&str> = saved.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "A",
+                "B",
+                "C1",
+                "C2",
+                "xq_target",
+                "xs_target",
+                "xq_ref",
+                "xs_ref"
+            ]
+        );
+        r
+    }
+
+    #[test]
+    fn planted_quantizer_and_gemm_differences_get_their_verdicts() {
+        use crate::gemm::synthetic::{quantized, ScaleKind};
+        let q = quantized(
+            8,
+            512,
+            1,
+            128,
+            crate::formats::Fp8Format::E4m3fn,
+            ScaleKind::Pow2,
+            40,
+        );
+        // A different quantizer: every 16th code one step up in magnitude (a rounding disagreement).
+        let mut t = q.clone();
+        for c in t.q.iter_mut().step_by(16) {
+            if *c & 0x7F < 0x7D {
+                *c += 1;
+            }
+        }
+        let (refa, tgta): (Operand, Operand) = (q.into(), t.into());
+        let r = isolate(&tgta, &refa, "blockwise", "blockwise");
+        assert_eq!(r.attribution.verdict, Verdict::Quant);
+        assert_eq!(
+            (r.attribution.quant_share, r.attribution.gemm_share),
+            (1.0, 0.0)
+        );
+        assert!(
+            r.paths[2].vs_ref.bitwise
+                && r.paths[0].gemm == "blockwise"
+                && r.paths[1].quant == "ref-q"
+        );
+        let g = isolate(&refa, &refa, "fast-accum", "exact");
+        assert_eq!(g.attribution.verdict, Verdict::Gemm);
+        assert!(g.notes[0].contains("APPROXIMATE"));
+        let n = isolate(&refa, &refa, "blockwise", "blockwise,split_k=1");
+        assert_eq!(n.attribution.verdict, Verdict::None);
+        let b = isolate(&tgta, &refa, "fast-accum,acc=trunc:7", "exact");
+        let sh = (b.attribution.quant_share, b.attribution.gemm_share);
+        assert_eq!(b.attribution.verdict, Verdict::Both, "{sh:?}");
+        assert!(sh.0 > 0.3 && sh.1 > 0.3, "{sh:?}");
+    }
+}

@@ -6,6 +6,7 @@ use crate::error::Result;
 
 pub mod cast;
 pub mod e8m0;
+pub mod gemm;
 pub mod inspect;
 
 /// Tells you where and why your model's numbers diverge from a reference.
@@ -25,6 +26,8 @@ pub enum Command {
     Cast(cast::CastArgs),
     /// Encode values to E8M0 codes or decode codes to values.
     E8m0(e8m0::E8m0Args),
+    /// Replay a dumped activation through target/reference quant × GEMM and attribute the drift.
+    Gemm(gemm::GemmArgs),
 }
 
 /// Runs a parsed command; returns the exit code (0 pass, 1 mismatch/drift).
@@ -33,5 +36,6 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Inspect(a) => inspect::run(a),
         Command::Cast(a) => cast::run(a),
         Command::E8m0(a) => e8m0::run(a),
+        Command::Gemm(a) => gemm::run(a),
     }
 }

@@ -3,7 +3,12 @@
 //! Four paths over one dumped activation and one weight:
 //! A = target quant + target GEMM, B = reference quant + reference GEMM,
 //! C1 = reference quant + target GEMM, C2 = target quant + reference GEMM.
-//! Drift of a path = 1 − cos(path, R), R = `ref_out` when given, else B. Attribution:
+//! The `vs_ref` metrics and the severity compare each path with R = `ref_out` when given, else B. The drift
+//! used for the shares is 1 − cos(path, B) by default (`Thresholds::shares_vs_ref_out` = false): C1 and C2
+//! each differ from B in exactly one factor, so measuring against B isolates the factors even when B itself
+//! does not reproduce `ref_out` (e.g. `ref_out` is an unquantized f32 layer whose weight-quantization error
+//! every path shares; measured against it, that common drift would make every share ≈ 1). With
+//! `shares_vs_ref_out` the drift is 1 − cos(path, ref_out) as design.md words it. Attribution:
 //! - `none` when A and B are bitwise equal (or 1 − cos(A, B) ≤ 1e-12 and max_abs(A, B) = 0);
 //! - else shares quant = drift(C2)/drift(A), gemm = drift(C1)/drift(A);
 //!   `quant` when quant ≥ 0.8 and gemm < 0.2, `gemm` symmetrically, `both` when each ≥ 0.2, else
@@ -57,6 +62,8 @@ pub struct Thresholds {
     pub minor: f64,
     /// 1 − cos(A, B) at most this, with max_abs = 0, counts as equal (1e-12).
     pub equal_drift: f64,
+    /// Measure the shares' drift against `ref_out` (when given) instead of B.
+    pub shares_vs_ref_out: bool,
 }
 
 impl Default for Thresholds {
@@ -65,6 +72,7 @@ impl Default for Thresholds {
             major: 0.8,
             minor: 0.2,
             equal_drift: 1e-12,
+            shares_vs_ref_out: false,
         }
     }
 }
@@ -74,8 +82,11 @@ impl Thresholds {
     pub fn rule(&self) -> String {
         format!(
             "quant if drift(C2)/drift(A) ≥ {} and drift(C1)/drift(A) < {}; gemm symmetrically; both if each ≥ {}; \
-             none if A ≡ B bitwise; else inconclusive (drift = 1 − cos vs the reference)",
-            self.major, self.minor, self.minor
+             none if A ≡ B bitwise; else inconclusive (drift = 1 − cos vs {})",
+            self.major,
+            self.minor,
+            self.minor,
+            if self.shares_vs_ref_out { "ref_out" } else { "B" }
         )
     }
 }
@@ -88,6 +99,8 @@ pub struct Metrics {
     pub max_abs: f64,
     /// Fraction of elements with equal bytes (None when dtypes differ).
     pub byte_equal: Option<f64>,
+    /// Fraction of elements equal as numbers.
+    pub value_equal: f64,
     pub bitwise: bool,
     pub severity: Severity,
 }
@@ -100,6 +113,7 @@ impl Metrics {
             rel: c.rel,
             max_abs: c.max_abs,
             byte_equal: c.byte_equal,
+            value_equal: c.value_equal,
             bitwise: c.bitwise_equal(),
             severity: c.severity(),
         }
@@ -146,6 +160,8 @@ pub struct Attribution {
     pub severity: Severity,
     /// What `vs_ref` compares with: "ref_out" or "B".
     pub reference: &'static str,
+    /// What the shares' drift is measured against: "ref_out" or "B".
+    pub shares_vs: &'static str,
     pub vs_ref: [Metrics; 4],
     pub vs_target: [Option<Metrics>; 4],
     pub a_vs_b: Metrics,
@@ -176,8 +192,12 @@ pub fn attribute(
         .collect::<Result<_>>()?;
     let a_vs_b = Metrics::of(&compare(a, b)?);
     let equal = a_vs_b.bitwise || (a_vs_b.drift() <= t.equal_drift && a_vs_b.max_abs == 0.0);
-    let da = vs_ref[0].drift();
-    let (qs, gs) = (vs_ref[3].drift() / da, vs_ref[2].drift() / da);
+    let base = if t.shares_vs_ref_out { r } else { b };
+    let drift: Vec<f64> = outs
+        .iter()
+        .map(|o| compare(o, base).map(|c| Metrics::of(&c).drift()))
+        .collect::<Result<_>>()?;
+    let (qs, gs) = (drift[3] / drift[0], drift[2] / drift[0]);
     let verdict = if equal {
         Verdict::None
     } else if !(qs.is_finite() && gs.is_finite()) {
@@ -204,6 +224,11 @@ pub fn attribute(
         gemm_share,
         severity,
         reference: if ref_out.is_some() { "ref_out" } else { "B" },
+        shares_vs: if t.shares_vs_ref_out && ref_out.is_some() {
+            "ref_out"
+        } else {
+            "B"
+        },
         vs_ref: arr(vs_ref),
         vs_target: arr_o(vs_target),
         a_vs_b,
@@ -224,9 +249,9 @@ fn sanity(a_vs_target: Option<Metrics>, b_vs_ref: Option<Metrics>) -> Sanity {
         }
         Some(m) => {
             notes.push(format!(
-                "A does not reproduce target_out ({:.4}% bit-equal, cos {:.9}, rel {:.3e}): the chosen target \
+                "A does not reproduce target_out ({}, cos {:.9}, rel {:.3e}): the chosen target \
                  emulation is not the target's kernel; the verdict is provisional (try --fingerprint)",
-                100.0 * m.byte_equal.unwrap_or(0.0),
+                equality(m),
                 m.cos,
                 m.rel
             ));
@@ -240,8 +265,8 @@ fn sanity(a_vs_target: Option<Metrics>, b_vs_ref: Option<Metrics>) -> Sanity {
     match &b_vs_ref {
         Some(m) if m.bitwise => notes.push("B reproduces ref_out bit for bit".into()),
         Some(m) => notes.push(format!(
-            "B does not reproduce ref_out ({:.4}% bit-equal, cos {:.9}, rel {:.3e})",
-            100.0 * m.byte_equal.unwrap_or(0.0),
+            "B does not reproduce ref_out ({}, cos {:.9}, rel {:.3e})",
+            equality(m),
             m.cos,
             m.rel
         )),
@@ -252,6 +277,14 @@ fn sanity(a_vs_target: Option<Metrics>, b_vs_ref: Option<Metrics>) -> Sanity {
         b_vs_ref,
         provisional,
         notes,
+    }
+}
+
+/// "x% bit-equal", or "x% equal values (dtypes differ)".
+fn equality(m: &Metrics) -> String {
+    match m.byte_equal {
+        Some(b) => format!("{:.4}% bit-equal", 100.0 * b),
+        None => format!("{:.4}% equal values, dtypes differ", 100.0 * m.value_equal),
     }
 }
 
@@ -469,8 +502,44 @@ mod tests {
         assert!(
             a.vs_target[0].as_ref().unwrap().bitwise && !a.vs_target[1].as_ref().unwrap().bitwise
         );
-        // B drifts a little from ref_out, A a lot, C2 as much as A: quant.
+        // B drifts a little from ref_out, A a lot, C2 as much as A, C1 as little as B: quant, measured against
+        // B (C1 ≈ B) and against ref_out.
         assert_eq!(a.verdict, Verdict::Quant);
+        assert_eq!(a.shares_vs, "B");
+        let t = Thresholds {
+            shares_vs_ref_out: true,
+            ..Default::default()
+        };
+        let r = attribute([&o[0], &o[1], &o[2], &o[3]], Some(&refo), Some(&target), &t).unwrap();
+        assert_eq!((r.verdict, r.shares_vs), (Verdict::Quant, "ref_out"));
+        // A drift every path shares (all four 1e-2 away from ref_out along the same direction, and A, C1 a bit
+        // further along another): against ref_out every share is ≈ 1 ("both"); against B it is the GEMM.
+        let base = outs(1e-2, 1e-2, 1e-2, 1e-2);
+        let mut v: Vec<Vec<f32>> = base.iter().map(|t| t.to_f32()).collect();
+        for (i, x) in v[0].iter_mut().enumerate() {
+            *x += if i % 3 == 0 { 0.01 } else { -0.005 };
+        }
+        v[2] = v[0].clone();
+        let o2: Vec<Tensor> = v
+            .iter()
+            .enumerate()
+            .map(|(i, x)| Tensor::from_f32(PATHS[i], vec![8, 8], x).unwrap())
+            .collect();
+        let g = attribute(
+            [&o2[0], &o2[1], &o2[2], &o2[3]],
+            Some(&refo),
+            None,
+            &Thresholds::default(),
+        )
+        .unwrap();
+        assert_eq!(g.verdict, Verdict::Gemm);
+        let g2 = attribute([&o2[0], &o2[1], &o2[2], &o2[3]], Some(&refo), None, &t).unwrap();
+        assert_ne!(
+            g2.verdict,
+            Verdict::Gemm,
+            "{:?}",
+            (g2.quant_share, g2.gemm_share)
+        );
         let other = o[2].renamed("target_out");
         let p = attribute(
             [&o[0], &o[1], &o[2], &o[3]],

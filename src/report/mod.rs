@@ -1,4 +1,5 @@
 //! Output: terminal tables, JSON, Markdown, HTML.
 
+pub mod gemm;
 pub mod json;
 pub mod table;

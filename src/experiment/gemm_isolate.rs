@@ -13,6 +13,7 @@
 //! - else shares quant = drift(C2)/drift(A), gemm = drift(C1)/drift(A);
 //!   `quant` when quant ≥ 0.8 and gemm < 0.2, `gemm` symmetrically, `both` when each ≥ 0.2, else
 //!   `inconclusive` (an interaction, or drift(A) = 0 / NaN so that shares are undefined).
+//!
 //! Significance is a separate answer: `severity` is the seed's flag of A against R.
 //! Sanity: does A reproduce `target_out` and B `ref_out`? If A does not, the chosen target emulation is not
 //! the target's kernel and the verdict is provisional.

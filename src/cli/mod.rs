@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 use crate::error::Result;
 
 pub mod cast;
+pub mod compare;
 pub mod e8m0;
 pub mod gemm;
 pub mod inspect;
@@ -26,6 +27,8 @@ pub enum Command {
     Cast(cast::CastArgs),
     /// Encode values to E8M0 codes or decode codes to values.
     E8m0(e8m0::E8m0Args),
+    /// The seed's dump comparisons: ref-vs-target, layer-bisect, schema, slot-invariance.
+    Compare(compare::CompareArgs),
     /// Replay a dumped activation through target/reference quant × GEMM and attribute the drift.
     Gemm(gemm::GemmArgs),
 }
@@ -36,6 +39,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Inspect(a) => inspect::run(a),
         Command::Cast(a) => cast::run(a),
         Command::E8m0(a) => e8m0::run(a),
+        Command::Compare(a) => compare::run(a),
         Command::Gemm(a) => gemm::run(a),
     }
 }

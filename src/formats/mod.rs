@@ -5,6 +5,7 @@ pub mod convert;
 pub mod dtype;
 pub mod e8m0;
 pub mod fp8;
+pub mod shuffle;
 
 pub use dtype::DType;
 pub use e8m0::E8m0Round;

@@ -1,6 +1,7 @@
 //! Metrics between a candidate `a` and a reference `b` (design.md "Numbers we never get wrong"): computed in
 //! f64 with compensated sums, in parallel over chunks, one pass over the bytes, never clamped.
 
+pub mod bytes;
 pub mod compare;
 pub mod decode;
 pub mod flag;
@@ -8,6 +9,7 @@ pub mod stats;
 pub mod sum;
 pub mod ulp;
 
+pub use bytes::byte_equal_fraction_per_byte;
 pub use compare::{compare, compare_values, Comparison};
 pub use flag::{flag_for, Severity};
 pub use stats::{summarize, Summary};

@@ -1,5 +1,12 @@
 //! Output: terminal tables, JSON, Markdown, HTML.
 
+pub mod compare_fwd;
+pub mod compare_json;
+pub mod compare_schema;
+pub mod compare_slots;
+pub mod doc;
+pub mod fmt;
 pub mod gemm;
 pub mod json;
+pub mod svg;
 pub mod table;

@@ -7,8 +7,10 @@ use crate::error::Result;
 pub mod cast;
 pub mod compare;
 pub mod e8m0;
+pub mod fingerprint;
 pub mod gemm;
 pub mod inspect;
+pub mod quant;
 
 /// Tells you where and why your model's numbers diverge from a reference.
 #[derive(Parser, Debug)]
@@ -29,6 +31,10 @@ pub enum Command {
     E8m0(e8m0::E8m0Args),
     /// The seed's dump comparisons: ref-vs-target, layer-bisect, schema, slot-invariance.
     Compare(compare::CompareArgs),
+    /// Is a quant function byte-equal to a reference preset? (exit 0 equal, 1 not)
+    Quant(quant::QuantArgs),
+    /// Which quantizer rules does a dumped xq/xs implement?
+    Fingerprint(fingerprint::FingerprintArgs),
     /// Replay a dumped activation through target/reference quant × GEMM and attribute the drift.
     Gemm(gemm::GemmArgs),
 }
@@ -40,6 +46,8 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Cast(a) => cast::run(a),
         Command::E8m0(a) => e8m0::run(a),
         Command::Compare(a) => compare::run(a),
+        Command::Quant(a) => quant::run(a),
+        Command::Fingerprint(a) => fingerprint::run(a),
         Command::Gemm(a) => gemm::run(a),
     }
 }

@@ -2,6 +2,9 @@
 //! dump comparison, benchmarks.
 
 pub mod compare;
-pub mod inspect;
+pub mod fingerprint;
 pub mod gemm_fingerprint;
 pub mod gemm_isolate;
+pub mod inspect;
+pub mod quant_cause;
+pub mod quant_verify;

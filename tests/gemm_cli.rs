@@ -245,7 +245,7 @@ fn bad_inputs_are_one_line_and_exit_2() {
     call(&["--name", "ws=xs"], "does not fit w [N, K] = [80, 512]");
     call(&["--name", "target_out=w"], "target_out");
     call(&["--name", "ws=none"], "--name ws=TENSOR");
-    call(&["--name", "xs=ws"], "xs 'ws'");
+    call(&["--name", "xs=ws"], "xs ('ws') has shape [1, 4]");
     let spec = |g: &str, want: &str| {
         bad(
             &[
@@ -324,4 +324,109 @@ fn bad_inputs_are_one_line_and_exit_2() {
     let (code, _, err) = isolate(&["gemm", "--input", f, "--target-quant", "dumped"]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("--ref-quant"), "{err}");
+}
+
+/// The real MiniLM-L6 layer-3 FFN down projection (fixtures/minilm): x bf16 [114, 1536], w e4m3fn + ws.
+const MINILM: &str = "fixtures/minilm/ffn_act.safetensors";
+
+#[test]
+fn real_activation_planted_quantizer_and_gemm_differences() {
+    // torch-e8m0 (nearest E8M0 scales, ATOM act_quant_inplace) vs deepgemm-ue8m0 (ceil), same GEMM: quant.
+    let (code, stdout, err) = isolate(&[
+        "gemm",
+        "--input",
+        MINILM,
+        "--target-quant",
+        "torch-e8m0",
+        "--ref-quant",
+        "deepgemm-ue8m0",
+        "--target-gemm",
+        "blockwise",
+        "--ref-gemm",
+        "blockwise",
+        "--json",
+        "-",
+    ]);
+    assert_eq!(code, 1, "{err}");
+    let j: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(j["verdict"], "quant");
+    assert_eq!(j["paths"]["A"]["quant"], "torch-e8m0");
+    assert_eq!(j["paths"]["C1"]["vs_ref"]["bitwise"], true);
+    // Same quantizer, an accumulation difference: gemm (attributed, and flagged as noise-level ✓).
+    let (code, stdout, err) = isolate(&[
+        "gemm",
+        "--input",
+        MINILM,
+        "--target-quant",
+        "deepgemm-ue8m0",
+        "--ref-quant",
+        "deepgemm-ue8m0",
+        "--target-gemm",
+        "fast-accum",
+        "--ref-gemm",
+        "blockwise",
+        "--json",
+        "-",
+    ]);
+    assert_eq!(code, 1, "{err}");
+    let j: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        (j["verdict"].as_str(), j["severity"].as_str()),
+        (Some("gemm"), Some("✓"))
+    );
+    // A floating weight is quantized by --weight-quant (here: kept as it is with `none`).
+    let d = tempfile::tempdir().unwrap();
+    let f = isolate::io::load(Path::new(MINILM)).unwrap();
+    let w = f.get("w").unwrap();
+    let ws = f.get("ws").unwrap();
+    let deq: Vec<f32> = (0..w.numel())
+        .map(|i| w.get_f64(i) as f32 * ws.get_f64((i / 1536 / 128) * 12 + (i % 1536) / 128) as f32)
+        .collect();
+    let p = d.path().join("wf.safetensors");
+    let x = f.get("x").unwrap().clone();
+    safetensors_io::write(
+        &p,
+        &[x, Tensor::from_f32("w", vec![384, 1536], &deq).unwrap()],
+        None,
+    )
+    .unwrap();
+    let p = p.to_str().unwrap();
+    let args = [
+        "gemm",
+        "--input",
+        p,
+        "--target-quant",
+        "deepgemm-ue8m0",
+        "--ref-quant",
+        "none",
+        "--target-gemm",
+        "blockwise",
+        "--ref-gemm",
+        "exact",
+    ];
+    let (code, stdout, err) = isolate(&args);
+    assert_eq!(code, 1, "{err}");
+    assert!(stdout.contains("verdict: "), "{stdout}");
+    let mut none = args.to_vec();
+    none.extend(["--weight-quant", "none"]);
+    assert_eq!(isolate(&none).0, 1);
+    let mut badq = args.to_vec();
+    badq.extend(["--weight-quant", "deepgem"]);
+    bad(&badq, "--weight-quant");
+    bad(
+        &[
+            "gemm",
+            "--input",
+            p,
+            "--target-quant",
+            "torch-e9m0",
+            "--ref-quant",
+            "none",
+            "--target-gemm",
+            "blockwise",
+            "--ref-gemm",
+            "exact",
+        ],
+        "--target-quant",
+    );
 }

@@ -18,6 +18,8 @@ use crate::experiment::gemm_isolate::{
 use crate::formats::{DType, Fp8Format};
 use crate::gemm::{load, GemmSpec, Operand};
 use crate::io::Roles;
+use crate::quant::layout::XsLayout;
+use crate::quant::{quantize_activation, quantize_weight, QuantSpec};
 use crate::report::gemm::{fingerprint_json, fingerprint_text, isolate_json, isolate_text};
 use crate::report::json::write_json;
 
@@ -31,10 +33,11 @@ pub struct GemmArgs {
     /// Map a role to a tensor name: ROLE=TENSOR (roles: x, xq, xs, w, ws, target_out, ref_out).
     #[arg(long = "name", value_name = "ROLE=TENSOR")]
     pub names: Vec<String>,
-    /// Target quantizer: a quant preset with overrides, or `dumped` (the dump's xq/xs).
+    /// Target quantizer: a quant spec (preset[,axis=value]…, see `isolate quant --help`), or `dumped` (the
+    /// dump's xq/xs).
     #[arg(long, value_name = "Q", required_unless_present = "fingerprint")]
     pub target_quant: Option<String>,
-    /// Reference quantizer: a quant preset with overrides, or `none` (x as it is).
+    /// Reference quantizer: a quant spec, e.g. deepgemm-ue8m0, or `none` (x as it is).
     #[arg(long, value_name = "Q", required_unless_present = "fingerprint")]
     pub ref_quant: Option<String>,
     /// Target GEMM: blockwise | blockwise-v3 | fast-accum | dequant-bf16 | exact, with `,axis=value` overrides.
@@ -46,6 +49,9 @@ pub struct GemmArgs {
     /// Quantizer for a bf16/f32 weight `w` (128×128 blocks).
     #[arg(long, value_name = "Q", default_value = "deepgemm-ue8m0")]
     pub weight_quant: String,
+    /// Layout of a dumped xs: row | col | tma | packed-ue8m0.
+    #[arg(long, value_name = "L", default_value = "row")]
+    pub xs_layout: String,
     /// FP8 format of code tensors stored as raw u8/i8 bytes: e4m3fn | e4m3fnuz | e5m2.
     #[arg(long, value_name = "FMT", default_value = "e4m3fn")]
     pub fp8: String,
@@ -88,18 +94,33 @@ fn gemm_spec(flag: &str, s: &str) -> Result<GemmSpec> {
     GemmSpec::parse(s).map_err(|e| Error::Usage(format!("{flag}: {e}")))
 }
 
-/// The activation a quantizer choice gives: `dumped` (xq/xs), `none` (x as it is), or a quant preset.
-fn activation(flag: &str, q: &str, roles: &Roles, raw: Fp8Format) -> Result<(String, Operand)> {
-    match q {
-        "dumped" => {
-            let a = load::activation(roles.get("xq")?, roles.get("xs")?, raw)?;
-            Ok(("dumped".into(), a.into()))
-        }
-        "none" => Ok(("none".into(), Operand::from_tensor(roles.get("x")?)?)),
-        other => Err(Error::Usage(format!(
-            "{flag} {other}: quant presets are not wired into `isolate gemm` in this build yet; use `dumped` \
-             (the dump's xq/xs) or `none`"
-        ))),
+/// The activation a quantizer choice gives: `dumped` (xq/xs), or a quant spec applied to x (`none` keeps x
+/// as it is).
+fn activation(
+    flag: &str,
+    q: &str,
+    roles: &Roles,
+    a: &GemmArgs,
+    raw: Fp8Format,
+) -> Result<(String, Operand)> {
+    if q == "dumped" {
+        let layout = XsLayout::parse(&a.xs_layout)?;
+        let act = load::activation(roles.get("xq")?, roles.get("xs")?, raw, layout)?;
+        return Ok(("dumped".into(), act.into()));
+    }
+    let spec = QuantSpec::parse(q).map_err(|e| prefixed(flag, e))?;
+    let x = roles.get("x")?;
+    if spec.is_none() {
+        return Ok((spec.to_string(), Operand::from_tensor(x)?));
+    }
+    Ok((spec.to_string(), quantize_activation(&spec, x)?.into()))
+}
+
+/// A usage error of a spec, prefixed with the flag that gave it.
+fn prefixed(flag: &str, e: Error) -> Error {
+    match e {
+        Error::Usage(m) => Error::Usage(format!("{flag}: {m}")),
+        other => other,
     }
 }
 
@@ -119,13 +140,11 @@ fn weight(roles: &Roles, a: &GemmArgs, raw: Fp8Format) -> Result<Operand> {
         })?;
         return Ok(load::weight(w, ws, raw)?.into());
     }
-    match a.weight_quant.as_str() {
-        "none" => Operand::from_tensor(w),
-        other => Err(Error::Usage(format!(
-            "--weight-quant {other}: quant presets are not wired into `isolate gemm` in this build yet; give \
-             FP8 codes w with scales ws, or --weight-quant none"
-        ))),
+    let spec = QuantSpec::parse(&a.weight_quant).map_err(|e| prefixed("--weight-quant", e))?;
+    if spec.is_none() {
+        return Operand::from_tensor(w);
     }
+    Ok(quantize_weight(&spec, w)?.into())
 }
 
 fn check_backend(b: &str) -> Result<()> {
@@ -173,8 +192,8 @@ pub fn run(a: GemmArgs) -> Result<i32> {
     let target_gemm = gemm_spec("--target-gemm", a.target_gemm.as_deref().unwrap_or(""))?;
     let ref_gemm = gemm_spec("--ref-gemm", a.ref_gemm.as_deref().unwrap_or(""))?;
     let w = weight(&roles, &a, raw)?;
-    let (tname, tact) = activation("--target-quant", tq, &roles, raw)?;
-    let (rname, ract) = activation("--ref-quant", rq, &roles, raw)?;
+    let (tname, tact) = activation("--target-quant", tq, &roles, &a, raw)?;
+    let (rname, ract) = activation("--ref-quant", rq, &roles, &a, raw)?;
     if tact.rows() != ract.rows() || tact.cols() != ract.cols() {
         return Err(Error::BadTensor(format!(
             "the target activation is [{}, {}] but the reference one is [{}, {}]",
@@ -235,7 +254,7 @@ pub fn run(a: GemmArgs) -> Result<i32> {
 
 fn run_fingerprint(a: &GemmArgs, roles: &Roles, raw: Fp8Format) -> Result<i32> {
     let tq = a.target_quant.as_deref().unwrap_or("dumped");
-    let (_, act) = activation("--target-quant", tq, roles, raw)?;
+    let (_, act) = activation("--target-quant", tq, roles, a, raw)?;
     let w = weight(roles, a, raw)?;
     let target = roles.get("target_out")?;
     let variants = default_variants();

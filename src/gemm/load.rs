@@ -1,10 +1,13 @@
-//! Dumped tensors → GEMM operands: an FP8 activation `xq` with its 1×G scales `xs`, an FP8 weight `w` with its
+//! Dumped tensors → GEMM operands: an FP8 activation `xq` with its 1×G scales `xs` (any layout `isolate quant`
+//! reads), an FP8 weight `w` with its
 //! block scales `ws` (design.md "Tensor roles"). Every shape and dtype is checked, and a mismatch names the
 //! tensor, what it is, and what was expected.
 
 use crate::error::{Error, Result};
 use crate::formats::{e8m0, DType, Fp8Format};
 use crate::io::Tensor;
+use crate::quant::cpu::matrix_dims;
+use crate::quant::layout::{infer_group_for, read_scales, XsLayout};
 use crate::quant::Quantized;
 
 /// The FP8 format of a code tensor: its own dtype, or `raw` (the `--fp8` choice) for u8/i8 bytes.
@@ -20,7 +23,7 @@ fn codes_format(t: &Tensor, role: &str, raw: Fp8Format) -> Result<Fp8Format> {
     }
 }
 
-/// Scale values as f32: float tensors decoded, E8M0 codes decoded to 2^(c−127).
+/// Scale values as f32: f32 tensors as they are, E8M0 codes decoded to 2^(c−127).
 fn scale_values(t: &Tensor, role: &str) -> Result<Vec<f32>> {
     match t.dtype {
         DType::F8E8M0 => Ok(t.bytes().iter().map(|&c| e8m0::decode(c)).collect()),
@@ -42,28 +45,22 @@ fn two_d(t: &Tensor, role: &str, what: &str) -> Result<(usize, usize)> {
     }
 }
 
-/// The quantized activation from dumped codes `xq` [M, K] and scales `xs` [M, K/G] (G inferred).
-pub fn activation(xq: &Tensor, xs: &Tensor, raw: Fp8Format) -> Result<Quantized> {
+/// The quantized activation from dumped codes `xq` [M, K] (leading dimensions flattened) and scales `xs`
+/// in `layout` (row-major [M, K/G], column-major, TMA-aligned or packed UE8M0, as `isolate quant` reads
+/// them: `quant::layout`); the group size G is inferred from the scale grid.
+pub fn activation(xq: &Tensor, xs: &Tensor, raw: Fp8Format, layout: XsLayout) -> Result<Quantized> {
     let fmt = codes_format(xq, "xq", raw)?;
-    let (m, k) = two_d(xq, "xq", "[M, K] activation")?;
-    let (sm, sg) = two_d(xs, "xs", "[M, K/G] scale grid")?;
-    if sm != m || sg == 0 || k % sg != 0 {
-        return Err(Error::BadTensor(format!(
-            "xs '{}': shape {:?} is not a 1×G scale grid for xq [M, K] = [{m}, {k}]: expected [{m}, K/G] \
-             with G dividing {k} (e.g. [{m}, {}] for G = 128)",
-            xs.name,
-            xs.shape,
-            k.div_ceil(128)
-        )));
-    }
+    let (m, k) = matrix_dims(xq, "xq")?;
+    let (g, ng) = infer_group_for(xs, layout, m, k)?;
+    let scales = read_scales(xs, layout, m, ng)?.values;
     Ok(Quantized {
         rows: m,
         cols: k,
         fmt,
         q: xq.bytes().to_vec(),
         block_rows: 1,
-        block_cols: k / sg,
-        scales: scale_values(xs, "xs")?,
+        block_cols: g,
+        scales,
     })
 }
 
@@ -126,22 +123,48 @@ mod tests {
     #[test]
     fn shapes_and_dtypes() {
         let xq = t("xq", DType::F8E4M3FN, vec![4, 512]);
-        let a = activation(&xq, &t("xs", DType::F32, vec![4, 4]), Fp8Format::E4m3fn).unwrap();
-        assert_eq!((a.block_cols, a.fmt), (128, Fp8Format::E4m3fn));
-        let a = activation(&xq, &t("xs", DType::F8E8M0, vec![4, 8]), Fp8Format::E4m3fn).unwrap();
-        assert_eq!((a.block_cols, a.scales[0]), (64, 2f32.powi(0x38 - 127)));
-        let e = activation(&xq, &t("xs", DType::F32, vec![4, 3]), Fp8Format::E4m3fn).unwrap_err();
-        assert!(e.to_string().contains("[4, 4] for G = 128"), "{e}");
-        let raw = activation(
-            &t("xq", DType::U8, vec![4, 512]),
+        let row = XsLayout::Row;
+        let a = activation(
+            &xq,
             &t("xs", DType::F32, vec![4, 4]),
-            Fp8Format::E5m2,
-        );
+            Fp8Format::E4m3fn,
+            row,
+        )
+        .unwrap();
+        assert_eq!((a.block_cols, a.fmt), (128, Fp8Format::E4m3fn));
+        let a = activation(
+            &xq,
+            &t("xs", DType::F8E8M0, vec![4, 8]),
+            Fp8Format::E4m3fn,
+            row,
+        )
+        .unwrap();
+        assert_eq!((a.block_cols, a.scales[0]), (64, 2f32.powi(0x38 - 127)));
+        // Column-major storage [ng, M].
+        let col = activation(
+            &xq,
+            &t("xs", DType::F32, vec![4, 4]),
+            Fp8Format::E4m3fn,
+            XsLayout::Col,
+        )
+        .unwrap();
+        assert_eq!(col.block_cols, 128);
+        let e = activation(
+            &xq,
+            &t("xs", DType::F32, vec![4, 3]),
+            Fp8Format::E4m3fn,
+            row,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("do not divide K = 512"), "{e}");
+        let xs = t("xs", DType::F32, vec![4, 4]);
+        let raw = activation(&t("xq", DType::U8, vec![4, 512]), &xs, Fp8Format::E5m2, row);
         assert_eq!(raw.unwrap().fmt, Fp8Format::E5m2);
         let e = activation(
             &t("xq", DType::BF16, vec![4, 512]),
-            &t("xs", DType::F32, vec![4, 4]),
+            &xs,
             Fp8Format::E4m3fn,
+            row,
         );
         assert!(e.unwrap_err().to_string().contains("expected FP8 codes"));
 

@@ -25,8 +25,14 @@ fn bench(c: &mut Criterion) {
         bch.iter(|| gemm(&GemmSpec::parse("blockwise").unwrap(), &plain, &b).unwrap())
     });
     let inp = IsolateInputs {
-        target_act: Activation { quant: "deepgemm-ue8m0".into(), operand: &a },
-        ref_act: Activation { quant: "none".into(), operand: &plain },
+        target_act: Activation {
+            quant: "deepgemm-ue8m0".into(),
+            operand: &a,
+        },
+        ref_act: Activation {
+            quant: "none".into(),
+            operand: &plain,
+        },
         weight: &b,
         target_gemm: GemmSpec::parse("blockwise").unwrap(),
         ref_gemm: GemmSpec::parse("dequant-bf16").unwrap(),
@@ -34,7 +40,9 @@ fn bench(c: &mut Criterion) {
         ref_out: None,
         thresholds: Thresholds::default(),
     };
-    g.bench_function("isolate_four_paths", |bch| bch.iter(|| run(&inp, &|_, _, _| {}).unwrap()));
+    g.bench_function("isolate_four_paths", |bch| {
+        bch.iter(|| run(&inp, &|_, _, _| {}).unwrap())
+    });
     g.finish();
 }
 

@@ -26,6 +26,11 @@ use crate::report::json::write_json;
 const ROLES: [&str; 7] = ["x", "xq", "xs", "w", "ws", "target_out", "ref_out"];
 
 #[derive(Args, Debug)]
+#[command(
+    after_help = "Paths: A = target quant + target GEMM, B = reference quant + reference GEMM, \
+C1 = reference quant + target GEMM, C2 = target quant + reference GEMM.\n\
+Exit: 0 verdict none (--fingerprint: some variant reproduces target_out bit for bit), 1 otherwise, 2 bad input."
+)]
 pub struct GemmArgs {
     /// Input tensor files (.safetensors, .pt, .npy).
     #[arg(long = "input", required = true, value_name = "FILE")]

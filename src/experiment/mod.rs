@@ -3,6 +3,7 @@
 
 pub mod compare;
 pub mod fingerprint;
+pub mod gemm_attribution;
 pub mod gemm_fingerprint;
 pub mod gemm_isolate;
 pub mod inspect;

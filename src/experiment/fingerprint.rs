@@ -359,9 +359,8 @@ fn reason(axis: Axis, values: &[String]) -> String {
     let has = |v: &str| values.iter().any(|x| x == v);
     match axis {
         Axis::Pow2 if has("ceil") && has("float-ceil") && values.len() == 2 => {
-            "no group's scale lies just above a power of two (where CUDA's log2f rounds down) or on one of the \
-             24 powers of two where it rounds up; with bf16 input only amax = max·2^k for those k separates \
-             float-ceil from ceil"
+            "no group's scale lies the few ulps above a power of two where CUDA's log2f rounds down to k; \
+             bf16 (or f16) input can never put it there, so such dumps cannot separate float-ceil from ceil"
                 .into()
         }
         Axis::Pow2 => "no group's scale falls where these power-of-two roundings disagree".into(),
@@ -467,12 +466,13 @@ mod tests {
     }
 
     #[test]
-    fn float_ceil_and_ceil_separate_at_an_exact_power_of_two() {
-        // One row whose amax is 448·2^-3 = 56: s = 2^-3 exactly, where CUDA's log2f rounds up.
+    fn float_ceil_and_ceil_separate_just_above_a_power_of_two() {
+        // One row whose amax is the f32 just above 1.75 = 448·2^-8: s = amax/448 rounds to one ulp above
+        // 2^-8, where CUDA's log2f returns exactly -8 (measured).
         let mut xv = data(4, 128);
-        xv[0] = 56.0;
+        xv[0] = f32::from_bits(1.75f32.to_bits() + 1);
         for v in xv[1..128].iter_mut() {
-            *v = v.clamp(-50.0, 50.0);
+            *v = v.clamp(-1.7, 1.7);
         }
         let f = run("vllm-ue8m0", &xv, 4, 128);
         let pow2 = f.axes.iter().find(|a| a.axis == Axis::Pow2).unwrap();

@@ -102,22 +102,19 @@ pub fn encode(x: f32, round: E8m0Round) -> u8 {
 }
 
 /// aiter `Even`'s rounding of a magnitude to `mbits` mantissa bits followed by `floor_impl`: the exponent
-/// field of `(bits + (1 << (22 − mbits))) & 0xFF800000`, NaN/inf (also a carry into inf) → 0xFF.
+/// field of `(bits + (1 << (22 − mbits))) & 0xFF800000`, with the source's 32-bit wrap-around: inf, a NaN
+/// with a small payload and a carry into the inf exponent give 0xFF; the canonical CUDA NaN 0x7FFFFFFF
+/// carries into the sign bit and gives exponent field 0.
 pub fn even_exponent(abs_bits: u32, mbits: u32) -> u32 {
-    if abs_bits >> 23 == 0xFF {
-        return 0xFF;
-    }
-    let r = abs_bits.wrapping_add(1 << (22 - mbits)) & 0xFF80_0000;
-    (r >> 23).min(0xFF)
+    ((abs_bits.wrapping_add(1 << (22 - mbits)) & 0xFF80_0000) >> 23) & 0xFF
 }
 
 /// `exp2f(ceilf(log2f(s)))` for `s ≥ 0` with CUDA's `log2f` (the float path of numerics-spec §8).
 ///
 /// `exp2f` of an integer and `ceilf` are exact, so only `log2f` can differ from the exact ceil. Measured
 /// exhaustively over every positive finite f32 on an H100 (fixtures/gen/probe_cuda_log2f.py), it differs in
-/// exactly two ways: s just above 2^k whose `log2f` rounds to exactly k (under-sized by one binade,
-/// [`cuda_log2f_is_exact_k`]), and 24 exact powers of two 2^k whose `log2f` lands just above k
-/// ([`LOG2F_POW2_ROUNDS_UP`]: over-sized by one binade, e.g. s = 0.125 gives 0.25).
+/// one way only: s just above 2^k whose `log2f` rounds to exactly k, so the scale is one binade too small
+/// ([`cuda_log2f_is_exact_k`]). `log2f` is exact at every power of two.
 /// s = 0 gives 0 (log2f → −inf), NaN or negative gives NaN, s > 2^127 gives +inf.
 pub fn float_ceil_pow2(s: f32) -> f32 {
     if s.is_nan() || s < 0.0 {
@@ -130,9 +127,7 @@ pub fn float_ceil_pow2(s: f32) -> f32 {
         return f32::INFINITY;
     }
     let (k, rest) = split_pow2(s);
-    let c = if rest == 0 {
-        k + LOG2F_POW2_ROUNDS_UP.contains(&k) as i32
-    } else if cuda_log2f_is_exact_k(k, rest) {
+    let c = if rest == 0 || cuda_log2f_is_exact_k(k, rest) {
         k
     } else {
         k + 1
@@ -192,12 +187,9 @@ mod tests {
         assert!(decode(255).is_nan());
         for c in 1..=254u8 {
             assert_eq!(decode(c) as f64, 2f64.powi(c as i32 - 127));
-            // Every exact power of two encodes back to its code under every mode, but for the powers of two
-            // where CUDA's log2f lands above k (float-ceil then moves up one binade).
+            // Every exact power of two encodes back to its code under every mode.
             for m in E8m0Round::ALL {
-                let up =
-                    m == E8m0Round::FloatCeil && LOG2F_POW2_ROUNDS_UP.contains(&(c as i32 - 127));
-                assert_eq!(encode(decode(c), m), c + up as u8, "{m:?} {c}");
+                assert_eq!(encode(decode(c), m), c, "{m:?} {c}");
             }
         }
         assert_eq!(decode_deepgemm(0), 0.0);

@@ -77,7 +77,6 @@ fn check_outputs(golden: &TensorFile, a: &Operand, b: &Operand) {
 }
 
 #[test]
-#[ignore = "needs fixtures/golden/gemm_deepseek.safetensors from fixtures/gen/gemm_golden.py (GPU)"]
 fn deepseek_shaped_case_is_bit_exact_against_pytorch() {
     let g = load("fixtures/golden/gemm_deepseek.safetensors");
     let a = operand(get(&g, "xq"), get(&g, "xs"), 1);
@@ -87,7 +86,6 @@ fn deepseek_shaped_case_is_bit_exact_against_pytorch() {
 }
 
 #[test]
-#[ignore = "needs fixtures/golden/gemm_minilm.safetensors from fixtures/gen/gemm_golden.py (GPU)"]
 fn minilm_ffn_down_projection_is_bit_exact_against_pytorch() {
     let g = load("fixtures/golden/gemm_minilm.safetensors");
     let m = load("fixtures/minilm/ffn_act.safetensors");

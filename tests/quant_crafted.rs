@@ -81,9 +81,8 @@ fn float_ceil_under_rounds_just_above_a_power_of_two() {
 }
 
 #[test]
-fn float_ceil_is_exact_at_powers_of_two_even_for_bf16() {
-    // amax = 448·2^-3 = 56 is exact in bf16; s = 2^-3 exactly, where CUDA's log2f is exact
-    // (fixtures/golden/cuda_log2f_pow2.json): float-ceil and the bit-exact ceil agree.
+fn float_ceil_is_exact_at_powers_of_two_and_under_rounds_just_above() {
+    // amax = 448·2^-3 = 56 (exact in bf16): s = 2^-3 exactly, and log2f is exact there: both give 2^-3.
     for dt in [DType::F32, DType::BF16] {
         let v = quant("vllm-ue8m0", &[row(56.0)], dt);
         let d = quant("deepgemm-ue8m0", &[row(56.0)], dt);
@@ -92,10 +91,16 @@ fn float_ceil_is_exact_at_powers_of_two_even_for_bf16() {
         assert_eq!(v.q[0], 0x7E);
         assert_eq!(d.q[0], 0x7E);
     }
-    assert_eq!(
-        quant("vllm-ue8m0", &[row(28.0)], DType::BF16).scales[0],
-        p2(-4)
-    );
+    // The f32 just above 1.75 = 448·2^-8: amax/448 rounds to one ulp above 2^-8, where CUDA's log2f returns
+    // exactly -8 (measured): vLLM's float-ceil keeps 2^-8 and x/s = 448·(1+2^-23/1.75) saturates to 448 by the
+    // clamp; DeepGEMM's bit-exact ceil goes up to 2^-7.
+    let a = f32::from_bits(1.75f32.to_bits() + 1);
+    let v = quant("vllm-ue8m0", &[row(a)], DType::F32);
+    let d = quant("deepgemm-ue8m0", &[row(a)], DType::F32);
+    assert_eq!(v.scales[0], p2(-8));
+    assert_eq!(d.scales[0], p2(-7));
+    assert_eq!(v.q[0], 0x7E);
+    assert_eq!(d.q[0], e4m3(224.0));
 }
 
 #[test]

@@ -43,7 +43,6 @@ fn quant(reference: &str, extra: &[&str]) -> i32 {
 }
 
 #[test]
-#[ignore = "needs fixtures/minilm/ffn_act_q.safetensors from fixtures/gen/quant_golden.py (GPU)"]
 fn deepgemm_dump_in_every_layout_passes_deepgemm_and_fails_nearest() {
     assert_eq!(quant("deepgemm-ue8m0", &[]), 0);
     assert_eq!(quant("deepgemm-ue8m0", &["--name", "xs=xs_e8m0"]), 0);
@@ -65,7 +64,6 @@ fn deepgemm_dump_in_every_layout_passes_deepgemm_and_fails_nearest() {
 }
 
 #[test]
-#[ignore = "needs fixtures/minilm/ffn_act_q.safetensors from fixtures/gen/quant_golden.py (GPU)"]
 fn vllm_dump_passes_vllm_and_fails_deepgemm() {
     let v = ["--name", "xq=xq_vllm", "--name", "xs=xs_vllm"];
     assert_eq!(quant("vllm", &v), 0);
@@ -73,7 +71,6 @@ fn vllm_dump_passes_vllm_and_fails_deepgemm() {
 }
 
 #[test]
-#[ignore = "needs fixtures/minilm/ffn_act_q.safetensors from fixtures/gen/quant_golden.py (GPU)"]
 fn fingerprints_of_the_real_dumps() {
     let (code, out, err) = isolate(&["fingerprint", "--input", X, "--input", Q, "--json", "-"]);
     assert_eq!(code, 0, "{err}");

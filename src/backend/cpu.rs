@@ -5,6 +5,7 @@ use rayon::prelude::*;
 use crate::backend::Backend;
 use crate::error::Result;
 use crate::formats::{e8m0, E8m0Round, Fp8Format, Overflow};
+use crate::gemm::{GemmOutput, GemmSpec, Operand};
 use crate::io::Tensor;
 use crate::quant::{QuantSpec, Quantized};
 
@@ -54,5 +55,15 @@ impl Backend for CpuBackend {
 
     fn quantize_weight(&self, spec: &QuantSpec, w: &Tensor) -> Result<Quantized> {
         crate::quant::quantize_weight(spec, w)
+    }
+
+    fn gemm(
+        &self,
+        spec: &GemmSpec,
+        a: &Operand,
+        b: &Operand,
+        progress: &(dyn Fn(usize, usize) + Sync),
+    ) -> Result<GemmOutput> {
+        crate::gemm::gemm_with_progress(spec, a, b, progress)
     }
 }

@@ -6,6 +6,7 @@
 
 use crate::error::{Error, Result};
 use crate::formats::{E8m0Round, Fp8Format, Overflow};
+use crate::gemm::{GemmOutput, GemmSpec, Operand};
 use crate::io::Tensor;
 use crate::quant::{QuantSpec, Quantized};
 
@@ -34,6 +35,14 @@ pub trait Backend {
     fn quantize_activation(&self, spec: &QuantSpec, x: &Tensor) -> Result<Quantized>;
     /// [`crate::quant::quantize_weight`]: 128×128 blocks.
     fn quantize_weight(&self, spec: &QuantSpec, w: &Tensor) -> Result<Quantized>;
+    /// [`crate::gemm::gemm_with_progress`]: C = A·Bᵀ by the emulation `spec`, bit for bit.
+    fn gemm(
+        &self,
+        spec: &GemmSpec,
+        a: &Operand,
+        b: &Operand,
+        progress: &(dyn Fn(usize, usize) + Sync),
+    ) -> Result<GemmOutput>;
 }
 
 /// The `--backend` flag.
@@ -54,6 +63,28 @@ pub struct BackendArg {
     /// Where to compute: auto (CUDA when a GPU is present, else CPU), cpu, or cuda.
     #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
     pub backend: BackendChoice,
+}
+
+/// Like [`select`], but `auto` on a machine without the CUDA driver library at all (a CPU-only box: the
+/// expected case, not worth a line) falls back to the CPU silently; a driver that is there but unusable still
+/// gets its one line. For the data commands (`quant`, `gemm`), whose errors must stay one line.
+pub fn select_quiet(choice: BackendChoice) -> Result<Box<dyn Backend>> {
+    if choice == BackendChoice::Auto && cuda::probe::driver().is_err() {
+        return Ok(Box::new(CpuBackend));
+    }
+    select(choice)
+}
+
+/// Parses `auto | cpu | cuda`.
+pub fn parse_choice(s: &str) -> Result<BackendChoice> {
+    match s {
+        "auto" => Ok(BackendChoice::Auto),
+        "cpu" => Ok(BackendChoice::Cpu),
+        "cuda" => Ok(BackendChoice::Cuda),
+        other => Err(Error::Usage(format!(
+            "--backend {other}: expected auto, cpu or cuda"
+        ))),
+    }
 }
 
 /// A backend for `choice`. `auto` without a usable GPU prints one line on stderr and returns the CPU backend.

@@ -9,6 +9,7 @@ pub mod cast;
 pub mod compare;
 pub mod e8m0;
 pub mod fingerprint;
+pub mod gemm;
 pub mod inspect;
 pub mod quant;
 pub mod selftest;
@@ -40,6 +41,8 @@ pub enum Command {
     Quant(quant::QuantArgs),
     /// Which quantizer rules does a dumped xq/xs implement?
     Fingerprint(fingerprint::FingerprintArgs),
+    /// Replay a dumped activation through target/reference quant × GEMM and attribute the drift.
+    Gemm(gemm::GemmArgs),
 }
 
 /// Runs a parsed command; returns the exit code (0 pass, 1 mismatch/drift).
@@ -53,5 +56,6 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Compare(a) => compare::run(a),
         Command::Quant(a) => quant::run(a),
         Command::Fingerprint(a) => fingerprint::run(a),
+        Command::Gemm(a) => gemm::run(a),
     }
 }

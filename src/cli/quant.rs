@@ -89,7 +89,7 @@ pub fn run(a: QuantArgs) -> Result<i32> {
         (Some(k), backend::BackendChoice::Auto) => {
             Box::new(crate::experiment::quant_kernel::gpu_for(k)?) as Box<dyn backend::Backend>
         }
-        (_, choice) => backend::select(choice)?,
+        (_, choice) => backend::select_quiet(choice)?,
     };
     let candidate = if let Some(k) = kernel {
         let own;

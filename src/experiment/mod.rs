@@ -4,6 +4,9 @@
 pub mod bench;
 pub mod compare;
 pub mod fingerprint;
+pub mod gemm_attribution;
+pub mod gemm_fingerprint;
+pub mod gemm_isolate;
 pub mod inspect;
 pub mod quant_cause;
 pub mod quant_kernel;

@@ -102,23 +102,19 @@ pub fn encode(x: f32, round: E8m0Round) -> u8 {
 }
 
 /// aiter `Even`'s rounding of a magnitude to `mbits` mantissa bits followed by `floor_impl`: the exponent
-/// field of `(bits + (1 << (22 − mbits))) & 0xFF800000`, NaN/inf (also a carry into inf) → 0xFF.
+/// field of `(bits + (1 << (22 − mbits))) & 0xFF800000`, with the source's 32-bit wrap-around: inf, a NaN
+/// with a small payload and a carry into the inf exponent give 0xFF; the canonical CUDA NaN 0x7FFFFFFF
+/// carries into the sign bit and gives exponent field 0.
 pub fn even_exponent(abs_bits: u32, mbits: u32) -> u32 {
-    if abs_bits >> 23 == 0xFF {
-        return 0xFF;
-    }
-    let r = abs_bits.wrapping_add(1 << (22 - mbits)) & 0xFF80_0000;
-    (r >> 23).min(0xFF)
+    ((abs_bits.wrapping_add(1 << (22 - mbits)) & 0xFF80_0000) >> 23) & 0xFF
 }
 
 /// `exp2f(ceilf(log2f(s)))` for `s ≥ 0` with CUDA's `log2f` (the float path of numerics-spec §8).
 ///
 /// `exp2f` of an integer and `ceilf` are exact, so only `log2f` can differ from the exact ceil. Measured
-/// exhaustively over every positive finite f32 on an H100 (fixtures/gen/probe_cuda_log2f.py, and
-/// `isolate selftest --exhaustive`, whose kernel calls `log2f` itself), it differs in one way only: s just
-/// above 2^k whose `log2f` rounds to exactly k (under-sized by one binade, [`cuda_log2f_is_exact_k`]). At
-/// every exact power of two `log2f` is exact (fixtures/golden/cuda_log2f_pow2.json: the 24 powers the first
-/// probe flagged were errors of its f64 reference).
+/// exhaustively over every positive finite f32 on an H100 (fixtures/gen/probe_cuda_log2f.py), it differs in
+/// one way only: s just above 2^k whose `log2f` rounds to exactly k, so the scale is one binade too small
+/// ([`cuda_log2f_is_exact_k`]). `log2f` is exact at every power of two.
 /// s = 0 gives 0 (log2f → −inf), NaN or negative gives NaN, s > 2^127 gives +inf.
 pub fn float_ceil_pow2(s: f32) -> f32 {
     if s.is_nan() || s < 0.0 {
@@ -131,7 +127,6 @@ pub fn float_ceil_pow2(s: f32) -> f32 {
         return f32::INFINITY;
     }
     let (k, rest) = split_pow2(s);
-    // A power of two (rest 0) stays; just above one, log2f may still return exactly k.
     let c = if rest == 0 || cuda_log2f_is_exact_k(k, rest) {
         k
     } else {
@@ -192,8 +187,7 @@ mod tests {
         assert!(decode(255).is_nan());
         for c in 1..=254u8 {
             assert_eq!(decode(c) as f64, 2f64.powi(c as i32 - 127));
-            // Every exact power of two encodes back to its code under every mode (CUDA's log2f is exact at
-            // powers of two, so float-ceil does not move them).
+            // Every exact power of two encodes back to its code under every mode.
             for m in E8m0Round::ALL {
                 assert_eq!(encode(decode(c), m), c, "{m:?} {c}");
             }

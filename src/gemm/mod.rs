@@ -1,1 +1,19 @@
 //! GEMM emulation: GemmSpec axes, presets and the CPU implementation.
+//!
+//! C[M,N] = A[M,K] · B[N,K]ᵀ with A's 1×G and B's 128×128 scales (design.md "GEMM presets"); the exact
+//! definition of every axis is in [`cpu`].
+
+pub mod cpu;
+pub mod exact;
+pub mod kernels;
+pub mod load;
+pub mod operand;
+pub mod output;
+pub mod plan;
+pub mod spec;
+pub mod synthetic;
+
+pub use cpu::{gemm, gemm_with_progress};
+pub use operand::Operand;
+pub use output::GemmOutput;
+pub use spec::{Acc, Dequant, GemmSpec, OutType, Preset, Promote, ScaleOrder};

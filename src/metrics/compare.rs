@@ -336,10 +336,18 @@ pub fn compare(a: &Tensor, b: &Tensor) -> Result<Comparison> {
         .reduce(Partial::default, Partial::merge);
     let (ab, aa, bb_) = (p.ab.value(), p.aa.value(), p.bb.value());
     let (na, nb) = (aa.sqrt(), bb_.sqrt());
+    // √(Σa²·Σb²) when that product is representable: identical tensors then give exactly 1 (Σab = Σa² = Σb²),
+    // where √Σa²·√Σb² (ATOM's form) can land an ulp off; ATOM's form on overflow or underflow of the product.
+    let prod = aa * bb_;
+    let norms = if prod.is_finite() && prod > 0.0 {
+        prod.sqrt()
+    } else {
+        na * nb
+    };
     let cos = if na == 0.0 || nb == 0.0 {
         f64::NAN
     } else {
-        ab / (na * nb)
+        ab / norms
     };
     let den = aa + bb_;
     let calc_diff = if den == 0.0 {
@@ -429,6 +437,16 @@ mod tests {
             assert_eq!(c.max_abs_flat, Some(at), "n={n}");
             assert_eq!(c.value_equal, 0.0f64.max(c.value_equal));
         }
+    }
+
+    #[test]
+    fn identical_tensors_have_cos_exactly_one() {
+        let mut r = rand::rngs::StdRng::seed_from_u64(5);
+        let a: Vec<f32> = (0..10_007).map(|_| r.random_range(-3.0f32..3.0)).collect();
+        let c = compare_values(&a, &a, &[a.len()]).unwrap();
+        assert_eq!(c.cos, 1.0);
+        assert_eq!(c.calc_diff, 0.0);
+        assert!(c.bitwise_equal());
     }
 
     #[test]

@@ -103,10 +103,17 @@ pub fn pow2_floor(amax: f32, target_max_pow2: i32, clamp: bool) -> f32 {
 }
 
 /// aiter Even (numerics-spec §4.1): amax rounded to `mbits` mantissa bits by
-/// `(bits + (1 << (22 − mbits))) & 0xFF800000`, then `floor_impl(· / 2^t)` = max(exponent − t, 0); NaN/inf
-/// (or a carry into the inf exponent) → 0xFF.
+/// `(bits + (1 << (22 − mbits))) & 0xFF800000`, then `floor_impl(· / 2^t)` = max(exponent − t, 0); inf (or a
+/// carry into the inf exponent) → 0xFF. A NaN amax is the canonical NaN 0x7FFFFFFF that CUDA/HIP arithmetic
+/// (torch's amax and clamp) produces; the integer add wraps it to −0, so the code is 0 (2^-127), as the
+/// golden PyTorch run on an H100 shows.
 pub fn pow2_even(amax: f32, target_max_pow2: i32, mbits: u32, clamp: bool) -> f32 {
-    let e = e8m0::even_exponent(amax.to_bits() & 0x7FFF_FFFF, mbits);
+    let bits = if amax.is_nan() {
+        0x7FFF_FFFF
+    } else {
+        amax.to_bits() & 0x7FFF_FFFF
+    };
+    let e = e8m0::even_exponent(bits, mbits);
     let c = if e == 0xFF {
         0xFF
     } else {
@@ -203,10 +210,10 @@ mod tests {
     }
 
     /// The claim the fingerprint prints: on bf16 input (every positive finite bf16 amax), float-ceil and the
-    /// bit-exact ceil never differ for a normal scale. They differ only for s a few ulps above 2^k (where CUDA's
-    /// log2f still returns k; it is exact at every power of two, fixtures/golden/cuda_log2f_pow2.json), and a
-    /// bf16 amax cannot put amax/448, amax/240 or amax/224 there. Subnormal scales (possible only without an eps
-    /// floor) are another matter: the bit trick ceils them to 2^-126, exp2f to a subnormal power of two.
+    /// bit-exact ceil never differ: a bf16 amax cannot put amax/448, amax/240 or amax/224 the few ulps above 2^k
+    /// where CUDA's log2f rounds down to k (amax = max·2^k gives s = 2^k exactly, and log2f is exact there).
+    /// Normal scales only: a subnormal scale (possible only without an eps floor) is ceiled to 2^-126 by the
+    /// bit trick but to a subnormal power of two by exp2f.
     #[test]
     fn bf16_amax_never_separates_float_ceil_from_ceil() {
         for max in [448.0f32, 240.0, 224.0] {
@@ -215,13 +222,17 @@ mod tests {
                     let amax = f32::from_bits(b << 16);
                     let s = raw_scale(amax, max, rule);
                     if s < f32::MIN_POSITIVE {
-                        continue;
+                        continue; // subnormal scales (no eps floor at all) are another matter
                     }
                     let (c, f) = (pow2_ceil(s, false), pow2_float_ceil(s, false));
                     assert_eq!(c, f, "max {max} {rule:?}: amax {amax:e} s {s:e}");
                 }
             }
         }
+        // f32 input does separate them: s one ulp above 2^-8 (measured: log2f returns exactly -8).
+        let s = f32::from_bits(p2(-8).to_bits() + 1);
+        assert_eq!(pow2_float_ceil(s, false), p2(-8));
+        assert_eq!(pow2_ceil(s, false), p2(-7));
     }
 
     #[test]
@@ -262,7 +273,7 @@ mod tests {
         let s = f32::from_bits(p2(-8).to_bits() + 1);
         assert_eq!(pow2_ceil(s, false), p2(-7));
         assert_eq!(pow2_float_ceil(s, false), p2(-8));
-        // s = 2^-3 exactly: CUDA's log2f is exact at powers of two (fixtures/golden/cuda_log2f_pow2.json).
+        // Exact powers of two: log2f is exact, both give s.
         assert_eq!(pow2_ceil(0.125, false), 0.125);
         assert_eq!(pow2_float_ceil(0.125, false), 0.125);
         assert_eq!(pow2_float_ceil(0.0, true), p2(-126));

@@ -7,6 +7,7 @@ pub mod compare_slots;
 pub mod doc;
 pub mod fingerprint;
 pub mod fmt;
+pub mod gemm;
 pub mod json;
 pub mod quant;
 pub mod svg;

@@ -193,3 +193,67 @@ pub fn blockwise(
     v.truncate(a.rows * b.rows);
     Ok(v)
 }
+
+/// The blockwise kernel's arguments for `spec` on these operands, or why it cannot run them.
+pub fn blockwise_args_for(
+    spec: &crate::gemm::GemmSpec,
+    a: &crate::gemm::Operand,
+    b: &crate::gemm::Operand,
+) -> std::result::Result<(BlockwiseArgs, &'static str), String> {
+    use crate::gemm::{Acc, Dequant, Operand, OutType, Promote, ScaleOrder};
+    let (Operand::Quantized(qa), Operand::Quantized(qb)) = (a, b) else {
+        return Err("plain (unquantized) operands".into());
+    };
+    if spec.acc != Acc::BlockExact || spec.dequant != Dequant::None {
+        return Err(format!(
+            "{:?} accumulation has no GPU kernel (block-exact does)",
+            spec.acc
+        ));
+    }
+    let Promote::Every(p) = spec.promote else {
+        return Err("promote=none has no GPU kernel".into());
+    };
+    let args = BlockwiseArgs {
+        interval: p,
+        split_k: spec.split_k,
+        left: spec.scale_order == ScaleOrder::Left,
+        out_bf16: spec.out == OutType::Bf16,
+    };
+    match blockwise_unsupported(qa, qb, &args) {
+        Some(why) => Err(why),
+        None => Ok((args, "blockwise")),
+    }
+}
+
+/// `Backend::gemm` on CUDA: the blockwise kernel where it implements `spec` bit for bit (block-exact,
+/// promote ≥ 32, e4m3 operands), the CPU emulation otherwise (one line on stderr says so).
+pub fn gemm_spec(
+    be: &CudaBackend,
+    spec: &crate::gemm::GemmSpec,
+    a: &crate::gemm::Operand,
+    b: &crate::gemm::Operand,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<crate::gemm::GemmOutput> {
+    // Shape errors exactly as the CPU reports them.
+    crate::gemm::plan::plan(spec, a, b)?;
+    match blockwise_args_for(spec, a, b) {
+        Ok((args, _)) => {
+            let (crate::gemm::Operand::Quantized(qa), crate::gemm::Operand::Quantized(qb)) = (a, b)
+            else {
+                unreachable!("checked by blockwise_args_for")
+            };
+            let values = blockwise(be, qa, qb, &args)?;
+            progress(1, 1);
+            Ok(crate::gemm::GemmOutput {
+                rows: qa.rows,
+                cols: qb.rows,
+                values,
+                out: spec.out,
+            })
+        }
+        Err(why) => {
+            eprintln!("isolate: GEMM {spec} runs on the CPU ({why})");
+            crate::gemm::gemm_with_progress(spec, a, b, progress)
+        }
+    }
+}

@@ -13,6 +13,7 @@ use cudarc::driver::{CudaContext, CudaFunction, CudaStream, LaunchConfig};
 use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::formats::{E8m0Round, Fp8Format, Overflow};
+use crate::gemm::{GemmOutput, GemmSpec, Operand};
 use crate::io::Tensor;
 use crate::quant::{QuantSpec, Quantized};
 
@@ -154,5 +155,15 @@ impl Backend for CudaBackend {
 
     fn quantize_weight(&self, spec: &QuantSpec, w: &Tensor) -> Result<Quantized> {
         quant::quantize(self, spec, w, true)
+    }
+
+    fn gemm(
+        &self,
+        spec: &GemmSpec,
+        a: &Operand,
+        b: &Operand,
+        progress: &(dyn Fn(usize, usize) + Sync),
+    ) -> Result<GemmOutput> {
+        gemm::gemm_spec(self, spec, a, b, progress)
     }
 }

@@ -134,7 +134,27 @@ pub fn checks(be: &CudaBackend, seed: u64) -> Result<Vec<Check>> {
                     out_bf16,
                 };
                 let got = blockwise(be, &a, &b, &args)?;
-                let want = block_exact_reference(&a, &b, &args);
+                // The CPU twin: crate::gemm's block-exact emulation of the same spec (and, as a second
+                // opinion, the definition written out directly here).
+                let spec = crate::gemm::GemmSpec::parse(&format!(
+                    "blockwise,promote={interval},scale_order={},split_k={split_k},out={}",
+                    if left { "left" } else { "fused" },
+                    if out_bf16 { "bf16" } else { "f32" }
+                ))?;
+                let (oa, ob) = (a.clone().into(), b.clone().into());
+                let want = crate::gemm::gemm(&spec, &oa, &ob)?.values;
+                let direct = block_exact_reference(&a, &b, &args);
+                let agree = want.iter().zip(&direct).all(|(x, y)| same_f32(x, y));
+                if !agree {
+                    out.push(Check {
+                        name: format!(
+                            "gemm block-exact definition vs crate::gemm {m}×{n}×{k} {spec}"
+                        ),
+                        n: want.len(),
+                        mismatches: 1,
+                        first: Some("the direct definition and crate::gemm disagree".into()),
+                    });
+                }
                 let name = format!(
                     "gemm blockwise {m}×{n}×{k} {}·{} P={interval} {} split={split_k} {}",
                     fa.name(),
@@ -253,4 +273,68 @@ fn hardware_checks(be: &CudaBackend, rng: &mut Rng) -> Result<Vec<Check>> {
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The block-exact definition the GPU kernel was checked against on the H100 equals `crate::gemm`'s CPU
+    /// emulation on the selftest's operands (edge codes and NaN included), for every axis the kernel covers.
+    #[test]
+    fn direct_definition_equals_crate_gemm() {
+        let mut rng = Rng::new(17);
+        for (ci, &(m, n, k, fa, fb)) in [
+            (
+                70usize,
+                150usize,
+                512usize,
+                Fp8Format::E4m3fn,
+                Fp8Format::E4m3fn,
+            ),
+            (33, 130, 256, Fp8Format::E4m3fnuz, Fp8Format::E4m3fn),
+        ]
+        .iter()
+        .enumerate()
+        {
+            let mut a = random_quantized(&mut rng, m, k, (1, 128), fa, ci == 0);
+            let mut b = random_quantized(&mut rng, n, k, (128, 128), fb, ci == 1);
+            plant_edges(&mut rng, &mut a, ci == 0);
+            plant_edges(&mut rng, &mut b, false);
+            for interval in [32, 64, 128] {
+                for (left, split_k, out_bf16) in [
+                    (false, 1, true),
+                    (true, 1, false),
+                    (false, 2, false),
+                    (true, 3, true),
+                ] {
+                    if split_k > k / interval {
+                        continue;
+                    }
+                    let args = BlockwiseArgs {
+                        interval,
+                        split_k,
+                        left,
+                        out_bf16,
+                    };
+                    let spec = crate::gemm::GemmSpec::parse(&format!(
+                        "blockwise,promote={interval},scale_order={},split_k={split_k},out={}",
+                        if left { "left" } else { "fused" },
+                        if out_bf16 { "bf16" } else { "f32" }
+                    ))
+                    .unwrap();
+                    let want = crate::gemm::gemm(&spec, &a.clone().into(), &b.clone().into())
+                        .unwrap()
+                        .values;
+                    let direct = block_exact_reference(&a, &b, &args);
+                    let bad = want
+                        .iter()
+                        .zip(&direct)
+                        .filter(|(x, y)| !same_f32(x, y))
+                        .count();
+                    assert_eq!(bad, 0, "{spec} on case {ci}");
+                }
+            }
+        }
+    }
 }

@@ -1,0 +1,258 @@
+//! `isolate gemm`: quantizer × GEMM cross-attribution (design.md "Commands and exit codes", the seed's Phase 6).
+//!
+//! Four paths over one dumped activation and one weight:
+//! A = target quant + target GEMM, B = reference quant + reference GEMM,
+//! C1 = reference quant + target GEMM, C2 = target quant + reference GEMM.
+//! The `vs_ref` metrics and the severity compare each path with R = `ref_out` when given, else B. The drift
+//! used for the shares is 1 − cos(path, B) by default (`Thresholds::shares_vs_ref_out` = false): C1 and C2
+//! each differ from B in exactly one factor, so measuring against B isolates the factors even when B itself
+//! does not reproduce `ref_out` (e.g. `ref_out` is an unquantized f32 layer whose weight-quantization error
+//! every path shares; measured against it, that common drift would make every share ≈ 1). With
+//! `shares_vs_ref_out` the drift is 1 − cos(path, ref_out) as design.md words it. Attribution:
+//! - `none` when A and B are bitwise equal (or 1 − cos(A, B) ≤ 1e-12 and max_abs(A, B) = 0);
+//! - else shares quant = drift(C2)/drift(A), gemm = drift(C1)/drift(A);
+//!   `quant` when quant ≥ 0.8 and gemm < 0.2, `gemm` symmetrically, `both` when each ≥ 0.2, else
+//!   `inconclusive` (an interaction, or drift(A) = 0 / NaN so that shares are undefined).
+//!
+//! Significance is a separate answer: `severity` is the seed's flag of A against R.
+//! Sanity: does A reproduce `target_out` and B `ref_out`? If A does not, the chosen target emulation is not
+//! the target's kernel and the verdict is provisional.
+
+use crate::error::Result;
+pub use crate::experiment::gemm_attribution::{
+    attribute, Attribution, Metrics, Sanity, Thresholds, Verdict, PATHS,
+};
+use crate::formats::DType;
+use crate::gemm::{GemmSpec, Operand};
+use crate::io::Tensor;
+
+/// One path's outcome.
+#[derive(Clone, Debug)]
+pub struct PathResult {
+    pub name: &'static str,
+    pub quant: String,
+    pub gemm: String,
+    pub output: Tensor,
+    pub vs_ref: Metrics,
+    pub vs_target: Option<Metrics>,
+}
+
+/// A quantized (or plain) activation and the name of the quantizer that made it.
+pub struct Activation<'a> {
+    pub quant: String,
+    pub operand: &'a Operand,
+}
+
+/// Everything the four paths need.
+pub struct IsolateInputs<'a> {
+    pub target_act: Activation<'a>,
+    pub ref_act: Activation<'a>,
+    pub weight: &'a Operand,
+    pub target_gemm: GemmSpec,
+    pub ref_gemm: GemmSpec,
+    pub target_out: Option<&'a Tensor>,
+    pub ref_out: Option<&'a Tensor>,
+    pub thresholds: Thresholds,
+}
+
+/// The result of `isolate gemm`.
+pub struct IsolateResult {
+    pub paths: [PathResult; 4],
+    pub attribution: Attribution,
+    /// Caveats of the GEMM emulations used (approximate models).
+    pub notes: Vec<String>,
+}
+
+/// Runs the four GEMMs (calling `progress(path_index, done, total)`) and attributes the drift. `target_out`
+/// and `ref_out` must be [M, N].
+pub fn run(
+    inp: &IsolateInputs,
+    progress: &(dyn Fn(usize, usize, usize) + Sync),
+) -> Result<IsolateResult> {
+    run_with(&crate::backend::CpuBackend, inp, progress)
+}
+
+/// [`run`] with the GEMMs computed on `be` (the same bits on every backend).
+pub fn run_with(
+    be: &dyn crate::backend::Backend,
+    inp: &IsolateInputs,
+    progress: &(dyn Fn(usize, usize, usize) + Sync),
+) -> Result<IsolateResult> {
+    let (m, n) = (inp.target_act.operand.rows(), inp.weight.rows());
+    let target_out = inp
+        .target_out
+        .map(|t| crate::gemm::load::output(t, "target_out", m, n))
+        .transpose()?;
+    let ref_out = inp
+        .ref_out
+        .map(|t| crate::gemm::load::output(t, "ref_out", m, n))
+        .transpose()?;
+    let plan = [
+        (&inp.target_act, inp.target_gemm),
+        (&inp.ref_act, inp.ref_gemm),
+        (&inp.ref_act, inp.target_gemm),
+        (&inp.target_act, inp.ref_gemm),
+    ];
+    let mut outs = Vec::with_capacity(4);
+    for (i, (act, spec)) in plan.iter().enumerate() {
+        let o = be.gemm(spec, act.operand, inp.weight, &|d, t| progress(i, d, t))?;
+        outs.push(o.to_tensor(PATHS[i])?);
+    }
+    let attribution = attribute(
+        [&outs[0], &outs[1], &outs[2], &outs[3]],
+        ref_out.as_ref(),
+        target_out.as_ref(),
+        &inp.thresholds,
+    )?;
+    let mut notes = Vec::new();
+    for (role, s) in [("target", inp.target_gemm), ("reference", inp.ref_gemm)] {
+        if s.is_approximate() {
+            notes.push(format!("{role} GEMM {s}: {}", s.description()));
+        }
+    }
+    let paths: Vec<PathResult> = outs
+        .into_iter()
+        .enumerate()
+        .map(|(i, output)| PathResult {
+            name: PATHS[i],
+            quant: plan[i].0.quant.clone(),
+            gemm: plan[i].1.to_string(),
+            output,
+            vs_ref: attribution.vs_ref[i].clone(),
+            vs_target: attribution.vs_target[i].clone(),
+        })
+        .collect();
+    Ok(IsolateResult {
+        paths: paths.try_into().unwrap_or_else(|_| unreachable!()),
+        attribution,
+        notes,
+    })
+}
+
+/// The tensors `--save` writes: the four outputs, and each quantizer's activation (`xq_*` codes in their FP8
+/// dtype + `xs_*` f32 scales, or `x_*` f32 values for a plain one) so a user can feed the reference-quantized
+/// activation into their own kernel.
+pub fn saved_tensors(inp: &IsolateInputs, res: &IsolateResult) -> Result<Vec<Tensor>> {
+    let mut v: Vec<Tensor> = res.paths.iter().map(|p| p.output.clone()).collect();
+    for (tag, act) in [("target", &inp.target_act), ("ref", &inp.ref_act)] {
+        match act.operand {
+            Operand::Quantized(q) => {
+                let dt = crate::gemm::operand::fp8_dtype(q.fmt);
+                v.push(Tensor::new(
+                    format!("xq_{tag}"),
+                    dt,
+                    vec![q.rows, q.cols],
+                    q.q.clone(),
+                )?);
+                let (gr, gc) = q.grid();
+                v.push(Tensor::from_f32(
+                    format!("xs_{tag}"),
+                    vec![gr, gc],
+                    &q.scales,
+                )?);
+            }
+            Operand::Plain { rows, cols, values } => {
+                v.push(Tensor::from_f32(
+                    format!("x_{tag}"),
+                    vec![*rows, *cols],
+                    values,
+                )?);
+            }
+        }
+    }
+    debug_assert!(v.iter().all(|t| t.dtype != DType::U8));
+    Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn isolate(target_act: &Operand, ref_act: &Operand, tg: &str, rg: &str) -> IsolateResult {
+        let w: Operand = crate::gemm::synthetic::quantized(
+            96,
+            512,
+            128,
+            128,
+            crate::formats::Fp8Format::E4m3fn,
+            crate::gemm::synthetic::ScaleKind::Pow2,
+            41,
+        )
+        .into();
+        let inp = IsolateInputs {
+            target_act: Activation {
+                quant: "target-q".into(),
+                operand: target_act,
+            },
+            ref_act: Activation {
+                quant: "ref-q".into(),
+                operand: ref_act,
+            },
+            weight: &w,
+            target_gemm: GemmSpec::parse(tg).unwrap(),
+            ref_gemm: GemmSpec::parse(rg).unwrap(),
+            target_out: None,
+            ref_out: None,
+            thresholds: Thresholds::default(),
+        };
+        let r = run(&inp, &|_, _, _| {}).unwrap();
+        let saved = saved_tensors(&inp, &r).unwrap();
+        let names: Vec<&str> = saved.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "A",
+                "B",
+                "C1",
+                "C2",
+                "xq_target",
+                "xs_target",
+                "xq_ref",
+                "xs_ref"
+            ]
+        );
+        r
+    }
+
+    #[test]
+    fn planted_quantizer_and_gemm_differences_get_their_verdicts() {
+        use crate::gemm::synthetic::{quantized, ScaleKind};
+        let q = quantized(
+            8,
+            512,
+            1,
+            128,
+            crate::formats::Fp8Format::E4m3fn,
+            ScaleKind::Pow2,
+            40,
+        );
+        // A different quantizer: every 16th code one step up in magnitude (a rounding disagreement).
+        let mut t = q.clone();
+        for c in t.q.iter_mut().step_by(16) {
+            if *c & 0x7F < 0x7D {
+                *c += 1;
+            }
+        }
+        let (refa, tgta): (Operand, Operand) = (q.into(), t.into());
+        let r = isolate(&tgta, &refa, "blockwise", "blockwise");
+        assert_eq!(r.attribution.verdict, Verdict::Quant);
+        assert_eq!(
+            (r.attribution.quant_share, r.attribution.gemm_share),
+            (1.0, 0.0)
+        );
+        assert!(
+            r.paths[2].vs_ref.bitwise
+                && r.paths[0].gemm == "blockwise"
+                && r.paths[1].quant == "ref-q"
+        );
+        let g = isolate(&refa, &refa, "fast-accum", "exact");
+        assert_eq!(g.attribution.verdict, Verdict::Gemm);
+        assert!(g.notes[0].contains("APPROXIMATE"));
+        let n = isolate(&refa, &refa, "blockwise", "blockwise,split_k=1");
+        assert_eq!(n.attribution.verdict, Verdict::None);
+        let b = isolate(&tgta, &refa, "fast-accum,acc=trunc:7", "exact");
+        let sh = (b.attribution.quant_share, b.attribution.gemm_share);
+        assert_eq!(b.attribution.verdict, Verdict::Both, "{sh:?}");
+        assert!(sh.0 > 0.3 && sh.1 > 0.3, "{sh:?}");
+    }
+}

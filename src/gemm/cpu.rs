@@ -1,0 +1,471 @@
+//! The CPU emulation of a [`GemmSpec`]: C[M,N] = A[M,K] · B[N,K]ᵀ, bit for bit per the definitions below.
+//!
+//! Definitions (design.md "GEMM presets"; σ = fl32(sa · sb) of the interval's two scales; every
+//! accumulator starts at +0):
+//! - An interval is `promote` K elements inside one scale block of each operand. Its partial p is formed
+//!   from the code values (decode(q), no scale) by `acc`:
+//!   `block-exact`: the exact Σ a_k·b_k rounded once to f32; `f32-seq`: p = fma(a_k, b_k, p) for k
+//!   ascending; `trunc:N`: t = RZ_N(t + exact Σ of the next 32 products) for each 32-k step (RZ_N =
+//!   truncation to N explicit mantissa bits, `exact::truncate_bits`), p = t; `exact`: the exact sum
+//!   rounded once to f64.
+//! - Promotion into the f32 accumulator c: `fused`: c = fma(p, σ, c); `left`:
+//!   c = fl32(fl32(fl32(p·sa)·sb) + c). With `acc=exact` it is f64 instead: c = c + p·(sa·sb) (`fused`, sa·sb exact in f64) or c =
+//!   ((p·sa)·sb) + c (`left`), each f64 op rounded to nearest.
+//! - `promote=none`: no f32 promotion; the inner accumulator runs over all of K and applies each scale
+//!   block's σ itself: `block-exact`: one rounding of the exact Σ a_k·b_k·σ_k; `f32-seq`: c =
+//!   fma(fl32(a_k·b_k), σ_k, c) (c = fma(a_k, b_k, c) when neither operand has scales); `trunc:N`: t =
+//!   RZ_N(t + σ·exact Σ of the 32 products) per 32-k step; `exact`: as promote = the scale-block width.
+//! - `split_k = S`: the intervals are cut into S contiguous ranges (range s = [s·I/S, (s+1)·I/S)), each
+//!   range is a GEMM of its own from c = +0, and the S results are added in f32 (f64 for `exact`) in order.
+//! - `dequant=bf16`: both operands are first replaced by plain bf16 values bf16(fl32(decode(q)·s)).
+//! - `out=bf16`: the f32 result rounded to bf16, nearest-even (`exact`: f64 → f32 → bf16, torch's path).
+
+use rayon::prelude::*;
+
+use crate::error::Result;
+use crate::gemm::exact::{ro_sum, truncate_bits, two_prod, ExactSum};
+use crate::gemm::kernels::{promote_f32, seq_f32, seq_f32_scaled, sums_f64, ATile, NT};
+use crate::gemm::operand::{Bounds, Operand};
+use crate::gemm::output::GemmOutput;
+use crate::gemm::plan::{plan, Plan};
+use crate::gemm::spec::{Acc, Dequant, GemmSpec, OutType, Promote, ScaleOrder};
+
+/// Rows of A per tile.
+const MT: usize = 32;
+
+/// Runs `spec` on the CPU.
+pub fn gemm(spec: &GemmSpec, a: &Operand, b: &Operand) -> Result<GemmOutput> {
+    gemm_with_progress(spec, a, b, &|_, _| {})
+}
+
+/// Runs `spec` on the CPU and calls `progress(done, total)` after each tile of B columns.
+pub fn gemm_with_progress(
+    spec: &GemmSpec,
+    a: &Operand,
+    b: &Operand,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<GemmOutput> {
+    let (da, db);
+    let (a, b) = match spec.dequant {
+        Dequant::None => (a, b),
+        Dequant::Bf16 => {
+            a.validate("activation")?;
+            b.validate("weight")?;
+            da = a.dequant_bf16();
+            db = b.dequant_bf16();
+            (&da, &db)
+        }
+    };
+    let p = plan(spec, a, b)?;
+    let ctx = Ctx::new(spec, &p, a, b);
+    let tiles = p.n.div_ceil(NT);
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let cols: Vec<Vec<f32>> = (0..tiles)
+        .into_par_iter()
+        .map(|t| {
+            let r = ctx.tile(t * NT);
+            let d = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            progress(d, tiles);
+            r
+        })
+        .collect();
+    let mut values = vec![0f32; p.m * p.n];
+    for (t, c) in cols.iter().enumerate() {
+        let n0 = t * NT;
+        let w = NT.min(p.n - n0);
+        for i in 0..p.m {
+            values[i * p.n + n0..i * p.n + n0 + w].copy_from_slice(&c[i * NT..i * NT + w]);
+        }
+    }
+    if spec.out == OutType::Bf16 {
+        values
+            .iter_mut()
+            .for_each(|v| *v = half::bf16::from_f32(*v).to_f32());
+    }
+    Ok(GemmOutput {
+        rows: p.m,
+        cols: p.n,
+        values,
+        out: spec.out,
+    })
+}
+
+/// Everything a tile needs, shared read-only.
+struct Ctx<'a> {
+    spec: &'a GemmSpec,
+    p: &'a Plan,
+    a: &'a Operand,
+    b: &'a Operand,
+    /// A decoded to code values, [M, K].
+    adec: Vec<f32>,
+    /// Bounds of A per (row, unit), when the static bounds do not prove every unit sum exact.
+    ameta: Option<Vec<Bounds>>,
+}
+
+impl<'a> Ctx<'a> {
+    fn new(spec: &'a GemmSpec, p: &'a Plan, a: &'a Operand, b: &'a Operand) -> Self {
+        let k = p.k;
+        let mut adec = vec![0f32; p.m * k];
+        adec.par_chunks_mut(k.max(1))
+            .enumerate()
+            .for_each(|(r, row)| a.decode_rows(r, 1, row));
+        let needs_sums = !matches!(spec.acc, Acc::F32Seq);
+        let statically_exact = match (a.static_bounds(), b.static_bounds()) {
+            (Some(x), Some(y)) => x.f64_sum_exact(y, p.unit),
+            _ => false,
+        };
+        let ameta = (needs_sums && !statically_exact).then(|| row_bounds(&adec, p.m, k, p.unit));
+        Ctx {
+            spec,
+            p,
+            a,
+            b,
+            adec,
+            ameta,
+        }
+    }
+
+    /// Output columns [n0, n0 + NT) for all rows, as an [M, NT] block.
+    fn tile(&self, n0: usize) -> Vec<f32> {
+        let (p, k) = (self.p, self.p.k);
+        let w = NT.min(p.n - n0);
+        // B tile, transposed: bt[k · NT + j]; columns past N stay zero.
+        let mut rows = vec![0f32; w * k];
+        self.b.decode_rows(n0, w, &mut rows);
+        let mut bt = vec![0f32; k * NT];
+        for j in 0..w {
+            for kk in 0..k {
+                bt[kk * NT + j] = rows[j * k + kk];
+            }
+        }
+        let bmeta = self.ameta.as_ref().map(|_| {
+            let mut m = row_bounds(&rows, w, k, p.unit);
+            m.resize(NT * p.n_units(), Bounds::default());
+            m
+        });
+        drop(rows);
+        let mut out = vec![0f32; p.m * NT];
+        let mut ws = Work::new(MT);
+        let sb: Vec<Vec<f32>> = (0..p.n_intervals)
+            .map(|iv| {
+                let k0 = iv * p.interval;
+                (0..NT)
+                    .map(|j| if j < w { self.b.scale(n0 + j, k0) } else { 1.0 })
+                    .collect()
+            })
+            .collect();
+        for m0 in (0..p.m).step_by(MT) {
+            let mt = MT.min(p.m - m0);
+            let at = ATile {
+                a: &self.adec[m0 * k..(m0 + mt) * k],
+                lda: k,
+                rows: mt,
+            };
+            let t = TileIn {
+                at,
+                m0,
+                bt: &bt,
+                sb: &sb,
+                bmeta: bmeta.as_deref(),
+            };
+            let res = self.splits(&t, &mut ws);
+            out[m0 * NT..(m0 + mt) * NT].copy_from_slice(&res[..mt * NT]);
+        }
+        out
+    }
+
+    /// All splits of one tile, added in order.
+    fn splits(&self, t: &TileIn, ws: &mut Work) -> Vec<f32> {
+        let n = t.at.rows * NT;
+        let exact = self.spec.acc == Acc::Exact;
+        let mut total32 = vec![0f32; n];
+        let mut total64 = vec![0f64; n];
+        for (s, range) in self.p.splits.iter().enumerate() {
+            let (r32, r64) = self.split(t, range.clone(), ws);
+            for i in 0..n {
+                if s == 0 {
+                    total32[i] = r32[i];
+                    total64[i] = r64[i];
+                } else if exact {
+                    total64[i] += r64[i];
+                } else {
+                    total32[i] += r32[i];
+                }
+            }
+        }
+        if exact {
+            total64.iter().map(|&x| x as f32).collect()
+        } else {
+            total32
+        }
+    }
+
+    /// One split: intervals `range`, from an accumulator of +0. Returns the f32 result (and the f64 one for
+    /// `acc=exact`).
+    fn split(
+        &self,
+        t: &TileIn,
+        range: std::ops::Range<usize>,
+        ws: &mut Work,
+    ) -> (Vec<f32>, Vec<f64>) {
+        let (spec, p) = (self.spec, self.p);
+        let rows = t.at.rows;
+        let n = rows * NT;
+        let mut acc32 = vec![0f32; n];
+        let mut acc64 = vec![0f64; n];
+        let mut exs: Vec<ExactSum> = Vec::new();
+        let none = spec.promote == Promote::None;
+        if none && spec.acc == Acc::BlockExact {
+            let mut zero = ExactSum::new();
+            zero.add(0.0); // the accumulator starts at +0: an all-zero sum is +0
+            exs = vec![zero; n];
+        }
+        for iv in range {
+            let kr = p.interval_range(iv);
+            let sa: Vec<f32> = (0..rows)
+                .map(|i| self.a.scale(t.m0 + i, kr.start))
+                .collect();
+            let sb = &t.sb[iv];
+            for (srow, &a) in ws.sigma.chunks_exact_mut(NT).zip(&sa) {
+                srow.iter_mut().zip(sb).for_each(|(s, &b)| *s = a * b);
+            }
+            match (spec.acc, none) {
+                (Acc::BlockExact, false) => {
+                    self.exact_units(t, kr.start, kr.end, ws, Round::Odd);
+                    ws.part32
+                        .iter_mut()
+                        .zip(&ws.part64)
+                        .for_each(|(o, &x)| *o = x as f32);
+                    self.promote(&ws.part32[..n], &sa, sb, &mut acc32);
+                }
+                (Acc::Exact, _) => {
+                    self.exact_units(t, kr.start, kr.end, ws, Round::Nearest);
+                    for i in 0..rows {
+                        for j in 0..NT {
+                            let (x, a, b) = (ws.part64[i * NT + j], sa[i] as f64, sb[j] as f64);
+                            let c = &mut acc64[i * NT + j];
+                            *c = match spec.scale_order {
+                                ScaleOrder::Fused => *c + x * (a * b),
+                                ScaleOrder::Left => x * a * b + *c,
+                            };
+                        }
+                    }
+                }
+                (Acc::BlockExact, true) => {
+                    self.scaled_exact_into(t, kr.start, kr.end, ws, &mut exs);
+                }
+                (Acc::F32Seq, false) => {
+                    ws.part32[..n].iter_mut().for_each(|x| *x = 0.0);
+                    seq_f32(t.at, t.bt, kr.start, kr.end, &mut ws.part32[..n]);
+                    self.promote(&ws.part32[..n], &sa, sb, &mut acc32);
+                }
+                (Acc::F32Seq, true) => {
+                    if p.scaled {
+                        seq_f32_scaled(t.at, t.bt, kr.start, kr.end, &ws.sigma[..n], &mut acc32);
+                    } else {
+                        seq_f32(t.at, t.bt, kr.start, kr.end, &mut acc32);
+                    }
+                }
+                (Acc::Trunc(bits), false) => {
+                    acc64.iter_mut().for_each(|x| *x = 0.0);
+                    ws.sigma[..n].iter_mut().for_each(|x| *x = 1.0);
+                    self.trunc_steps(t, kr.start, kr.end, bits, ws, &mut acc64);
+                    ws.part32
+                        .iter_mut()
+                        .zip(&acc64)
+                        .for_each(|(o, &x)| *o = x as f32);
+                    self.promote(&ws.part32[..n], &sa, sb, &mut acc32);
+                }
+                (Acc::Trunc(bits), true) => {
+                    self.trunc_steps(t, kr.start, kr.end, bits, ws, &mut acc64);
+                }
+            }
+        }
+        match (spec.acc, none) {
+            (Acc::BlockExact, true) => acc32 = exs.iter().map(ExactSum::to_f32).collect(),
+            (Acc::Trunc(_), true) => acc32 = acc64.iter().map(|&x| x as f32).collect(),
+            _ => {}
+        }
+        (acc32, acc64)
+    }
+
+    fn promote(&self, part: &[f32], sa: &[f32], sb: &[f32], acc: &mut [f32]) {
+        promote_f32(
+            part,
+            sa,
+            sb,
+            self.spec.scale_order == ScaleOrder::Fused,
+            acc,
+        );
+    }
+
+    /// Whether the f64 sum of unit `u` for tile element (i, j) is exact.
+    fn fast(&self, t: &TileIn, i: usize, j: usize, u: usize, len: usize) -> bool {
+        match (&self.ameta, t.bmeta) {
+            (Some(am), Some(bm)) => {
+                let nu = self.p.n_units();
+                am[(t.m0 + i) * nu + u].f64_sum_exact(bm[j * nu + u], len)
+            }
+            _ => true,
+        }
+    }
+
+    /// The exact product a_k · b_k of tile element (i, j) (exact in f64).
+    #[inline]
+    fn product(&self, t: &TileIn, i: usize, j: usize, k: usize) -> f64 {
+        t.at.a[i * t.at.lda + k] as f64 * t.bt[k * NT + j] as f64
+    }
+
+    /// ws.part64 = the exact sum over [k0, k1) of each tile element, rounded to f64 (to odd or nearest).
+    fn exact_units(&self, t: &TileIn, k0: usize, k1: usize, ws: &mut Work, round: Round) {
+        let n = t.at.rows * NT;
+        sums_f64(t.at, t.bt, k0, k1, &mut ws.part64[..n]);
+        let u = k0 / self.p.unit;
+        for i in 0..t.at.rows {
+            for j in 0..NT {
+                if !self.fast(t, i, j, u, k1 - k0) && ws.part64[i * NT + j].is_finite() {
+                    let s = &mut ws.sum;
+                    s.clear();
+                    s.add(0.0);
+                    (k0..k1).for_each(|k| s.add(self.product(t, i, j, k)));
+                    ws.part64[i * NT + j] = match round {
+                        Round::Odd => s.to_f64_ro(),
+                        Round::Nearest => s.to_f64_rn(),
+                    };
+                }
+            }
+        }
+    }
+
+    /// exs[e] += σ_e · (exact Σ over [k0, k1)) for every tile element, exactly.
+    fn scaled_exact_into(
+        &self,
+        t: &TileIn,
+        k0: usize,
+        k1: usize,
+        ws: &mut Work,
+        exs: &mut [ExactSum],
+    ) {
+        let n = t.at.rows * NT;
+        sums_f64(t.at, t.bt, k0, k1, &mut ws.part64[..n]);
+        let u = k0 / self.p.unit;
+        for i in 0..t.at.rows {
+            for j in 0..NT {
+                let e = i * NT + j;
+                let sg = ws.sigma[e] as f64;
+                if self.fast(t, i, j, u, k1 - k0) || !ws.part64[e].is_finite() {
+                    let (hi, lo) = two_prod(ws.part64[e], sg);
+                    exs[e].add(hi);
+                    exs[e].add(lo);
+                } else {
+                    for k in k0..k1 {
+                        let (hi, lo) = two_prod(self.product(t, i, j, k), sg);
+                        exs[e].add(hi);
+                        exs[e].add(lo);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The truncated accumulator over [k0, k1) in 32-k steps: acc = RZ_N(acc + σ · exact step sum), where
+    /// σ is ws.sigma (1 inside a promotion interval).
+    fn trunc_steps(
+        &self,
+        t: &TileIn,
+        k0: usize,
+        k1: usize,
+        bits: u32,
+        ws: &mut Work,
+        acc: &mut [f64],
+    ) {
+        let n = t.at.rows * NT;
+        let step = self.p.unit;
+        for s0 in (k0..k1).step_by(step) {
+            let s1 = (s0 + step).min(k1);
+            sums_f64(t.at, t.bt, s0, s1, &mut ws.part64[..n]);
+            let u = s0 / step;
+            for i in 0..t.at.rows {
+                for j in 0..NT {
+                    let e = i * NT + j;
+                    let sg = ws.sigma[e] as f64;
+                    let x = if self.fast(t, i, j, u, s1 - s0) || !ws.part64[e].is_finite() {
+                        let (hi, lo) = two_prod(ws.part64[e], sg);
+                        if lo == 0.0 || !hi.is_finite() {
+                            ro_sum(acc[e], hi)
+                        } else {
+                            let s = &mut ws.sum;
+                            s.clear();
+                            s.add(acc[e]);
+                            s.add(hi);
+                            s.add(lo);
+                            s.to_f64_ro()
+                        }
+                    } else {
+                        let s = &mut ws.sum;
+                        s.clear();
+                        s.add(acc[e]);
+                        for k in s0..s1 {
+                            let (hi, lo) = two_prod(self.product(t, i, j, k), sg);
+                            s.add(hi);
+                            s.add(lo);
+                        }
+                        s.to_f64_ro()
+                    };
+                    acc[e] = truncate_bits(x, bits);
+                }
+            }
+        }
+    }
+}
+
+/// How an exact sum is rounded to f64.
+#[derive(Clone, Copy)]
+enum Round {
+    /// To odd: the f32 rounding that follows is then a single correct rounding.
+    Odd,
+    Nearest,
+}
+
+/// A tile's inputs.
+struct TileIn<'t> {
+    at: ATile<'t>,
+    m0: usize,
+    bt: &'t [f32],
+    /// B scales per interval, NT columns each.
+    sb: &'t [Vec<f32>],
+    bmeta: Option<&'t [Bounds]>,
+}
+
+/// Scratch buffers of one tile, allocated once.
+struct Work {
+    part64: Vec<f64>,
+    part32: Vec<f32>,
+    sigma: Vec<f32>,
+    sum: ExactSum,
+}
+
+impl Work {
+    fn new(rows: usize) -> Work {
+        Work {
+            part64: vec![0.0; rows * NT],
+            part32: vec![0.0; rows * NT],
+            sigma: vec![0.0; rows * NT],
+            sum: ExactSum::new(),
+        }
+    }
+}
+
+/// Bounds of each (row, unit) of a row-major [rows, k] buffer.
+fn row_bounds(x: &[f32], rows: usize, k: usize, unit: usize) -> Vec<Bounds> {
+    let nu = k.div_ceil(unit);
+    let mut out = vec![Bounds::default(); rows * nu];
+    for r in 0..rows {
+        for u in 0..nu {
+            let lo = r * k + u * unit;
+            let hi = r * k + ((u + 1) * unit).min(k);
+            out[r * nu + u] = Bounds::of(&x[lo..hi]);
+        }
+    }
+    out
+}

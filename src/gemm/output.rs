@@ -1,0 +1,41 @@
+//! The result of a GEMM emulation.
+
+use crate::error::Result;
+use crate::formats::DType;
+use crate::gemm::spec::OutType;
+use crate::io::Tensor;
+
+/// C[M, N] row-major; with `out = bf16` every value is bf16-representable.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GemmOutput {
+    pub rows: usize,
+    pub cols: usize,
+    pub values: Vec<f32>,
+    pub out: OutType,
+}
+
+impl GemmOutput {
+    /// The output dtype.
+    pub fn dtype(&self) -> DType {
+        match self.out {
+            OutType::Bf16 => DType::BF16,
+            OutType::F32 => DType::F32,
+        }
+    }
+
+    /// The output as a tensor of its own dtype (bf16 or f32), shape [M, N].
+    pub fn to_tensor(&self, name: &str) -> Result<Tensor> {
+        let shape = vec![self.rows, self.cols];
+        match self.out {
+            OutType::F32 => Tensor::from_f32(name, shape, &self.values),
+            OutType::Bf16 => {
+                let bytes = self
+                    .values
+                    .iter()
+                    .flat_map(|&v| half::bf16::from_f32(v).to_bits().to_le_bytes())
+                    .collect();
+                Tensor::new(name, DType::BF16, shape, bytes)
+            }
+        }
+    }
+}

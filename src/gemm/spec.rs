@@ -1,0 +1,489 @@
+//! `GemmSpec`: the axes of a blockwise-scaled FP8 GEMM emulation and the named presets (design.md
+//! "GEMM presets"). A spec string is `preset[,axis=value]...`, e.g. `blockwise,split_k=2,out=f32`.
+//!
+//! C[M,N] = A[M,K] · B[N,K]ᵀ; A has 1×G scales, B 128×128 scales (numerics-spec §2.1, §2.2, §3.4).
+
+use std::fmt;
+
+use crate::error::{Error, Result};
+
+/// K interval after which a partial sum is folded into the f32 accumulator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Promote {
+    /// Every `n` K elements (32, 64 or 128).
+    Every(usize),
+    /// Never: the whole K stays in the inner accumulator, which applies each K block's scale itself.
+    None,
+}
+
+/// How the partial sum of one promotion interval is formed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Acc {
+    /// The exact sum of the interval's products, rounded once to f32 (order-independent).
+    BlockExact,
+    /// Sequential f32 fused multiply-adds in k order.
+    F32Seq,
+    /// An accumulator kept to `N` explicit mantissa bits, truncated toward zero after every 32-k step.
+    Trunc(u32),
+    /// Everything in f64, no f32 rounding before the output.
+    Exact,
+}
+
+/// How a partial sum is scaled when promoted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ScaleOrder {
+    /// acc = fma(partial, fl32(sa·sb), acc): one product of the scales, one rounding for the FMA.
+    Fused,
+    /// acc = fl32(fl32(fl32(partial·sa)·sb) + acc): left to right, every op rounded.
+    Left,
+}
+
+/// Whether the operands are dequantized before the GEMM.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Dequant {
+    None,
+    /// x = bf16(fl32(decode(q)·s)) for both operands, then a GEMM on plain bf16 values.
+    Bf16,
+}
+
+/// Output element type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum OutType {
+    /// f32 accumulator rounded to bf16, nearest-even.
+    Bf16,
+    F32,
+}
+
+/// A GEMM emulation: a preset's axes with any overrides.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct GemmSpec {
+    /// The preset it started from.
+    pub preset: Preset,
+    pub promote: Promote,
+    pub acc: Acc,
+    pub scale_order: ScaleOrder,
+    /// Number of partial GEMMs over contiguous K ranges, summed in f32 at the end (1 = no split).
+    pub split_k: usize,
+    pub dequant: Dequant,
+    pub out: OutType,
+}
+
+/// The named presets of design.md.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Preset {
+    Blockwise,
+    BlockwiseV3,
+    FastAccum,
+    DequantBf16,
+    Exact,
+}
+
+/// The axis names a spec string accepts.
+pub const AXES: [&str; 6] = ["promote", "acc", "scale_order", "split_k", "dequant", "out"];
+
+impl Preset {
+    /// Every preset, in the order reports list them.
+    pub const ALL: [Preset; 5] = [
+        Preset::Blockwise,
+        Preset::BlockwiseV3,
+        Preset::FastAccum,
+        Preset::DequantBf16,
+        Preset::Exact,
+    ];
+
+    /// The name a spec string uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            Preset::Blockwise => "blockwise",
+            Preset::BlockwiseV3 => "blockwise-v3",
+            Preset::FastAccum => "fast-accum",
+            Preset::DequantBf16 => "dequant-bf16",
+            Preset::Exact => "exact",
+        }
+    }
+
+    /// Parses a preset name.
+    pub fn parse(s: &str) -> Option<Preset> {
+        Self::ALL.into_iter().find(|p| p.name() == s)
+    }
+
+    /// One line saying what the preset reproduces and how faithfully (printed by reports).
+    pub fn description(self) -> &'static str {
+        match self {
+            Preset::Blockwise => {
+                "DeepGEMM SM90 / DeepSeek-V3.2 fp8_gemm: exact 128-K partials, acc = fma(partial, fl32(sa·sb), acc), bf16 out"
+            }
+            Preset::BlockwiseV3 => {
+                "DeepSeek-V3 Triton fp8_gemm: exact 128-K partials, acc += (partial·sa)·sb left to right, bf16 out"
+            }
+            Preset::FastAccum => {
+                "APPROXIMATE model of torch._scaled_mm(use_fast_accum=True): no promotion, accumulator truncated to 13 mantissa bits every 32 K; not bit-exact to any kernel"
+            }
+            Preset::DequantBf16 => {
+                "DeepSeek-V3 gemm_impl=\"bf16\" reference: both operands dequantized to bf16, sequential f32 FMA over k, bf16 out"
+            }
+            Preset::Exact => "oracle: exact partials, f64 promotion and accumulation, f32 out",
+        }
+    }
+
+    /// The preset's axes.
+    pub fn spec(self) -> GemmSpec {
+        let base = GemmSpec {
+            preset: self,
+            promote: Promote::Every(128),
+            acc: Acc::BlockExact,
+            scale_order: ScaleOrder::Fused,
+            split_k: 1,
+            dequant: Dequant::None,
+            out: OutType::Bf16,
+        };
+        match self {
+            // DeepGEMM `sm90_fp8_gemm_1d2d.cuh`: 4 WGMMAs (BLOCK_K = 128) into a fresh accumulator, then
+            // `final_accum += (scale_a·scale_b) * accum` on CUDA cores (an FFMA); BF16-only output
+            // (numerics-spec §3.4). DeepSeek-V3.2 `inference/kernel.py::fp8_gemm`: Scale_C = sa·sb rounded first,
+            // fresh C_local per 128-K block, `C_accum += C_local * Scale_C` (§2.2).
+            Preset::Blockwise => base,
+            // DeepSeek-V3 `inference/kernel.py::fp8_gemm_kernel` (Triton): `acc += tl.dot(a, b) * a_s * b_s`,
+            // evaluated left to right, `c = acc.to(bf16)` (numerics-spec §2.1).
+            Preset::BlockwiseV3 => GemmSpec {
+                scale_order: ScaleOrder::Left,
+                ..base
+            },
+            // torch `_scaled_mm(use_fast_accum=True)` keeps the whole sum in the tensor-core accumulator
+            // ("fp22", pytorch#147971; numerics-spec §6.5, §9.11); DeepSeek-V3 report §3.3.2: "around 14 bits".
+            // An approximate model only.
+            Preset::FastAccum => GemmSpec {
+                promote: Promote::None,
+                acc: Acc::Trunc(13),
+                ..base
+            },
+            // DeepSeek-V3 `model.py::linear` with `gemm_impl = "bf16"`: `weight_dequant` (`x.to(f32) * s`, stored
+            // bf16), then a bf16 `F.linear` (numerics-spec §2.1, §9.12); modelled as sequential f32 FMAs.
+            Preset::DequantBf16 => GemmSpec {
+                promote: Promote::None,
+                acc: Acc::F32Seq,
+                dequant: Dequant::Bf16,
+                ..base
+            },
+            // Not a kernel: the oracle every other preset is compared with.
+            Preset::Exact => GemmSpec {
+                acc: Acc::Exact,
+                out: OutType::F32,
+                ..base
+            },
+        }
+    }
+}
+
+fn usage(msg: String) -> Error {
+    Error::Usage(msg)
+}
+
+fn preset_list() -> String {
+    Preset::ALL.map(Preset::name).join(", ")
+}
+
+impl GemmSpec {
+    /// Parses `preset[,axis=value]...`. Unknown presets, axes and values are usage errors that list the valid
+    /// spellings.
+    pub fn parse(s: &str) -> Result<GemmSpec> {
+        let mut parts = s.split(',').map(str::trim);
+        let name = parts.next().unwrap_or("");
+        let preset = Preset::parse(name).ok_or_else(|| {
+            usage(format!(
+                "GEMM spec '{s}': unknown preset '{name}'; presets are {}",
+                preset_list()
+            ))
+        })?;
+        let mut spec = preset.spec();
+        for part in parts {
+            let (axis, value) = part.split_once('=').ok_or_else(|| {
+                usage(format!(
+                    "GEMM spec '{s}': '{part}' is not axis=value (axes: {})",
+                    AXES.join(", ")
+                ))
+            })?;
+            spec.set(axis.trim(), value.trim())
+                .map_err(|e| usage(format!("GEMM spec '{s}': {e}")))?;
+        }
+        Ok(spec)
+    }
+
+    /// Sets one axis from its spelling; the error text names the valid values.
+    pub fn set(&mut self, axis: &str, value: &str) -> std::result::Result<(), String> {
+        let bad = |valid: &str| format!("{axis}={value}: {axis} must be one of {valid}");
+        match axis.replace('-', "_").as_str() {
+            "promote" => {
+                self.promote = match value {
+                    "32" => Promote::Every(32),
+                    "64" => Promote::Every(64),
+                    "128" => Promote::Every(128),
+                    "none" => Promote::None,
+                    _ => return Err(bad("32, 64, 128, none")),
+                }
+            }
+            "acc" => {
+                self.acc = match value {
+                    "block-exact" => Acc::BlockExact,
+                    "f32-seq" => Acc::F32Seq,
+                    "exact" => Acc::Exact,
+                    v => match v.strip_prefix("trunc:").map(str::parse::<u32>) {
+                        Some(Ok(n)) if (1..=23).contains(&n) => Acc::Trunc(n),
+                        _ => return Err(bad("block-exact, f32-seq, trunc:N (N = 1..=23), exact")),
+                    },
+                }
+            }
+            "scale_order" => {
+                self.scale_order = match value {
+                    "fused" => ScaleOrder::Fused,
+                    "left" => ScaleOrder::Left,
+                    _ => return Err(bad("fused, left")),
+                }
+            }
+            "split_k" => {
+                self.split_k = match value.parse::<usize>() {
+                    Ok(n) if n >= 1 => n,
+                    _ => return Err(bad("a positive integer")),
+                }
+            }
+            "dequant" => {
+                self.dequant = match value {
+                    "none" => Dequant::None,
+                    "bf16" => Dequant::Bf16,
+                    _ => return Err(bad("none, bf16")),
+                }
+            }
+            "out" => {
+                self.out = match value {
+                    "bf16" => OutType::Bf16,
+                    "f32" => OutType::F32,
+                    _ => return Err(bad("bf16, f32")),
+                }
+            }
+            _ => {
+                return Err(format!(
+                    "unknown axis '{axis}'; axes are {}",
+                    AXES.join(", ")
+                ))
+            }
+        }
+        Ok(())
+    }
+
+    /// The preset's one-line description, followed by the overrides when there are any.
+    pub fn description(&self) -> String {
+        let base = self.preset.description();
+        let ov = self.overrides();
+        if ov.is_empty() {
+            base.to_string()
+        } else {
+            format!("{base}; overridden: {}", ov.join(", "))
+        }
+    }
+
+    /// Whether the spec is only an approximate model of a real kernel (it inherits `fast-accum`'s caveat, or
+    /// uses a truncated accumulator).
+    pub fn is_approximate(&self) -> bool {
+        matches!(self.acc, Acc::Trunc(_))
+    }
+
+    /// The axes that differ from the preset's, as `axis=value`.
+    pub fn overrides(&self) -> Vec<String> {
+        let p = self.preset.spec();
+        let mut v = Vec::new();
+        if self.promote != p.promote {
+            v.push(format!("promote={}", promote_name(self.promote)));
+        }
+        if self.acc != p.acc {
+            v.push(format!("acc={}", acc_name(self.acc)));
+        }
+        if self.scale_order != p.scale_order {
+            v.push(format!("scale_order={}", order_name(self.scale_order)));
+        }
+        if self.split_k != p.split_k {
+            v.push(format!("split_k={}", self.split_k));
+        }
+        if self.dequant != p.dequant {
+            v.push(format!("dequant={}", dequant_name(self.dequant)));
+        }
+        if self.out != p.out {
+            v.push(format!("out={}", out_name(self.out)));
+        }
+        v
+    }
+
+    /// The same axes written from the preset that needs the fewest overrides (ties: the earlier preset), so
+    /// that e.g. blockwise with `scale_order=left` reads `blockwise-v3`.
+    pub fn canonical(&self) -> GemmSpec {
+        Preset::ALL
+            .into_iter()
+            .map(|p| GemmSpec { preset: p, ..*self })
+            .min_by_key(|s| s.overrides().len())
+            .unwrap_or(*self)
+    }
+
+    /// Every axis as `axis=value` (for JSON and for fingerprint tables).
+    pub fn axes(&self) -> String {
+        format!(
+            "promote={},acc={},scale_order={},split_k={},dequant={},out={}",
+            promote_name(self.promote),
+            acc_name(self.acc),
+            order_name(self.scale_order),
+            self.split_k,
+            dequant_name(self.dequant),
+            out_name(self.out)
+        )
+    }
+}
+
+impl fmt::Display for GemmSpec {
+    /// The canonical spec string: the preset, then its overrides. `GemmSpec::parse` reads it back.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.preset.name())?;
+        for o in self.overrides() {
+            write!(f, ",{o}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::str::FromStr for GemmSpec {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        GemmSpec::parse(s)
+    }
+}
+
+/// Spelling of a promote value.
+pub fn promote_name(p: Promote) -> String {
+    match p {
+        Promote::Every(n) => n.to_string(),
+        Promote::None => "none".into(),
+    }
+}
+
+/// Spelling of an acc value.
+pub fn acc_name(a: Acc) -> String {
+    match a {
+        Acc::BlockExact => "block-exact".into(),
+        Acc::F32Seq => "f32-seq".into(),
+        Acc::Trunc(n) => format!("trunc:{n}"),
+        Acc::Exact => "exact".into(),
+    }
+}
+
+fn order_name(o: ScaleOrder) -> &'static str {
+    match o {
+        ScaleOrder::Fused => "fused",
+        ScaleOrder::Left => "left",
+    }
+}
+
+fn dequant_name(d: Dequant) -> &'static str {
+    match d {
+        Dequant::None => "none",
+        Dequant::Bf16 => "bf16",
+    }
+}
+
+fn out_name(o: OutType) -> &'static str {
+    match o {
+        OutType::Bf16 => "bf16",
+        OutType::F32 => "f32",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presets_have_the_axes_of_design_md() {
+        let b = GemmSpec::parse("blockwise").unwrap();
+        assert_eq!(
+            (b.promote, b.acc, b.scale_order, b.split_k, b.dequant, b.out),
+            (
+                Promote::Every(128),
+                Acc::BlockExact,
+                ScaleOrder::Fused,
+                1,
+                Dequant::None,
+                OutType::Bf16
+            )
+        );
+        assert_eq!(
+            GemmSpec::parse("blockwise-v3").unwrap().scale_order,
+            ScaleOrder::Left
+        );
+        let f = GemmSpec::parse("fast-accum").unwrap();
+        assert_eq!((f.promote, f.acc), (Promote::None, Acc::Trunc(13)));
+        assert!(f.is_approximate());
+        assert!(f.description().contains("APPROXIMATE"));
+        let d = GemmSpec::parse("dequant-bf16").unwrap();
+        assert_eq!(
+            (d.dequant, d.acc, d.out),
+            (Dequant::Bf16, Acc::F32Seq, OutType::Bf16)
+        );
+        let e = GemmSpec::parse("exact").unwrap();
+        assert_eq!((e.acc, e.out), (Acc::Exact, OutType::F32));
+    }
+
+    #[test]
+    fn overrides_parse_and_round_trip() {
+        let s = GemmSpec::parse(
+            "blockwise, promote=32 ,acc=trunc:10,scale-order=left,split_k=4,dequant=bf16,out=f32",
+        )
+        .unwrap();
+        assert_eq!(s.promote, Promote::Every(32));
+        assert_eq!(s.acc, Acc::Trunc(10));
+        assert_eq!(s.scale_order, ScaleOrder::Left);
+        assert_eq!(s.split_k, 4);
+        assert_eq!(s.dequant, Dequant::Bf16);
+        assert_eq!(s.out, OutType::F32);
+        let text = s.to_string();
+        assert_eq!(
+            text,
+            "blockwise,promote=32,acc=trunc:10,scale_order=left,split_k=4,dequant=bf16,out=f32"
+        );
+        assert_eq!(GemmSpec::parse(&text).unwrap(), s);
+        // An override equal to the preset's value disappears from the canonical string.
+        assert_eq!(
+            GemmSpec::parse("exact,out=f32").unwrap().to_string(),
+            "exact"
+        );
+        for p in Preset::ALL {
+            assert_eq!(GemmSpec::parse(&p.spec().to_string()).unwrap(), p.spec());
+        }
+        let v3 = GemmSpec::parse("blockwise,scale_order=left")
+            .unwrap()
+            .canonical();
+        assert_eq!(v3.to_string(), "blockwise-v3");
+        let fa = GemmSpec::parse("blockwise,promote=none,acc=trunc:13,split_k=2")
+            .unwrap()
+            .canonical();
+        assert_eq!(fa.to_string(), "fast-accum,split_k=2");
+    }
+
+    #[test]
+    fn bad_specs_name_the_valid_spellings() {
+        let msg = |s: &str| match GemmSpec::parse(s) {
+            Err(Error::Usage(m)) => m,
+            other => panic!("{s}: expected a usage error, got {other:?}"),
+        };
+        assert!(
+            msg("blockwize").contains("blockwise, blockwise-v3, fast-accum, dequant-bf16, exact")
+        );
+        assert!(msg("blockwise,colour=red")
+            .contains("promote, acc, scale_order, split_k, dequant, out"));
+        assert!(msg("blockwise,promote=96").contains("32, 64, 128, none"));
+        assert!(msg("blockwise,acc=trunc:0").contains("trunc:N"));
+        assert!(msg("blockwise,acc=trunc:24").contains("trunc:N"));
+        assert!(msg("blockwise,acc=fast").contains("block-exact, f32-seq"));
+        assert!(msg("blockwise,split_k=0").contains("positive integer"));
+        assert!(msg("blockwise,out=f16").contains("bf16, f32"));
+        assert!(msg("blockwise,dequant=f8").contains("none, bf16"));
+        assert!(msg("blockwise,scale_order=right").contains("fused, left"));
+        assert!(msg("blockwise,promote").contains("axis=value"));
+        assert!(msg("").contains("unknown preset"));
+    }
+}

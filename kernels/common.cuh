@@ -170,12 +170,10 @@ ISO_DEV float iso_e8m0_decode(u8 c) {
     return iso_float((u32)c << 23);
 }
 
-// e8m0::even_exponent.
+// e8m0::even_exponent: aiter Even's literal 32-bit formula, wrap-around included (the canonical NaN
+// 0x7FFFFFFF carries into the sign bit and reads exponent 0).
 ISO_DEV u32 iso_even_exponent(u32 abs_bits, u32 mbits) {
-    if ((abs_bits >> 23) == 0xFF) return 0xFF;
-    u32 r = (abs_bits + (1u << (22 - mbits))) & 0xFF800000u;
-    u32 e = r >> 23;
-    return e < 0xFF ? e : 0xFF;
+    return (((abs_bits + (1u << (22 - mbits))) & 0xFF800000u) >> 23) & 0xFFu;
 }
 
 // exp2f(ceilf(log2f(s))) with this device's log2f (vLLM, DeepSeek-V3 Triton, ...; numerics-spec §8).

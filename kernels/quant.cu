@@ -61,7 +61,8 @@ ISO_DEV float q_group_scale(const QuantParams& p, float amax) {
         return iso_e8m0_decode(q_code_clamp((iso_bits(d) >> 23) & 0xFF, p.code_clamp));
     }
     if (p.pow2 == ISO_P2_EVEN) {  // pow2_even
-        u32 e = iso_even_exponent(iso_bits(a) & 0x7FFFFFFFu, (u32)p.mbits);
+        // A NaN amax is the canonical 0x7FFFFFFF, as on the CPU twin (scale.rs pow2_even).
+        u32 e = iso_even_exponent(isnan(a) ? 0x7FFFFFFFu : (iso_bits(a) & 0x7FFFFFFFu), (u32)p.mbits);
         u32 c = e == 0xFF ? 0xFF : (e > (u32)p.target_max_pow2 ? e - (u32)p.target_max_pow2 : 0);
         return iso_e8m0_decode(q_code_clamp(c, p.code_clamp));
     }

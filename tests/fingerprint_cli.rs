@@ -127,3 +127,30 @@ fn fingerprint_finds_the_rules_of_real_dumps() {
         o.stdout
     );
 }
+
+#[test]
+fn backend_cuda_without_a_gpu_is_one_line_and_exit_2() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_isolate"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "fingerprint",
+            "--backend",
+            "cuda",
+            "--input",
+            "fixtures/minilm/ffn_act.safetensors",
+            "--input",
+            "fixtures/minilm/ffn_act_q.safetensors",
+        ])
+        .output()
+        .unwrap();
+    if isolate::backend::cuda::probe::driver().is_ok() {
+        return; // a GPU machine: covered by tests/gpu.rs
+    }
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("--backend cuda") && !err.contains("panicked"),
+        "{err}"
+    );
+}

@@ -5,8 +5,10 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use crate::backend::{self, BackendArg};
 use crate::error::{Error, Result};
 use crate::experiment::fingerprint::{fingerprint, Dump};
+use crate::experiment::fingerprint_gpu::gpu_check;
 use crate::io::Roles;
 use crate::quant::cpu::{matrix_dims, to_matrix};
 use crate::quant::layout::{infer_group_for, payload_bytes, payload_format, read_scales, XsLayout};
@@ -36,7 +38,14 @@ pub struct FingerprintArgs {
     /// Write the result as JSON to PATH (`-` = stdout, replacing the table).
     #[arg(long, value_name = "PATH")]
     pub json: Option<String>,
+    /// The variant search always runs on the CPU (it shares per-group work across ~900 variants); on a GPU
+    /// backend the best variants are then re-run by the GPU quantizer and checked against the dump.
+    #[command(flatten)]
+    pub backend: BackendArg,
 }
+
+/// Best variants re-run on a GPU backend.
+const GPU_CHECK_MAX: usize = 16;
 
 pub fn run(a: FingerprintArgs) -> Result<i32> {
     let layout = XsLayout::parse(&a.xs_layout)?;
@@ -56,6 +65,7 @@ pub fn run(a: FingerprintArgs) -> Result<i32> {
         None => infer_group_for(xs, layout, m, k)?,
     };
     let scales = read_scales(xs, layout, m, ng)?;
+    let be = backend::select_quiet(a.backend.backend)?;
     let (_, _, xv) = to_matrix(x, "x")?;
     let f = fingerprint(&Dump {
         x: &xv,
@@ -67,6 +77,18 @@ pub fn run(a: FingerprintArgs) -> Result<i32> {
         codes: scales.codes.as_deref(),
         group: g,
     });
+    let gpu = if be.name() == "cpu" {
+        None
+    } else {
+        Some(gpu_check(
+            be.as_ref(),
+            &f,
+            x,
+            q,
+            &scales.values,
+            GPU_CHECK_MAX,
+        )?)
+    };
     if a.json.as_deref() != Some("-") {
         let header = format!(
             "fingerprint of xq ({} {:?}) with xs ({} {:?}, {} scales, --xs-layout {}) from x ({} [{m}, {k}])",
@@ -79,9 +101,16 @@ pub fn run(a: FingerprintArgs) -> Result<i32> {
             x.dtype
         );
         print!("{}", render(&f, &header, a.top));
+        if let Some(g) = &gpu {
+            println!("{}", g.line());
+        }
     }
     if let Some(dest) = &a.json {
-        write_json(dest, &to_json(&f, a.top))?;
+        let mut j = to_json(&f, a.top);
+        if let Some(g) = &gpu {
+            j["gpu_check"] = g.to_json();
+        }
+        write_json(dest, &j)?;
     }
     Ok(if f.reproduced() { 0 } else { 1 })
 }

@@ -4,6 +4,7 @@
 pub mod bench;
 pub mod compare;
 pub mod fingerprint;
+pub mod fingerprint_gpu;
 pub mod gemm_attribution;
 pub mod gemm_fingerprint;
 pub mod gemm_isolate;

@@ -28,7 +28,7 @@ use crate::error::{Error, Result};
 use crate::formats::DType;
 
 /// A parsed `kernel:FILE.cu[:ENTRY]`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct KernelRef {
     pub path: PathBuf,
     pub entry: Option<String>,

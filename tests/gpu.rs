@@ -148,12 +148,19 @@ fn cublaslt_replays_the_demo_target_out() {
     let (code, j) = demo_gemm("cublaslt", "blockwise");
     let a = &j["sanity"]["a_vs_target"];
     eprintln!(
-        "cublaslt vs demo target_out: bitwise {} byte_equal {} max_abs {} cos {}; verdict {} (exit {code})",
+        "note: cublaslt vs demo target_out: bitwise {} byte_equal {} max_abs {} cos {}; verdict {} (exit {code})",
         j["sanity"]["a_reproduces_target"], a["byte_equal"], a["max_abs"], a["cos"], j["verdict"]
     );
     assert_eq!(j["paths"]["A"]["gemm"], "cublaslt");
     assert_eq!(j["sanity"]["b_reproduces_ref"], true, "{j}");
     assert!(a["cos"].as_f64().unwrap() > 0.999_999, "{j}");
+    // Measured on the H100 the demo was made on (kernels/NOTES.md): bit for bit, so the verdict `gemm` is
+    // not provisional. Other cards may pick another cuBLASLt algorithm; there the figures are only printed.
+    if _b.info.name.contains("H100") {
+        assert_eq!(j["sanity"]["a_reproduces_target"], true, "{j}");
+        assert_eq!(j["sanity"]["provisional"], false, "{j}");
+        assert_eq!((code, j["verdict"].as_str()), (1, Some("gemm")), "{j}");
+    }
 }
 
 /// Diagnostic beside the test above: cuBLASLt writing bf16 itself (its own epilogue, as torch asks) against
@@ -196,7 +203,7 @@ fn cublaslt_bf16_epilogue_equals_isolates_rounding() {
             .count()
     };
     eprintln!(
-        "n {}: bf16 epilogue == target_out {}, rounded f32 == target_out {}, epilogue == rounded {}",
+        "note: n {}: bf16 epilogue == target_out {}, rounded f32 == target_out {}, epilogue == rounded {}",
         t.len(),
         eq(&direct, &t),
         eq(&rounded, &t),
@@ -231,7 +238,7 @@ fn tc_in_isolate_gemm_and_gpu_variants_in_the_fingerprint() {
         .iter()
         .map(|v| v["variant"].as_str().unwrap())
         .collect();
-    eprintln!("fingerprint ranking: {ranked:?}");
+    eprintln!("note: fingerprint ranking: {ranked:?}");
     assert!(
         ranked.contains(&"tc") && ranked.contains(&"cublaslt"),
         "{f}"

@@ -91,8 +91,9 @@ pub fn run(a: BenchArgs) -> Result<i32> {
                 },
             )?;
             println!(
-                "M×K = {m}×{k} bf16; measured D2D copy {:.0} GB/s (read + write); bytes = input + codes + scales",
-                r.copy_gbs
+                "M×K = {m}×{k} bf16; measured D2D copy {:.0} GB/s (read + write; {:.0} GB/s synchronized per rep); \
+                 bytes = input + codes + scales; every row's repetitions queued, events around each",
+                r.copy_gbs, r.copy_synced_gbs
             );
             print!("{}", bench::table(&r.rows, "GB/s"));
             Ok((!r.all_equal) as i32)

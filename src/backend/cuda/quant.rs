@@ -1,6 +1,6 @@
 //! Launches of kernels/quant.cu: a [`QuantSpec`] applied on the GPU, bit for bit as `crate::quant::cpu`.
 //!
-//! Activations (1×G groups) take `quant_act_fast{4,8,16,32}` when the input is bf16, G ∈ {32, 64, 128, 256}
+//! Activations (1×G groups) take `quant_act_w32_{2,4,8,16}` when the input is bf16, G ∈ {32, 64, 128, 256}
 //! and K % G = 0; everything else (f16/f32 input, other G, partial groups with pad=yes, 128×128 weight
 //! blocks) takes `quant_blocks`.
 
@@ -159,19 +159,19 @@ impl QuantBuffers {
     }
 }
 
-/// Which kernel runs `spec` on these buffers: `quant_act_fastL` or `quant_blocks`.
+/// Which kernel runs `spec` on these buffers: `quant_act_w32_L` (L = G/16 lanes per group) or `quant_blocks`.
 pub fn kernel_for(b: &QuantBuffers) -> (&'static str, usize) {
     let fast = b.br == 1
         && b.dtype == DType::BF16
         && matches!(b.bc, 32 | 64 | 128 | 256)
         && b.cols % b.bc == 0;
     if fast {
-        let l = b.bc / 8;
+        let l = b.bc / 16;
         let name = match l {
-            4 => "quant_act_fast4",
-            8 => "quant_act_fast8",
-            16 => "quant_act_fast16",
-            _ => "quant_act_fast32",
+            2 => "quant_act_w32_2",
+            4 => "quant_act_w32_4",
+            8 => "quant_act_w32_8",
+            _ => "quant_act_w32_16",
         };
         (name, l)
     } else {
@@ -204,10 +204,19 @@ pub fn launch_named(
     p.bc = b.bc as i32;
     p.in_dtype = in_dtype(b.dtype)?;
     p.scale_e8m0 = b.e8m0 as i32;
+    // `NAME+flat` (bench variants): one thread per work item, no grid-stride loop.
+    let (name, flat) = match name.strip_suffix("+flat") {
+        Some(n) => (n, true),
+        None => (name, false),
+    };
     let f = be.function("quant", name)?;
     let work = if name == "quant_blocks" {
         let (gr, gc) = b.grid();
         gr * gc * 32
+    } else if name.starts_with("quant_act_w32") {
+        b.rows * b.cols / 16
+    } else if name.starts_with("quant_act_w64") {
+        b.rows * b.cols / 32
     } else {
         b.rows * b.cols / 8
     };
@@ -216,7 +225,12 @@ pub fn launch_named(
         .occupancy_max_active_blocks_per_multiprocessor(256, 0, None)
         .map_err(|e| gpu_err("occupancy", e))?
         .max(1);
-    let blocks = work.div_ceil(256).clamp(1, (be.info.sms * per_sm) as usize) as u32;
+    let cap = if flat {
+        u32::MAX as usize
+    } else {
+        (be.info.sms * per_sm) as usize
+    };
+    let blocks = work.div_ceil(256).clamp(1, cap) as u32;
     let cfg = LaunchConfig {
         grid_dim: (blocks, 1, 1),
         block_dim: (256, 1, 1),

@@ -3,8 +3,9 @@
 //
 // quant_blocks: any block shape (1×G activation groups, 128×128 weight blocks), partial edge blocks (pad=yes),
 //   bf16 / f16 / f32 input; one warp per block, two passes over the block (amax, then codes).
-// quant_act_w32_L: 1×G groups, G ∈ {32, 64, 128, 256}, K % G = 0, bf16 input: each thread loads 16 values
-//   (two 16-byte loads), G/16 lanes reduce one group with shuffles, codes leave as 16-byte stores.
+// quant_act_w64_L: 1×G groups, G ∈ {32, 64, 128, 256}, K % G = 0, bf16 input: each thread loads 32 values
+//   (four 16-byte loads), G/32 lanes reduce one group with shuffles, codes leave as 16-byte stores; launched
+//   with one thread per 64-byte chunk.
 // Both write f32 scales or E8M0 codes (`bits >> 23` of a power-of-two scale).
 #include "common.cuh"
 
@@ -298,14 +299,17 @@ ISO_DEV void act_fastv(const QuantParams& p) {
 
 // The L lanes of a group stay together in one warp: blockDim.x and the grid stride are multiples of 32 and
 // every group starts at a chunk index divisible by L, so a warp's tail drops whole groups (hence the
-// __activemask() in the shuffles). quant_act_w32_L: 32 bytes (16 values) per thread, G = 16·L.
-extern "C" __global__ void __launch_bounds__(256) quant_act_w32_2(QuantParams p) { act_fastv<2, 2>(p); }
-extern "C" __global__ void __launch_bounds__(256) quant_act_w32_4(QuantParams p) { act_fastv<4, 2>(p); }
-extern "C" __global__ void __launch_bounds__(256) quant_act_w32_8(QuantParams p) { act_fastv<8, 2>(p); }
-extern "C" __global__ void __launch_bounds__(256) quant_act_w32_16(QuantParams p) { act_fastv<16, 2>(p); }
+// __activemask() in the shuffles). quant_act_w64_L (the default, launched with one thread per chunk): 64 bytes
+// (32 values) per thread, G = 32·L.
+extern "C" __global__ void __launch_bounds__(256) quant_act_w64_1(QuantParams p) { act_fastv<1, 4>(p); }
+extern "C" __global__ void __launch_bounds__(256) quant_act_w64_2(QuantParams p) { act_fastv<2, 4>(p); }
+extern "C" __global__ void __launch_bounds__(256) quant_act_w64_4(QuantParams p) { act_fastv<4, 4>(p); }
+extern "C" __global__ void __launch_bounds__(256) quant_act_w64_8(QuantParams p) { act_fastv<8, 4>(p); }
 // Variants timed by `isolate bench quant` (G = 128; kernels/NOTES.md has their figures): v4 (16 bytes per
-// thread, two chunks per step) and its one- and four-chunk forms; 64 bytes per thread.
+// thread, two chunks per grid-stride step) and its one- and four-chunk forms; v5 (32 bytes per thread);
+// 128 bytes per thread.
 extern "C" __global__ void __launch_bounds__(256) quant_act_fast16(QuantParams p) { act_fast<16, 2>(p); }
 extern "C" __global__ void __launch_bounds__(256) quant_act_fast16_u1(QuantParams p) { act_fast<16, 1>(p); }
 extern "C" __global__ void __launch_bounds__(256) quant_act_fast16_u4(QuantParams p) { act_fast<16, 4>(p); }
-extern "C" __global__ void __launch_bounds__(256) quant_act_w64_4(QuantParams p) { act_fastv<4, 4>(p); }
+extern "C" __global__ void __launch_bounds__(256) quant_act_w32_8(QuantParams p) { act_fastv<8, 2>(p); }
+extern "C" __global__ void __launch_bounds__(256) quant_act_w128_2(QuantParams p) { act_fastv<2, 8>(p); }

@@ -24,7 +24,7 @@ step() { # name, log, command...
 : >"$out/summary.txt"
 ex=""; [ "$mode" = full ] && ex="--exhaustive"
 step selftest selftest.txt "$d/isolate" selftest --backend cuda $ex
-step tests tests.txt "$d/test-gpu" --test-threads=1
+step tests tests.txt "$d/test-gpu" --test-threads=1 --nocapture
 x=fixtures/minilm/ffn_act.safetensors
 if [ -f "$x" ]; then
   step quant-kernel quant-kernel.txt "$d/isolate" quant --input "$x" --reference deepgemm-ue8m0 \

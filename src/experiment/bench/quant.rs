@@ -73,16 +73,18 @@ pub fn run(be: &CudaBackend, o: &QuantBench) -> Result<QuantReport> {
     let ng = m * k.div_ceil(g);
     let mut variants: Vec<(bool, &'static str)> = vec![(false, ""), (true, "")];
     if g == 128 {
-        // kernels/NOTES.md: v4 (16 bytes per thread) and its forms, the v5 default with one thread per chunk,
-        // 64 bytes per thread; the default timed with a synchronization after every repetition.
+        // kernels/NOTES.md: v4 (16 bytes per thread) and its forms, v5 (32 bytes, one wave and flat), the v6
+        // kernel with a one-wave grid, 128 bytes per thread; the default timed with a synchronization after every
+        // repetition.
         variants.extend(
             [
                 "quant_act_fast16",
                 "quant_act_fast16_u1",
                 "quant_act_fast16_u4",
+                "quant_act_w32_8",
                 "quant_act_w32_8+flat",
                 "quant_act_w64_4",
-                "quant_act_w64_4+flat",
+                "quant_act_w128_2+flat",
                 "synced",
             ]
             .map(|v| (false, v)),

@@ -17,7 +17,7 @@ fn grid(be: &CudaBackend, f: &cudarc::driver::CudaFunction, work: usize, flat: b
         .map_err(|e| gpu_err("occupancy", e))?
         .max(1);
     let cap = if flat {
-        u32::MAX as usize
+        i32::MAX as usize // the largest grid.x
     } else {
         (be.info.sms * per_sm) as usize
     };

@@ -71,7 +71,9 @@ fn strip_comments(src: &str) -> String {
             (_, Some(b)) => {
                 out.push_str(&rest[..b]);
                 out.push(' ');
-                rest = rest[b + 2..].find("*/").map_or("", |e| &rest[b + 2 + e + 2..]);
+                rest = rest[b + 2..]
+                    .find("*/")
+                    .map_or("", |e| &rest[b + 2 + e + 2..]);
             }
             _ => {
                 out.push_str(rest);

@@ -11,7 +11,12 @@ use crate::backend::cuda::{gpu_err, CudaBackend};
 use crate::error::Result;
 use crate::experiment::bench::BenchRow;
 
-fn grid(be: &CudaBackend, f: &cudarc::driver::CudaFunction, work: usize, flat: bool) -> Result<LaunchConfig> {
+fn grid(
+    be: &CudaBackend,
+    f: &cudarc::driver::CudaFunction,
+    work: usize,
+    flat: bool,
+) -> Result<LaunchConfig> {
     let per_sm = f
         .occupancy_max_active_blocks_per_multiprocessor(256, 0, None)
         .map_err(|e| gpu_err("occupancy", e))?
@@ -41,7 +46,9 @@ pub fn rows(
     let n16 = (bytes_in / 16) as i64;
     let al = |e| gpu_err("alloc", e);
     let mut q = s.alloc_zeros::<u8>(bytes_in / 2).map_err(al)?;
-    let mut sc = s.alloc_zeros::<f32>((n16 as usize / 16).max(1)).map_err(al)?;
+    let mut sc = s
+        .alloc_zeros::<f32>((n16 as usize / 16).max(1))
+        .map_err(al)?;
     let mut y = s.alloc_zeros::<u8>(bytes_in).map_err(al)?;
     let mut out = Vec::new();
     let mut row = |name: &str, moved: f64, ms: (f64, f64)| {
@@ -63,7 +70,9 @@ pub fn rows(
             let mut l = s.launch_builder(&r2w1);
             l.arg(&xs[i % 2]).arg(&mut q).arg(&mut sc).arg(&n16);
             // SAFETY: reads n16 16-byte chunks, writes n16 8-byte codes and n16/16 floats: the buffer sizes.
-            unsafe { l.launch(cfg) }.map(|_| ()).map_err(|e| gpu_err("stream_r2w1", e))
+            unsafe { l.launch(cfg) }
+                .map(|_| ())
+                .map_err(|e| gpu_err("stream_r2w1", e))
         })?;
         let moved = bytes_in as f64 * 1.5 + (n16 / 16 * 4) as f64;
         let name = if flat {
@@ -79,9 +88,15 @@ pub fn rows(
         let mut l = s.launch_builder(&copy16);
         l.arg(&xs[i % 2]).arg(&mut y).arg(&n16);
         // SAFETY: reads and writes n16 16-byte chunks.
-        unsafe { l.launch(cfg) }.map(|_| ()).map_err(|e| gpu_err("stream_copy16", e))
+        unsafe { l.launch(cfg) }
+            .map(|_| ())
+            .map_err(|e| gpu_err("stream_copy16", e))
     })?;
-    row("stream_copy16 (copy kernel, one wave)", 2.0 * bytes_in as f64, (t.median(), t.min()));
+    row(
+        "stream_copy16 (copy kernel, one wave)",
+        2.0 * bytes_in as f64,
+        (t.median(), t.min()),
+    );
     let read16 = be.function("bench", "stream_read16")?;
     let cfg = grid(be, &read16, n16 as usize, false)?;
     let mut acc = s
@@ -91,8 +106,14 @@ pub fn rows(
         let mut l = s.launch_builder(&read16);
         l.arg(&xs[i % 2]).arg(&mut acc).arg(&n16);
         // SAFETY: reads n16 chunks, writes one word per thread of the grid (the size of `acc`).
-        unsafe { l.launch(cfg) }.map(|_| ()).map_err(|e| gpu_err("stream_read16", e))
+        unsafe { l.launch(cfg) }
+            .map(|_| ())
+            .map_err(|e| gpu_err("stream_read16", e))
     })?;
-    row("stream_read16 (read only, one wave)", bytes_in as f64, (t.median(), t.min()));
+    row(
+        "stream_read16 (read only, one wave)",
+        bytes_in as f64,
+        (t.median(), t.min()),
+    );
     Ok(out)
 }

@@ -32,3 +32,32 @@ extern "C" __global__ void dmma_peak(double* out, int iters, double a, double b)
     for (int i = 0; i < 4; i++) s += c[i][0] + c[i][1];
     if (s == 12345.678) out[threadIdx.x] = s;
 }
+
+// Traffic ceilings for `bench quant`: the 1×128 quantizer's exact bytes (16 bytes of bf16 in, 8 bytes of codes
+// and every 16th thread a 4-byte scale out) without its arithmetic, and a plain 16-byte copy, both grid-stride
+// like the quantizer.
+extern "C" __global__ void __launch_bounds__(256) stream_r2w1(const uint4* x, uint2* q, float* s, long long n16) {
+    const long long stride = (long long)gridDim.x * blockDim.x;
+    for (long long c = blockIdx.x * (long long)blockDim.x + threadIdx.x; c < n16; c += stride) {
+        const uint4 v = x[c];
+        const u32 lo = __byte_perm(v.x, v.y, 0x7531), hi = __byte_perm(v.z, v.w, 0x7531);
+        q[c] = make_uint2(lo, hi);
+        if ((threadIdx.x & 15) == 0) s[c / 16] = __uint_as_float(lo);
+    }
+}
+
+extern "C" __global__ void __launch_bounds__(256) stream_copy16(const uint4* x, uint4* y, long long n16) {
+    const long long stride = (long long)gridDim.x * blockDim.x;
+    for (long long c = blockIdx.x * (long long)blockDim.x + threadIdx.x; c < n16; c += stride) y[c] = x[c];
+}
+
+// Read-only: every input byte read once, one word per thread written.
+extern "C" __global__ void __launch_bounds__(256) stream_read16(const uint4* x, u32* out, long long n16) {
+    const long long stride = (long long)gridDim.x * blockDim.x;
+    u32 acc = 0;
+    for (long long c = blockIdx.x * (long long)blockDim.x + threadIdx.x; c < n16; c += stride) {
+        const uint4 v = x[c];
+        acc ^= v.x ^ v.y ^ v.z ^ v.w;
+    }
+    out[blockIdx.x * (long long)blockDim.x + threadIdx.x] = acc;
+}

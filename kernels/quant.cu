@@ -3,8 +3,9 @@
 //
 // quant_blocks: any block shape (1×G activation groups, 128×128 weight blocks), partial edge blocks (pad=yes),
 //   bf16 / f16 / f32 input; one warp per block, two passes over the block (amax, then codes).
-// quant_act_fast: 1×G groups, G ∈ {32, 64, 128, 256}, K % G = 0, bf16 input: each thread loads 8 values
-//   (16 bytes), G/8 lanes reduce one group with shuffles, codes leave as 8-byte stores.
+// quant_act_w64_L: 1×G groups, G ∈ {32, 64, 128, 256}, K % G = 0, bf16 input: each thread loads 32 values
+//   (four 16-byte loads), G/32 lanes reduce one group with shuffles, codes leave as 16-byte stores; launched
+//   with one thread per 64-byte chunk.
 // Both write f32 scales or E8M0 codes (`bits >> 23` of a power-of-two scale).
 #include "common.cuh"
 
@@ -197,24 +198,10 @@ ISO_DEV void q_e4m3fn8_sel(const QuantParams& p, const float* x, float s, float 
     }
 }
 
-// One 16-byte chunk (8 bf16 of a group of 8·L): amax over the group's L lanes, scale, codes.
-template <int L>
-ISO_DEV void act_chunk(const QuantParams& p, long long c, uint4 v) {
-    const u32 w[4] = {v.x, v.y, v.z, v.w};
-    float x[8];
-#pragma unroll
-    for (int i = 0; i < 4; i++) {
-        x[2 * i] = iso_float(w[i] << 16);
-        x[2 * i + 1] = iso_float(w[i] & 0xFFFF0000u);
-    }
-    u32 m = 0;
-#pragma unroll
-    for (int i = 0; i < 8; i++) m = max(m, q_abs_bits(x[i], p.nan_rule));
-#pragma unroll
-    for (int o = L / 2; o > 0; o >>= 1) m = max(m, __shfl_xor_sync(__activemask(), m, o));
-    const float s = q_group_scale(p, q_amax_from_bits(m));
-    const float inv = 1.0f / s;
-    u32 lo = 0, hi = 0;
+// Codes of 8 values of one group (scale s, inv = fl32(1/s)).
+ISO_DEV void act_codes8(const QuantParams& p, const float* x, float s, float inv, u32& lo, u32& hi) {
+    lo = 0;
+    hi = 0;
     if (p.fmt == ISO_E4M3FN) {
         if (p.q_mul || q_recip_exact(s)) q_e4m3fn8_sel<false>(p, x, s, inv, lo, hi);
         else q_e4m3fn8_sel<true>(p, x, s, inv, lo, hi);
@@ -224,6 +211,31 @@ ISO_DEV void act_chunk(const QuantParams& p, long long c, uint4 v) {
 #pragma unroll
         for (int i = 0; i < 4; i++) hi |= (u32)q_value(p, x[4 + i], s, inv) << (8 * i);
     }
+}
+
+ISO_DEV void bf16x8(uint4 v, float* x) {
+    const u32 w[4] = {v.x, v.y, v.z, v.w};
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+        x[2 * i] = iso_float(w[i] << 16);
+        x[2 * i + 1] = iso_float(w[i] & 0xFFFF0000u);
+    }
+}
+
+// One 16-byte chunk (8 bf16 of a group of 8·L): amax over the group's L lanes, scale, codes (v1–v4 layout).
+template <int L>
+ISO_DEV void act_chunk(const QuantParams& p, long long c, uint4 v) {
+    float x[8];
+    bf16x8(v, x);
+    u32 m = 0;
+#pragma unroll
+    for (int i = 0; i < 8; i++) m = max(m, q_abs_bits(x[i], p.nan_rule));
+#pragma unroll
+    for (int o = L / 2; o > 0; o >>= 1) m = max(m, __shfl_xor_sync(__activemask(), m, o));
+    const float s = q_group_scale(p, q_amax_from_bits(m));
+    const float inv = 1.0f / s;
+    u32 lo, hi;
+    act_codes8(p, x, s, inv, lo, hi);
     ((uint2*)p.q)[c] = make_uint2(lo, hi);
     if ((threadIdx.x & (L - 1)) == 0) {
         q_store_scale(p, c / L, s);  // group index = chunk / L
@@ -231,8 +243,7 @@ ISO_DEV void act_chunk(const QuantParams& p, long long c, uint4 v) {
     }
 }
 
-// 1×G groups of bf16 rows, G = 8·L with L ∈ {4, 8, 16, 32} lanes per group; K % G = 0. Grid-stride over
-// 16-byte chunks, U chunks per step with their loads issued first.
+// v4 (bench only): 16 bytes per thread, G = 8·L, U chunks per grid-stride step with their loads issued first.
 template <int L, int U>
 ISO_DEV void act_fast(const QuantParams& p) {
     const long long n8 = p.rows * p.cols / 8;
@@ -249,13 +260,56 @@ ISO_DEV void act_fast(const QuantParams& p) {
     for (; c < n8; c += stride) act_chunk<L>(p, c, x[c]);
 }
 
+// 1×G groups of bf16 rows, K % G = 0: each thread takes V adjacent 16-byte chunks (8·V values) of one group,
+// G = 8·V·L with L lanes per group reducing the amax with log2(L) shuffles; codes leave as 16-byte stores.
+// Grid-stride over (16·V)-byte chunks. Fewer shuffles, scale computations and stores per byte than v4: the
+// v5 measurements (kernels/NOTES.md) showed the quantizer was bound by its instruction count, not by memory.
+template <int L, int V>
+ISO_DEV void act_fastv(const QuantParams& p) {
+    const long long nc = p.rows * p.cols / (8 * V);
+    const long long stride = (long long)gridDim.x * blockDim.x;
+    const uint4* x = (const uint4*)p.x;
+    for (long long c = blockIdx.x * (long long)blockDim.x + threadIdx.x; c < nc; c += stride) {
+        uint4 v[V];
+#pragma unroll
+        for (int j = 0; j < V; j++) v[j] = x[V * c + j];
+        float xs[8 * V];
+#pragma unroll
+        for (int j = 0; j < V; j++) bf16x8(v[j], xs + 8 * j);
+        u32 m = 0;
+#pragma unroll
+        for (int i = 0; i < 8 * V; i++) m = max(m, q_abs_bits(xs[i], p.nan_rule));
+#pragma unroll
+        for (int o = L / 2; o > 0; o >>= 1) m = max(m, __shfl_xor_sync(__activemask(), m, o));
+        const float s = q_group_scale(p, q_amax_from_bits(m));
+        const float inv = 1.0f / s;
+#pragma unroll
+        for (int j = 0; j < V; j += 2) {
+            u32 a, b, cc, d;
+            act_codes8(p, xs + 8 * j, s, inv, a, b);
+            act_codes8(p, xs + 8 * j + 8, s, inv, cc, d);
+            ((uint4*)p.q)[V / 2 * c + j / 2] = make_uint4(a, b, cc, d);
+        }
+        if ((threadIdx.x & (L - 1)) == 0) {
+            q_store_scale(p, c / L, s);  // group index = chunk / L
+            if (m >= 0x7F800000u) atomicOr(p.flags, 1u);
+        }
+    }
+}
+
 // The L lanes of a group stay together in one warp: blockDim.x and the grid stride are multiples of 32 and
 // every group starts at a chunk index divisible by L, so a warp's tail drops whole groups (hence the
-// __activemask() in the shuffles).
-extern "C" __global__ void __launch_bounds__(256) quant_act_fast4(QuantParams p) { act_fast<4, 2>(p); }
-extern "C" __global__ void __launch_bounds__(256) quant_act_fast8(QuantParams p) { act_fast<8, 2>(p); }
+// __activemask() in the shuffles). quant_act_w64_L (the default, launched with one thread per chunk): 64 bytes
+// (32 values) per thread, G = 32·L.
+extern "C" __global__ void __launch_bounds__(256) quant_act_w64_1(QuantParams p) { act_fastv<1, 4>(p); }
+extern "C" __global__ void __launch_bounds__(256) quant_act_w64_2(QuantParams p) { act_fastv<2, 4>(p); }
+extern "C" __global__ void __launch_bounds__(256) quant_act_w64_4(QuantParams p) { act_fastv<4, 4>(p); }
+extern "C" __global__ void __launch_bounds__(256) quant_act_w64_8(QuantParams p) { act_fastv<8, 4>(p); }
+// Variants timed by `isolate bench quant` (G = 128; kernels/NOTES.md has their figures): v4 (16 bytes per
+// thread, two chunks per grid-stride step) and its one- and four-chunk forms; v5 (32 bytes per thread);
+// 128 bytes per thread.
 extern "C" __global__ void __launch_bounds__(256) quant_act_fast16(QuantParams p) { act_fast<16, 2>(p); }
-extern "C" __global__ void __launch_bounds__(256) quant_act_fast32(QuantParams p) { act_fast<32, 2>(p); }
-// Variants timed by `isolate bench quant` (G = 128): one or four chunks per step.
 extern "C" __global__ void __launch_bounds__(256) quant_act_fast16_u1(QuantParams p) { act_fast<16, 1>(p); }
 extern "C" __global__ void __launch_bounds__(256) quant_act_fast16_u4(QuantParams p) { act_fast<16, 4>(p); }
+extern "C" __global__ void __launch_bounds__(256) quant_act_w32_8(QuantParams p) { act_fastv<8, 2>(p); }
+extern "C" __global__ void __launch_bounds__(256) quant_act_w128_2(QuantParams p) { act_fastv<2, 8>(p); }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs on the GPU machine from the repository root, over binaries staged by scripts/stage-gpu.sh:
-#   bash .gpu/cuda/gpu-check.sh .gpu/cuda [full|bench|gemm|quant|quick]   (full: exhaustive codec sweeps + every bench)
+#   bash .gpu/cuda/gpu-check.sh .gpu/cuda [full|bench|gemm|quant|quick]   (full: exhaustive codec sweeps + every bench;
+#   bench: every bench without the exhaustive sweeps; quick: no bench)
 # selftest (every kernel vs its CPU twin, exhaustive codec sweeps), the GPU tests (ISOLATE_REQUIRE_GPU=1: a
 # missing GPU fails), the user example kernel, and the benches. Logs go to $OUT (or /tmp/isolate-gpu); a short
 # table comes last.
@@ -23,7 +24,7 @@ step() { # name, log, command...
 : >"$out/summary.txt"
 ex=""; [ "$mode" = full ] && ex="--exhaustive"
 step selftest selftest.txt "$d/isolate" selftest --backend cuda $ex
-step tests tests.txt "$d/test-gpu" --test-threads=1
+step tests tests.txt "$d/test-gpu" --test-threads=1 --nocapture
 x=fixtures/minilm/ffn_act.safetensors
 if [ -f "$x" ]; then
   step quant-kernel quant-kernel.txt "$d/isolate" quant --input "$x" --reference deepgemm-ue8m0 \
@@ -31,15 +32,24 @@ if [ -f "$x" ]; then
   step quant-cuda quant-cuda.txt "$d/isolate" quant --backend cuda --input "$x" --reference vllm-ue8m0 \
     --candidate deepseek-v32-ue8m0
 fi
+g=fixtures/demo/gemm_drift.safetensors
+if [ -f "$g" ]; then
+  demo=("$d/isolate" gemm --backend cuda --input "$g" --target-quant deepgemm-ue8m0 --ref-quant deepgemm-ue8m0)
+  step gemm-cublaslt gemm-cublaslt.txt "${demo[@]}" --target-gemm cublaslt --ref-gemm blockwise
+  step gemm-kernel gemm-kernel.txt "${demo[@]}" --target-gemm "kernel:$d/examples/gemm_blockwise.cu" --ref-gemm blockwise
+  step gemm-fingerprint gemm-fingerprint.txt "$d/isolate" gemm --fingerprint --backend cuda --input "$g" \
+    --target-quant deepgemm-ue8m0 --top 8
+fi
+bq() { step bench-quant bench-quant.txt "$d/isolate" bench quant --kernel "$d/examples/quant_ue8m0.cu"; }
+bg() { step bench-gemm bench-gemm.txt "$d/isolate" bench gemm --kernel "$d/examples/gemm_blockwise.cu"; }
 case "$mode" in
-  full|bench) step bench-quant bench-quant.txt "$d/isolate" bench quant --kernel "$d/examples/quant_ue8m0.cu"
-        step bench-gemm bench-gemm.txt "$d/isolate" bench gemm ;;
-  gemm) step bench-gemm bench-gemm.txt "$d/isolate" bench gemm ;;
-  quant) step bench-quant bench-quant.txt "$d/isolate" bench quant --kernel "$d/examples/quant_ue8m0.cu" ;;
+  full|bench) bq; bg ;;
+  gemm) bg ;;
+  quant) bq ;;
 esac
-for f in selftest quant-kernel quant-cuda bench-quant bench-gemm; do
+for f in selftest quant-kernel quant-cuda gemm-cublaslt gemm-kernel gemm-fingerprint bench-quant bench-gemm; do
   [ -f "$out/$f.txt" ] && { echo "== $f"; cat "$out/$f.txt"; }
 done
-echo "== tests"; grep -E "^test |test result|panicked|skipping" "$out/tests.txt"
+echo "== tests"; awk '/panicked/{n=4} n&&n--{print;next} /^test |test result|skipping|^note:/' "$out/tests.txt"
 echo "== $(head -2 "$out/nvidia-smi.txt" | tail -1)"
 cat "$out/summary.txt"

@@ -5,7 +5,7 @@ use rayon::prelude::*;
 use crate::backend::Backend;
 use crate::error::Result;
 use crate::formats::{e8m0, E8m0Round, Fp8Format, Overflow};
-use crate::gemm::{GemmOutput, GemmSpec, Operand};
+use crate::gemm::{GemmOutput, GemmSpec, GpuGemm, Operand, OutType};
 use crate::io::Tensor;
 use crate::quant::{QuantSpec, Quantized};
 
@@ -65,5 +65,15 @@ impl Backend for CpuBackend {
         progress: &(dyn Fn(usize, usize) + Sync),
     ) -> Result<GemmOutput> {
         crate::gemm::gemm_with_progress(spec, a, b, progress)
+    }
+
+    fn gpu_gemm(
+        &self,
+        g: &GpuGemm,
+        _out: OutType,
+        _a: &Quantized,
+        _b: &Quantized,
+    ) -> Result<GemmOutput> {
+        Err(crate::backend::gpu_only(g, "this is the CPU backend"))
     }
 }

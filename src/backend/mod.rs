@@ -6,7 +6,7 @@
 
 use crate::error::{Error, Result};
 use crate::formats::{E8m0Round, Fp8Format, Overflow};
-use crate::gemm::{GemmOutput, GemmSpec, Operand};
+use crate::gemm::{GemmChoice, GemmOutput, GemmSpec, GpuGemm, Operand, OutType};
 use crate::io::Tensor;
 use crate::quant::{QuantSpec, Quantized};
 
@@ -43,6 +43,77 @@ pub trait Backend {
         b: &Operand,
         progress: &(dyn Fn(usize, usize) + Sync),
     ) -> Result<GemmOutput>;
+    /// A GEMM that runs only on the GPU (`tc`, `tc-fast-accum`, `cublaslt`, a user kernel): C = A·Bᵀ with
+    /// output type `out`. The CPU backend refuses (`Error::NoGpu`).
+    fn gpu_gemm(
+        &self,
+        g: &GpuGemm,
+        out: OutType,
+        a: &Quantized,
+        b: &Quantized,
+    ) -> Result<GemmOutput>;
+}
+
+/// The one line a GPU-only GEMM gets without a GPU.
+pub fn gpu_only(g: &GpuGemm, why: &str) -> Error {
+    Error::NoGpu(format!("`{g}` runs only on the GPU: {why}"))
+}
+
+/// C = A·Bᵀ by `choice` on `be`: an emulation through [`Backend::gemm`], a GPU-only GEMM through
+/// [`Backend::gpu_gemm`] (both operands must be FP8-quantized, with the same K).
+pub fn run_gemm(
+    be: &dyn Backend,
+    choice: &GemmChoice,
+    a: &Operand,
+    b: &Operand,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<GemmOutput> {
+    match choice {
+        GemmChoice::Emulation(spec) => be.gemm(spec, a, b, progress),
+        GemmChoice::Gpu { gemm, out } => {
+            let (Operand::Quantized(qa), Operand::Quantized(qb)) = (a, b) else {
+                return Err(Error::Usage(format!(
+                    "`{gemm}` multiplies FP8 codes with their scales, but the {} is plain values (quant `none`); \
+                     quantize it or use an emulation such as `exact`",
+                    if matches!(a, Operand::Plain { .. }) {
+                        "activation"
+                    } else {
+                        "weight"
+                    }
+                )));
+            };
+            if qa.cols == 0 {
+                return Err(Error::BadTensor(
+                    "K = 0: the activation and weight have no columns to multiply".into(),
+                ));
+            }
+            if qa.cols != qb.cols {
+                return Err(Error::BadTensor(format!(
+                    "inner dimensions disagree: activation is [M, K] = [{}, {}] but weight is [N, K] = [{}, {}]",
+                    qa.rows, qa.cols, qb.rows, qb.cols
+                )));
+            }
+            let r = be.gpu_gemm(gemm, *out, qa, qb)?;
+            progress(1, 1);
+            Ok(r)
+        }
+    }
+}
+
+/// The backend for a command that runs the GPU-only GEMM `g`: CUDA, or `Error::NoGpu` with one line saying
+/// that `g` runs only on the GPU and why there is none (`--backend cpu`, no driver, no device).
+pub fn require_gpu(choice: BackendChoice, g: &GpuGemm) -> Result<Box<dyn Backend>> {
+    if choice == BackendChoice::Cpu {
+        return Err(gpu_only(
+            g,
+            "--backend cpu was given (use --backend cuda or auto on a machine with an NVIDIA GPU)",
+        ));
+    }
+    match cuda::CudaBackend::new() {
+        Ok(b) => Ok(Box::new(b)),
+        Err(Error::NoGpu(why)) => Err(gpu_only(g, &format!("no usable GPU ({why})"))),
+        Err(e) => Err(e),
+    }
 }
 
 /// The `--backend` flag.

@@ -33,7 +33,8 @@ pub enum BenchWhat {
         #[arg(long, value_name = "FILE.cu[:ENTRY]")]
         kernel: Option<String>,
     },
-    /// The GEMMs (blockwise, tc, tc-fast-accum) against cuBLASLt FP8 with block scaling.
+    /// The GEMMs (blockwise, tc, tc-fast-accum) against cuBLASLt FP8 with block scaling; a user kernel
+    /// (`--kernel FILE.cu[:ENTRY]`, GEMM ABI v1) verified against blockwise and timed beside them.
     Gemm {
         #[arg(long, default_value_t = 4096)]
         m: usize,
@@ -44,6 +45,9 @@ pub enum BenchWhat {
         /// Timed repetitions per kernel (median reported).
         #[arg(long, default_value_t = 20)]
         reps: usize,
+        /// A user GEMM kernel: FILE.cu[:ENTRY] (GEMM ABI v1, see examples/gemm_blockwise.cu).
+        #[arg(long, value_name = "FILE.cu[:ENTRY]")]
+        kernel: Option<String>,
     },
 }
 
@@ -87,17 +91,28 @@ pub fn run(a: BenchArgs) -> Result<i32> {
                 },
             )?;
             println!(
-                "M×K = {m}×{k} bf16; measured D2D copy {:.0} GB/s (read + write); bytes = input + codes + scales",
-                r.copy_gbs
+                "M×K = {m}×{k} bf16; measured D2D copy {:.0} GB/s (read + write; {:.0} GB/s synchronized per rep); \
+                 bytes = input + codes + scales; every row's repetitions queued, events around each",
+                r.copy_gbs, r.copy_synced_gbs
             );
             print!("{}", bench::table(&r.rows, "GB/s"));
             Ok((!r.all_equal) as i32)
         }
-        BenchWhat::Gemm { m, n, k, reps } => {
+        BenchWhat::Gemm {
+            m,
+            n,
+            k,
+            reps,
+            kernel,
+        } => {
             if m == 0 || n == 0 || k == 0 || k % 128 != 0 || n % 16 != 0 {
                 return Err(Error::Usage(format!(
                     "bench gemm: M, N, K must be positive with K % 128 = 0 and N % 16 = 0 (got {m}×{n}×{k})"
                 )));
+            }
+            let kernel = kernel.map(|f| crate::backend::cuda::user::KernelRef::from_file_arg(&f));
+            if let Some(kr) = &kernel {
+                crate::backend::cuda::user::check_exists(&kr.path)?;
             }
             let be = cuda()?;
             println!("device: {}", be.describe());
@@ -108,6 +123,7 @@ pub fn run(a: BenchArgs) -> Result<i32> {
                     n,
                     k,
                     reps: reps.max(1),
+                    kernel,
                 },
             )?;
             println!(
@@ -115,7 +131,7 @@ pub fn run(a: BenchArgs) -> Result<i32> {
                 r.fp32_tflops, r.fp64_mma_tflops, r.cublaslt_tflops
             );
             print!("{}", bench::table(&r.rows, "TFLOP/s"));
-            Ok(0)
+            Ok((!r.user_equal) as i32)
         }
     }
 }

@@ -11,12 +11,12 @@ use std::path::PathBuf;
 use clap::Args;
 
 use crate::error::{Error, Result};
-use crate::experiment::gemm_fingerprint::{default_variants, fingerprint};
+use crate::experiment::gemm_fingerprint::{fingerprint, variants_for};
 use crate::experiment::gemm_isolate::{
     run_with as isolate, saved_tensors, Activation, IsolateInputs, Thresholds,
 };
 use crate::formats::{DType, Fp8Format};
-use crate::gemm::{load, GemmSpec, Operand};
+use crate::gemm::{load, GemmChoice, GpuGemm, Operand};
 use crate::io::Roles;
 use crate::quant::layout::XsLayout;
 use crate::quant::{quantize_activation, quantize_weight, QuantSpec};
@@ -45,7 +45,9 @@ pub struct GemmArgs {
     /// Reference quantizer: a quant spec, e.g. deepgemm-ue8m0, or `none` (x as it is).
     #[arg(long, value_name = "Q", required_unless_present = "fingerprint")]
     pub ref_quant: Option<String>,
-    /// Target GEMM: blockwise | blockwise-v3 | fast-accum | dequant-bf16 | exact, with `,axis=value` overrides.
+    /// Target GEMM: an emulation, blockwise | blockwise-v3 | fast-accum | dequant-bf16 | exact with `,axis=value`
+    /// overrides; or GPU-only: tc | tc-fast-accum | cublaslt | kernel:FILE.cu[:ENTRY] (GEMM ABI v1, see
+    /// examples/gemm_blockwise.cu), with `,out=bf16|f32`.
     #[arg(long, value_name = "G", required_unless_present = "fingerprint")]
     pub target_gemm: Option<String>,
     /// Reference GEMM (same spellings as --target-gemm).
@@ -61,7 +63,8 @@ pub struct GemmArgs {
     #[arg(long, value_name = "FMT", default_value = "e4m3fn")]
     pub fp8: String,
     /// Where the GEMMs run: auto (CUDA when a GPU is there) | cpu | cuda. On CUDA the block-exact GEMMs run on
-    /// the GPU (bit-identical), other emulations on the CPU.
+    /// the GPU (bit-identical), other emulations on the CPU; tc, tc-fast-accum, cublaslt and kernel: need the
+    /// GPU. With --fingerprint on a GPU, tc, tc-fast-accum and cublaslt are ranked too.
     #[arg(long, default_value = "auto")]
     pub backend: String,
     /// Rank GEMM emulations by how well they reproduce target_out from the dumped operands instead.
@@ -96,8 +99,12 @@ fn fp8_format(s: &str) -> Result<Fp8Format> {
         .ok_or_else(|| Error::Usage(format!("--fp8 {s}: expected e4m3fn, e4m3fnuz or e5m2")))
 }
 
-fn gemm_spec(flag: &str, s: &str) -> Result<GemmSpec> {
-    GemmSpec::parse(s).map_err(|e| Error::Usage(format!("{flag}: {e}")))
+fn gemm_choice(flag: &str, s: &str) -> Result<GemmChoice> {
+    let c = GemmChoice::parse(s).map_err(|e| Error::Usage(format!("{flag}: {e}")))?;
+    if let Some(GpuGemm::Kernel { path, .. }) = c.gpu() {
+        crate::backend::cuda::user::check_exists(path)?;
+    }
+    Ok(c)
 }
 
 /// The activation a quantizer choice gives: `dumped` (xq/xs), or a quant spec applied to x (`none` keeps x
@@ -177,14 +184,19 @@ pub fn run(a: GemmArgs) -> Result<i32> {
     let files = crate::io::load_all(&a.inputs)?;
     let roles = Roles::new(files, &a.names, &ROLES)?;
     if a.fingerprint {
-        return run_fingerprint(&a, &roles, raw);
+        return run_fingerprint(&a, &roles, raw, choice);
     }
     let (tq, rq) = (
         a.target_quant.as_deref().unwrap_or(""),
         a.ref_quant.as_deref().unwrap_or(""),
     );
-    let target_gemm = gemm_spec("--target-gemm", a.target_gemm.as_deref().unwrap_or(""))?;
-    let ref_gemm = gemm_spec("--ref-gemm", a.ref_gemm.as_deref().unwrap_or(""))?;
+    let target_gemm = gemm_choice("--target-gemm", a.target_gemm.as_deref().unwrap_or(""))?;
+    let ref_gemm = gemm_choice("--ref-gemm", a.ref_gemm.as_deref().unwrap_or(""))?;
+    // A GPU-only GEMM needs the GPU: say so before quantizing or multiplying anything.
+    let gpu_be = match target_gemm.gpu().or(ref_gemm.gpu()) {
+        Some(g) => Some(crate::backend::require_gpu(choice, g)?),
+        None => None,
+    };
     let w = weight(&roles, &a, raw)?;
     let (tname, tact) = activation("--target-quant", tq, &roles, &a, raw)?;
     let (rname, ract) = activation("--ref-quant", rq, &roles, &a, raw)?;
@@ -220,7 +232,10 @@ pub fn run(a: GemmArgs) -> Result<i32> {
     };
     let macs = 4.0 * (tact.rows() * w.rows()) as f64 * w.cols() as f64;
     let pb = progress_bar(macs, "4 GEMM paths");
-    let be = crate::backend::select_quiet(choice)?;
+    let be = match gpu_be {
+        Some(be) => be,
+        None => crate::backend::select_quiet(choice)?,
+    };
     let res = isolate(be.as_ref(), &inp, &|path, done, total| {
         if let Some(pb) = &pb {
             pb.set_position(((path * total + done) * 100 / (4 * total.max(1))) as u64);
@@ -247,15 +262,21 @@ pub fn run(a: GemmArgs) -> Result<i32> {
     Ok(res.attribution.verdict.exit_code())
 }
 
-fn run_fingerprint(a: &GemmArgs, roles: &Roles, raw: Fp8Format) -> Result<i32> {
+fn run_fingerprint(
+    a: &GemmArgs,
+    roles: &Roles,
+    raw: Fp8Format,
+    choice: crate::backend::BackendChoice,
+) -> Result<i32> {
     let tq = a.target_quant.as_deref().unwrap_or("dumped");
     let (_, act) = activation("--target-quant", tq, roles, a, raw)?;
     let w = weight(roles, a, raw)?;
     let target = roles.get("target_out")?;
-    let variants = default_variants();
+    let be = crate::backend::select_quiet(choice)?;
+    let variants = variants_for(be.as_ref());
     let macs = variants.len() as f64 * (act.rows() * w.rows()) as f64 * w.cols() as f64;
     let pb = progress_bar(macs, "GEMM variants");
-    let f = fingerprint(&act, &w, target, &variants, &|d, t| {
+    let f = fingerprint(be.as_ref(), &act, &w, target, &variants, &|d, t| {
         if let Some(pb) = &pb {
             pb.set_position((d * 100 / t.max(1)) as u64);
         }

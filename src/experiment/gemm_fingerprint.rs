@@ -1,12 +1,15 @@
 //! `isolate gemm --fingerprint`: which GEMM emulation reproduces a dumped output? Runs every variant of a
 //! grid over the axes of design.md (promote interval, acc, scale order, split-K, dequant) on the dumped
 //! quantized operands, compares each with the dump (`metrics::compare`) and ranks them by the fraction of
-//! bit-equal elements, then by the fraction within 1 ulp, then by the largest ulp distance.
+//! bit-equal elements, then by the fraction within 1 ulp, then by the largest ulp distance. On a GPU backend the
+//! GPU-only GEMMs (`tc`, `tc-fast-accum`, `cublaslt`: the real kernels) are ranked with them ([`gpu_variants`]).
 
-use crate::error::Result;
+use crate::backend::Backend;
+use crate::error::{Error, Result};
 use crate::formats::DType;
 use crate::gemm::{
-    gemm, plan, Acc, Dequant, GemmSpec, Operand, OutType, Preset, Promote, ScaleOrder,
+    gemm, plan, Acc, Dequant, GemmChoice, GemmSpec, GpuGemm, Operand, OutType, Preset, Promote,
+    ScaleOrder,
 };
 use crate::io::Tensor;
 use crate::metrics::compare;
@@ -14,7 +17,7 @@ use crate::metrics::compare;
 /// How one variant matches the dump.
 #[derive(Clone, Debug)]
 pub struct VariantScore {
-    pub spec: GemmSpec,
+    pub spec: GemmChoice,
     /// Fraction of elements whose bytes equal the dump's (value equality when the dtypes differ).
     pub bitwise: f64,
     /// Fraction of elements within 1 ulp (in the output dtype).
@@ -128,6 +131,26 @@ pub fn default_variants() -> Vec<GemmSpec> {
         .collect()
 }
 
+/// The GPU-only GEMMs a GPU backend adds to the grid: the real kernels `tc`, `tc-fast-accum`, `cublaslt`.
+pub fn gpu_variants() -> Vec<GemmChoice> {
+    [GpuGemm::Tc, GpuGemm::TcFastAccum, GpuGemm::Cublaslt]
+        .into_iter()
+        .map(|gemm| GemmChoice::Gpu {
+            gemm,
+            out: OutType::Bf16,
+        })
+        .collect()
+}
+
+/// The grid for a backend: the emulations of [`default_variants`], and on CUDA the [`gpu_variants`].
+pub fn variants_for(be: &dyn Backend) -> Vec<GemmChoice> {
+    let mut v: Vec<GemmChoice> = default_variants().into_iter().map(Into::into).collect();
+    if be.name() == "cuda" {
+        v.extend(gpu_variants());
+    }
+    v
+}
+
 /// The output type that matches a dumped output's dtype (f32 for anything but bf16).
 pub fn out_for(target: &Tensor) -> OutType {
     if target.dtype == DType::BF16 {
@@ -138,12 +161,15 @@ pub fn out_for(target: &Tensor) -> OutType {
 }
 
 /// Runs `variants` (their `out` replaced by the dump's type) on `a`, `b` and ranks them against `target`
-/// ([M, N]). `progress(done, total)` is called after each variant.
+/// ([M, N]). Emulations run on the CPU reference, GPU-only GEMMs on `be`; a variant that cannot take these
+/// operands (shapes, scale blocks, no GPU) is listed in `skipped` with the reason. `progress(done, total)` is
+/// called after each variant.
 pub fn fingerprint(
+    be: &dyn Backend,
     a: &Operand,
     b: &Operand,
     target: &Tensor,
-    variants: &[GemmSpec],
+    variants: &[GemmChoice],
     progress: &dyn Fn(usize, usize),
 ) -> Result<GemmFingerprint> {
     let target = crate::gemm::load::output(target, "target_out", a.rows(), b.rows())?;
@@ -152,27 +178,43 @@ pub fn fingerprint(
     let mut skipped = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for (i, v) in variants.iter().enumerate() {
-        let spec = GemmSpec { out, ..*v }.canonical();
-        if !seen.insert(spec) {
+        let choice = v.with_out(out);
+        if !seen.insert(choice.clone()) {
             continue;
         }
-        let (pa, pb);
-        let (ca, cb) = if spec.dequant == Dequant::Bf16 {
-            pa = a.dequant_bf16();
-            pb = b.dequant_bf16();
-            (&pa, &pb)
-        } else {
-            (a, b)
+        let c = match &choice {
+            GemmChoice::Emulation(spec) => {
+                let (pa, pb);
+                let (ca, cb) = if spec.dequant == Dequant::Bf16 {
+                    pa = a.dequant_bf16();
+                    pb = b.dequant_bf16();
+                    (&pa, &pb)
+                } else {
+                    (a, b)
+                };
+                if let Err(e) = plan::plan(spec, ca, cb) {
+                    skipped.push((choice.to_string(), e.to_string()));
+                    continue;
+                }
+                gemm(spec, a, b)?
+            }
+            GemmChoice::Gpu { .. } => {
+                match crate::backend::run_gemm(be, &choice, a, b, &|_, _| {}) {
+                    Ok(c) => c,
+                    // Operands it cannot take, or a library that has no algorithm for them: listed, not fatal.
+                    Err(e @ (Error::Usage(_) | Error::NoGpu(_) | Error::Gpu(_))) => {
+                        skipped.push((choice.to_string(), e.to_string()));
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
         };
-        if let Err(e) = plan::plan(&spec, ca, cb) {
-            skipped.push((spec.to_string(), e.to_string()));
-            continue;
-        }
-        let c = gemm(&spec, a, b)?.to_tensor("candidate")?;
+        let c = c.to_tensor("candidate")?;
         let cmp = compare(&c, &target)?;
         let ulp = cmp.ulp.as_ref();
         ranking.push(VariantScore {
-            spec,
+            spec: choice,
             bitwise: cmp.byte_equal.unwrap_or(cmp.value_equal),
             within_1ulp: ulp.map(|h| h.fraction_within(1)).unwrap_or(f64::NAN),
             ulp_median: ulp.and_then(|h| h.quantile(0.5)),
@@ -201,6 +243,7 @@ pub fn fingerprint(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backend::CpuBackend;
     use crate::formats::Fp8Format;
     use crate::gemm::synthetic::{quantized, ScaleKind};
 
@@ -217,7 +260,11 @@ mod tests {
             .unwrap()
             .to_tensor("t")
             .unwrap();
-        fingerprint(&a, &b, &target, &default_variants(), &|_, _| {}).unwrap()
+        fingerprint(&CpuBackend, &a, &b, &target, &emulations(), &|_, _| {}).unwrap()
+    }
+
+    fn emulations() -> Vec<GemmChoice> {
+        default_variants().into_iter().map(Into::into).collect()
     }
 
     #[test]
@@ -230,7 +277,7 @@ mod tests {
             ("dequant-bf16", ScaleKind::Any),
         ] {
             let f = rank(spec, kind);
-            let want = GemmSpec::parse(spec).unwrap().canonical();
+            let want = GemmChoice::Emulation(GemmSpec::parse(spec).unwrap().canonical());
             let best = f.best();
             assert_eq!(best[0].bitwise, 1.0, "{spec}");
             assert!(
@@ -260,14 +307,14 @@ mod tests {
             .unwrap()
             .to_tensor("t")
             .unwrap();
-        let f = fingerprint(&a, &b, &t, &default_variants(), &|_, _| {}).unwrap();
+        let f = fingerprint(&CpuBackend, &a, &b, &t, &emulations(), &|_, _| {}).unwrap();
         assert!(f
             .skipped
             .iter()
             .any(|(v, why)| v == "blockwise" && why.contains("promote=128")));
         assert_eq!(f.best()[0].bitwise, 1.0);
         let wrong = Tensor::from_f32("t", vec![8, 2], &[0.0; 16]).unwrap();
-        let e = fingerprint(&a, &b, &wrong, &default_variants(), &|_, _| {}).unwrap_err();
+        let e = fingerprint(&CpuBackend, &a, &b, &wrong, &emulations(), &|_, _| {}).unwrap_err();
         assert!(e.to_string().contains("[M, N] = [2, 8]"), "{e}");
     }
 

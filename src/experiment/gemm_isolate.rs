@@ -23,7 +23,7 @@ pub use crate::experiment::gemm_attribution::{
     attribute, Attribution, Metrics, Sanity, Thresholds, Verdict, PATHS,
 };
 use crate::formats::DType;
-use crate::gemm::{GemmSpec, Operand};
+use crate::gemm::{GemmChoice, Operand};
 use crate::io::Tensor;
 
 /// One path's outcome.
@@ -48,8 +48,8 @@ pub struct IsolateInputs<'a> {
     pub target_act: Activation<'a>,
     pub ref_act: Activation<'a>,
     pub weight: &'a Operand,
-    pub target_gemm: GemmSpec,
-    pub ref_gemm: GemmSpec,
+    pub target_gemm: GemmChoice,
+    pub ref_gemm: GemmChoice,
     pub target_out: Option<&'a Tensor>,
     pub ref_out: Option<&'a Tensor>,
     pub thresholds: Thresholds,
@@ -88,14 +88,16 @@ pub fn run_with(
         .map(|t| crate::gemm::load::output(t, "ref_out", m, n))
         .transpose()?;
     let plan = [
-        (&inp.target_act, inp.target_gemm),
-        (&inp.ref_act, inp.ref_gemm),
-        (&inp.ref_act, inp.target_gemm),
-        (&inp.target_act, inp.ref_gemm),
+        (&inp.target_act, &inp.target_gemm),
+        (&inp.ref_act, &inp.ref_gemm),
+        (&inp.ref_act, &inp.target_gemm),
+        (&inp.target_act, &inp.ref_gemm),
     ];
     let mut outs = Vec::with_capacity(4);
-    for (i, (act, spec)) in plan.iter().enumerate() {
-        let o = be.gemm(spec, act.operand, inp.weight, &|d, t| progress(i, d, t))?;
+    for (i, (act, choice)) in plan.iter().enumerate() {
+        let o = crate::backend::run_gemm(be, choice, act.operand, inp.weight, &|d, t| {
+            progress(i, d, t)
+        })?;
         outs.push(o.to_tensor(PATHS[i])?);
     }
     let attribution = attribute(
@@ -105,7 +107,7 @@ pub fn run_with(
         &inp.thresholds,
     )?;
     let mut notes = Vec::new();
-    for (role, s) in [("target", inp.target_gemm), ("reference", inp.ref_gemm)] {
+    for (role, s) in [("target", &inp.target_gemm), ("reference", &inp.ref_gemm)] {
         if s.is_approximate() {
             notes.push(format!("{role} GEMM {s}: {}", s.description()));
         }
@@ -189,8 +191,8 @@ mod tests {
                 operand: ref_act,
             },
             weight: &w,
-            target_gemm: GemmSpec::parse(tg).unwrap(),
-            ref_gemm: GemmSpec::parse(rg).unwrap(),
+            target_gemm: GemmChoice::parse(tg).unwrap(),
+            ref_gemm: GemmChoice::parse(rg).unwrap(),
             target_out: None,
             ref_out: None,
             thresholds: Thresholds::default(),

@@ -28,7 +28,7 @@ use crate::gemm::kernels::{promote_f32, seq_f32, seq_f32_scaled, sums_f64, ATile
 use crate::gemm::operand::{Bounds, Operand};
 use crate::gemm::output::GemmOutput;
 use crate::gemm::plan::{plan, Plan};
-use crate::gemm::spec::{Acc, Dequant, GemmSpec, OutType, Promote, ScaleOrder};
+use crate::gemm::spec::{Acc, Dequant, GemmSpec, Promote, ScaleOrder};
 
 /// Rows of A per tile.
 const MT: usize = 32;
@@ -77,17 +77,7 @@ pub fn gemm_with_progress(
             values[i * p.n + n0..i * p.n + n0 + w].copy_from_slice(&c[i * NT..i * NT + w]);
         }
     }
-    if spec.out == OutType::Bf16 {
-        values
-            .iter_mut()
-            .for_each(|v| *v = half::bf16::from_f32(*v).to_f32());
-    }
-    Ok(GemmOutput {
-        rows: p.m,
-        cols: p.n,
-        values,
-        out: spec.out,
-    })
+    Ok(GemmOutput::from_f32(p.m, p.n, values, spec.out))
 }
 
 /// Everything a tile needs, shared read-only.

@@ -3,6 +3,7 @@
 //! C[M,N] = A[M,K] · B[N,K]ᵀ with A's 1×G and B's 128×128 scales (design.md "GEMM presets"); the exact
 //! definition of every axis is in [`cpu`].
 
+pub mod choice;
 pub mod cpu;
 pub mod exact;
 pub mod kernels;
@@ -13,6 +14,7 @@ pub mod plan;
 pub mod spec;
 pub mod synthetic;
 
+pub use choice::{GemmChoice, GpuGemm};
 pub use cpu::{gemm, gemm_with_progress};
 pub use operand::Operand;
 pub use output::GemmOutput;

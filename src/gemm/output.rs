@@ -15,6 +15,22 @@ pub struct GemmOutput {
 }
 
 impl GemmOutput {
+    /// C from f32 accumulator values: with `out = bf16` each value rounded to bf16, nearest-even (NaN stays
+    /// NaN). Every GEMM of isolate, emulated or on the GPU, goes through this one rounding.
+    pub fn from_f32(rows: usize, cols: usize, mut values: Vec<f32>, out: OutType) -> GemmOutput {
+        if out == OutType::Bf16 {
+            values
+                .iter_mut()
+                .for_each(|v| *v = half::bf16::from_f32(*v).to_f32());
+        }
+        GemmOutput {
+            rows,
+            cols,
+            values,
+            out,
+        }
+    }
+
     /// The output dtype.
     pub fn dtype(&self) -> DType {
         match self.out {

@@ -4,8 +4,9 @@
 //! then opens device 0. Kernels come from the build.rs registry ([`registry`]); each kernel has a CPU twin in
 //! src/formats, src/quant or src/gemm and the selftest checks them bit for bit.
 
+use std::collections::HashMap;
 use std::fmt::Display;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use cudarc::driver::sys::CUdevice_attribute as Attr;
 use cudarc::driver::{CudaContext, CudaFunction, CudaStream, LaunchConfig};
@@ -13,7 +14,7 @@ use cudarc::driver::{CudaContext, CudaFunction, CudaStream, LaunchConfig};
 use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::formats::{E8m0Round, Fp8Format, Overflow};
-use crate::gemm::{GemmOutput, GemmSpec, Operand};
+use crate::gemm::{GemmOutput, GemmSpec, GpuGemm, Operand, OutType};
 use crate::io::Tensor;
 use crate::quant::{QuantSpec, Quantized};
 
@@ -21,12 +22,14 @@ pub mod abi;
 pub mod codecs;
 pub mod cublaslt;
 pub mod gemm;
+pub mod gpu_gemm;
 pub mod probe;
 pub mod quant;
 pub mod registry;
 pub mod tc;
 pub mod timing;
 pub mod user;
+pub mod user_gemm;
 pub mod wgmma;
 
 /// A GPU error with what was being done.
@@ -50,6 +53,8 @@ pub struct CudaBackend {
     pub stream: Arc<CudaStream>,
     pub info: DeviceInfo,
     pub modules: registry::Modules,
+    /// User kernels compiled so far (`kernel:FILE.cu[:ENTRY]`), compiled once each.
+    pub user_kernels: Mutex<HashMap<user::KernelRef, Arc<user::UserKernel>>>,
 }
 
 impl CudaBackend {
@@ -84,6 +89,7 @@ impl CudaBackend {
                 stream,
                 info,
                 modules,
+                user_kernels: Mutex::new(HashMap::new()),
             })
         })
     }
@@ -165,5 +171,15 @@ impl Backend for CudaBackend {
         progress: &(dyn Fn(usize, usize) + Sync),
     ) -> Result<GemmOutput> {
         gemm::gemm_spec(self, spec, a, b, progress)
+    }
+
+    fn gpu_gemm(
+        &self,
+        g: &GpuGemm,
+        out: OutType,
+        a: &Quantized,
+        b: &Quantized,
+    ) -> Result<GemmOutput> {
+        gpu_gemm::gpu_gemm(self, g, out, a, b)
     }
 }

@@ -1,6 +1,7 @@
 //! Launches of kernels/quant.cu: a [`QuantSpec`] applied on the GPU, bit for bit as `crate::quant::cpu`.
 //!
-//! Activations (1×G groups) take `quant_act_fast{4,8,16,32}` when the input is bf16, G ∈ {32, 64, 128, 256}
+//! Activations (1×G groups) take `quant_act_w64_{1,2,4,8}` (one thread per 64 bytes of input, a flat grid) when
+//! the input is bf16, G ∈ {32, 64, 128, 256}
 //! and K % G = 0; everything else (f16/f32 input, other G, partial groups with pad=yes, 128×128 weight
 //! blocks) takes `quant_blocks`.
 
@@ -159,19 +160,20 @@ impl QuantBuffers {
     }
 }
 
-/// Which kernel runs `spec` on these buffers: `quant_act_fastL` or `quant_blocks`.
+/// Which kernel runs `spec` on these buffers: `quant_act_w64_L+flat` (L = G/32 lanes per group, one thread per
+/// 64-byte chunk: kernels/NOTES.md v6) or `quant_blocks`; and L (0 for quant_blocks).
 pub fn kernel_for(b: &QuantBuffers) -> (&'static str, usize) {
     let fast = b.br == 1
         && b.dtype == DType::BF16
         && matches!(b.bc, 32 | 64 | 128 | 256)
         && b.cols % b.bc == 0;
     if fast {
-        let l = b.bc / 8;
+        let l = b.bc / 32;
         let name = match l {
-            4 => "quant_act_fast4",
-            8 => "quant_act_fast8",
-            16 => "quant_act_fast16",
-            _ => "quant_act_fast32",
+            1 => "quant_act_w64_1+flat",
+            2 => "quant_act_w64_2+flat",
+            4 => "quant_act_w64_4+flat",
+            _ => "quant_act_w64_8+flat",
         };
         (name, l)
     } else {
@@ -204,10 +206,21 @@ pub fn launch_named(
     p.bc = b.bc as i32;
     p.in_dtype = in_dtype(b.dtype)?;
     p.scale_e8m0 = b.e8m0 as i32;
+    // `NAME+flat`: one thread per work item (the grid-stride loop runs once), else one resident wave.
+    let (name, flat) = match name.strip_suffix("+flat") {
+        Some(n) => (n, true),
+        None => (name, false),
+    };
     let f = be.function("quant", name)?;
     let work = if name == "quant_blocks" {
         let (gr, gc) = b.grid();
         gr * gc * 32
+    } else if name.starts_with("quant_act_w32") {
+        b.rows * b.cols / 16
+    } else if name.starts_with("quant_act_w64") {
+        b.rows * b.cols / 32
+    } else if name.starts_with("quant_act_w128") {
+        b.rows * b.cols / 64
     } else {
         b.rows * b.cols / 8
     };
@@ -216,7 +229,12 @@ pub fn launch_named(
         .occupancy_max_active_blocks_per_multiprocessor(256, 0, None)
         .map_err(|e| gpu_err("occupancy", e))?
         .max(1);
-    let blocks = work.div_ceil(256).clamp(1, (be.info.sms * per_sm) as usize) as u32;
+    let cap = if flat {
+        i32::MAX as usize // the largest grid.x
+    } else {
+        (be.info.sms * per_sm) as usize
+    };
+    let blocks = work.div_ceil(256).clamp(1, cap) as u32;
     let cfg = LaunchConfig {
         grid_dim: (blocks, 1, 1),
         block_dim: (256, 1, 1),

@@ -35,9 +35,47 @@ impl Timing {
     }
 }
 
-/// Runs `f(i)` `warmup` times untimed, then `reps` times between two events each; `i` counts every call
-/// (use it to rotate input buffers).
+/// Runs `f(i)` `warmup` times untimed, then `reps` times between two events each, all queued before one
+/// synchronization, so that the host's launch work overlaps the previous repetition and each pair of events
+/// brackets only the device work; `i` counts every call (use it to rotate input buffers).
 pub fn time(
+    be: &CudaBackend,
+    warmup: usize,
+    reps: usize,
+    mut f: impl FnMut(usize) -> Result<()>,
+) -> Result<Timing> {
+    let ev = || {
+        be.ctx
+            .new_event(Some(CUevent_flags::CU_EVENT_DEFAULT))
+            .map_err(|e| gpu_err("event", e))
+    };
+    for i in 0..warmup {
+        f(i)?;
+    }
+    be.sync("warm-up")?;
+    let mut pairs = Vec::with_capacity(reps);
+    for i in 0..reps {
+        let (start, end) = (ev()?, ev()?);
+        start.record(&be.stream).map_err(|e| gpu_err("event", e))?;
+        f(warmup + i)?;
+        end.record(&be.stream).map_err(|e| gpu_err("event", e))?;
+        pairs.push((start, end));
+    }
+    be.sync("timed region")?;
+    let ms = pairs
+        .iter()
+        .map(|(s, e)| {
+            s.elapsed_ms(e)
+                .map(|v| v as f64)
+                .map_err(|e| gpu_err("timed region", e))
+        })
+        .collect::<Result<_>>()?;
+    Ok(Timing { ms })
+}
+
+/// [`time`] with the stream synchronized after every repetition (the method of kernels/NOTES.md v1–v4): each
+/// figure then also holds the host's launch work done after the start event (the device idles meanwhile).
+pub fn time_synced(
     be: &CudaBackend,
     warmup: usize,
     reps: usize,
@@ -67,8 +105,9 @@ pub fn time(
     Ok(Timing { ms })
 }
 
-/// Device-to-device copy bandwidth in bytes/s (bytes read + bytes written), with `bytes`-sized buffers.
-pub fn copy_bandwidth(be: &CudaBackend, bytes: usize) -> Result<f64> {
+/// Device-to-device copy bandwidth in bytes/s (bytes read + bytes written), with `bytes`-sized buffers, timed
+/// by [`time`] (`synced`: by [`time_synced`]).
+pub fn copy_bandwidth(be: &CudaBackend, bytes: usize, synced: bool) -> Result<f64> {
     let s = &be.stream;
     let src = s
         .alloc_zeros::<u8>(bytes)
@@ -76,10 +115,15 @@ pub fn copy_bandwidth(be: &CudaBackend, bytes: usize) -> Result<f64> {
     let mut dst = s
         .alloc_zeros::<u8>(bytes)
         .map_err(|e| gpu_err("alloc", e))?;
-    let t = time(be, 3, 20, |_| {
+    let f = |_| {
         s.memcpy_dtod(&src, &mut dst)
             .map_err(|e| gpu_err("copy", e))
-    })?;
+    };
+    let t = if synced {
+        time_synced(be, 3, 20, f)?
+    } else {
+        time(be, 3, 20, f)?
+    };
     Ok(2.0 * bytes as f64 / (t.median() * 1e-3))
 }
 

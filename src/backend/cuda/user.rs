@@ -28,7 +28,7 @@ use crate::error::{Error, Result};
 use crate::formats::DType;
 
 /// A parsed `kernel:FILE.cu[:ENTRY]`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct KernelRef {
     pub path: PathBuf,
     pub entry: Option<String>,
@@ -56,21 +56,82 @@ impl KernelRef {
     }
 }
 
-/// The `extern "C" __global__` functions of a source, by name.
-pub fn global_functions(src: &str) -> Vec<String> {
-    let mut out = Vec::new();
+/// `src` without its `//` and `/* */` comments (string literals are not special-cased: kernels rarely hold
+/// comment markers in strings).
+fn strip_comments(src: &str) -> String {
+    let mut out = String::with_capacity(src.len());
     let mut rest = src;
+    loop {
+        let (line, block) = (rest.find("//"), rest.find("/*"));
+        match (line, block) {
+            (Some(l), b) if b.is_none_or(|b| l < b) => {
+                out.push_str(&rest[..l]);
+                rest = rest[l..].find('\n').map_or("", |e| &rest[l + e..]);
+            }
+            (_, Some(b)) => {
+                out.push_str(&rest[..b]);
+                out.push(' ');
+                rest = rest[b + 2..]
+                    .find("*/")
+                    .map_or("", |e| &rest[b + 2 + e + 2..]);
+            }
+            _ => {
+                out.push_str(rest);
+                return out;
+            }
+        }
+    }
+}
+
+/// Attributes that may stand between `__global__` and the kernel's name, with a parenthesized argument.
+const ATTRIBUTES: [&str; 4] = [
+    "__launch_bounds__",
+    "__attribute__",
+    "__cluster_dims__",
+    "__maxnreg__",
+];
+
+/// The `__global__` functions of a source, by name (comments ignored; `__launch_bounds__(…)` and similar
+/// attributes skipped).
+pub fn global_functions(src: &str) -> Vec<String> {
+    let src = strip_comments(src);
+    let mut out = Vec::new();
+    let mut rest = src.as_str();
     while let Some(i) = rest.find("__global__") {
         rest = &rest[i + "__global__".len()..];
-        let Some(paren) = rest.find('(') else { break };
-        let head = &rest[..paren];
-        if let Some(name) = head
-            .split(|c: char| !(c.is_alphanumeric() || c == '_'))
-            .rfind(|t| !t.is_empty())
-        {
-            if !out.iter().any(|n| n == name) {
+        loop {
+            let Some(paren) = rest.find('(') else {
+                return out;
+            };
+            let name = rest[..paren]
+                .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .rfind(|t| !t.is_empty())
+                .unwrap_or("");
+            if ATTRIBUTES.contains(&name) {
+                // Skip to the attribute's matching ')'.
+                let mut depth = 0usize;
+                let mut end = rest.len();
+                for (j, ch) in rest[paren..].char_indices() {
+                    match ch {
+                        '(' => depth += 1,
+                        ')' => {
+                            depth -= 1;
+                            if depth == 0 {
+                                end = paren + j + 1;
+                                break;
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                rest = &rest[end..];
+                continue;
+            }
+            if !name.is_empty() && !out.iter().any(|n| n == name) {
                 out.push(name.to_string());
             }
+            rest = &rest[paren..];
+            break;
         }
     }
     out
@@ -260,4 +321,33 @@ pub fn check_exists(p: &Path) -> Result<()> {
     std::fs::metadata(p)
         .map(|_| ())
         .map_err(|e| Error::io(p, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn global_functions_skip_attributes_and_comments() {
+        let src = r#"
+// extern "C" __global__ void ENTRY(const void* x);   (a comment naming the ABI)
+/* __global__ void in_block_comment(int) */
+extern "C" __global__ void __launch_bounds__(256, 2) gemm_blockwise(const unsigned char* a) {}
+extern "C" __global__ void
+    __attribute__((noinline)) second(int n) {}
+extern "C" __global__ void plain(int n) {}
+__device__ float helper(float x) { return x; }
+extern "C" __global__ void plain(int n2);
+"#;
+        assert_eq!(global_functions(src), ["gemm_blockwise", "second", "plain"]);
+        assert_eq!(
+            global_functions(include_str!("../../../examples/gemm_blockwise.cu")),
+            ["gemm_blockwise"]
+        );
+        assert_eq!(
+            global_functions(include_str!("../../../examples/quant_ue8m0.cu")),
+            ["quant_ue8m0"]
+        );
+        assert!(global_functions("__global__ void f").is_empty());
+    }
 }

@@ -1,6 +1,7 @@
 //! `isolate bench gemm`: blockwise (exact), tc, tc-fast-accum and cuBLASLt FP8 at M×N×K (default
 //! 4096×7168×7168), TFLOP/s with cuBLASLt (1×128 / 128×128 block scaling) measured in the same run as the
-//! baseline, the FP32 FMA and FP64 MMA rates measured on the card, and each output checked against blockwise.
+//! baseline, the FP32 FMA and FP64 MMA rates measured on the card, and each output checked against blockwise;
+//! a user GEMM kernel (`--kernel FILE.cu[:ENTRY]`, GEMM ABI v1) verified and timed beside them.
 
 use cudarc::driver::CudaSlice;
 
@@ -8,7 +9,8 @@ use crate::backend::cuda::cublaslt::LtGemm;
 use crate::backend::cuda::gemm::{blockwise_into, BlockwiseArgs, DevOperand};
 use crate::backend::cuda::tc::{tc_into, tc_kernel_name, tc_unsupported, TcKind};
 use crate::backend::cuda::timing::{compute_peaks, time};
-use crate::backend::cuda::{gpu_err, CudaBackend};
+use crate::backend::cuda::user::KernelRef;
+use crate::backend::cuda::{gpu_err, user_gemm, CudaBackend};
 use crate::error::Result;
 use crate::experiment::bench::{rel_l2, BenchRow};
 use crate::experiment::selftest::data::{random_quantized, Rng};
@@ -16,12 +18,14 @@ use crate::formats::Fp8Format;
 use crate::quant::Quantized;
 
 /// Options of `bench gemm`.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct GemmBench {
     pub m: usize,
     pub n: usize,
     pub k: usize,
     pub reps: usize,
+    /// A user GEMM kernel timed beside the built-in ones.
+    pub kernel: Option<KernelRef>,
 }
 
 /// The measured figures.
@@ -30,6 +34,8 @@ pub struct GemmReport {
     pub fp32_tflops: f64,
     pub fp64_mma_tflops: f64,
     pub cublaslt_tflops: f64,
+    /// Whether a user kernel (when given) equalled blockwise bit for bit.
+    pub user_equal: bool,
 }
 
 fn download(be: &CudaBackend, c: &CudaSlice<f32>, n: usize) -> Result<Vec<f32>> {
@@ -41,6 +47,11 @@ fn download(be: &CudaBackend, c: &CudaSlice<f32>, n: usize) -> Result<Vec<f32>> 
 /// Runs the GEMM benchmark.
 pub fn run(be: &CudaBackend, o: &GemmBench) -> Result<GemmReport> {
     let (m, n, k) = (o.m, o.n, o.k);
+    let user = o
+        .kernel
+        .as_ref()
+        .map(|kr| user_gemm::load_cached(be, kr))
+        .transpose()?;
     let flop = 2.0 * m as f64 * n as f64 * k as f64;
     let (fp32, fp64) = compute_peaks(be)?;
     let mut rng = Rng::new(7);
@@ -149,6 +160,41 @@ pub fn run(be: &CudaBackend, o: &GemmBench) -> Result<GemmReport> {
             check: format!("rel {:.2e} vs blockwise", rel_l2(&fast_out, &exact)),
         });
     }
+    let mut user_equal = true;
+    if let Some(uk) = &user {
+        use crate::gemm::OutType;
+        let mut uc = user_gemm::poisoned_output(be, m, n, OutType::F32)?;
+        user_gemm::launch(be, uk, &dev[0].0, &dev[0].1, &mut uc, OutType::F32)?;
+        let bytes = be.stream.clone_dtoh(&uc).map_err(|e| gpu_err("copy", e))?;
+        let got = user_gemm::read_output(uk, &bytes, m, n, OutType::F32)?.values;
+        let eq = got
+            .iter()
+            .zip(&bw)
+            .filter(|(g, w)| g.to_bits() == w.to_bits())
+            .count();
+        user_equal = eq == m * n;
+        let t = time(be, 1, o.reps.min(10), |i| {
+            let (a, b) = &dev[i % 2];
+            user_gemm::launch(be, uk, a, b, &mut uc, OutType::F32)
+        })?;
+        rows.push(BenchRow {
+            name: format!("user {}::{}", uk.path.display(), uk.entry),
+            median_ms: t.median(),
+            min_ms: t.min(),
+            rate: tflops(t.median()),
+            of_baseline: tflops(t.median()) / lt_tf,
+            baseline: "cuBLASLt".into(),
+            check: if user_equal {
+                "bit-equal to blockwise (f32 out)".into()
+            } else {
+                format!(
+                    "{:.6} bit-equal, rel {:.2e} vs blockwise",
+                    eq as f64 / (m * n) as f64,
+                    rel_l2(&got, &bw)
+                )
+            },
+        });
+    }
     rows.push(BenchRow {
         name: "cublaslt (FP8, 1x128/128x128)".into(),
         median_ms: t.median(),
@@ -163,5 +209,6 @@ pub fn run(be: &CudaBackend, o: &GemmBench) -> Result<GemmReport> {
         fp32_tflops: fp32 / 1e12,
         fp64_mma_tflops: fp64 / 1e12,
         cublaslt_tflops: lt_tf,
+        user_equal,
     })
 }

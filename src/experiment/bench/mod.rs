@@ -3,6 +3,7 @@
 
 pub mod gemm;
 pub mod quant;
+pub mod traffic;
 
 use crate::report::table::Table;
 

@@ -4,7 +4,7 @@
 //! v1) verified and timed beside it.
 
 use crate::backend::cuda::quant::{kernel_for, launch_named, QuantBuffers};
-use crate::backend::cuda::timing::{copy_bandwidth, time};
+use crate::backend::cuda::timing::{copy_bandwidth, time, time_synced};
 use crate::backend::cuda::user::{self, KernelRef};
 use crate::backend::cuda::{gpu_err, CudaBackend};
 use crate::error::Result;
@@ -27,6 +27,8 @@ pub struct QuantBench {
 pub struct QuantReport {
     pub rows: Vec<BenchRow>,
     pub copy_gbs: f64,
+    /// The copy timed with a synchronization after every repetition (the method of NOTES.md v1–v4).
+    pub copy_synced_gbs: f64,
     /// Whether every output equalled the CPU's bytes.
     pub all_equal: bool,
 }
@@ -64,18 +66,33 @@ pub fn run(be: &CudaBackend, o: &QuantBench) -> Result<QuantReport> {
             .map_err(|e| gpu_err("copy to GPU", e))?,
     ];
     let bytes_in = (m * k * 2) as f64;
-    let copy = copy_bandwidth(be, m * k * 2)?;
+    let copy = copy_bandwidth(be, m * k * 2, false)?;
+    let copy_synced = copy_bandwidth(be, m * k * 2, true)?;
     let mut rows = Vec::new();
     let mut all_equal = true;
     let ng = m * k.div_ceil(g);
     let mut variants: Vec<(bool, &'static str)> = vec![(false, ""), (true, "")];
     if g == 128 {
-        variants.extend([
-            (false, "quant_act_fast16_u1"),
-            (false, "quant_act_fast16_u4"),
-        ]);
+        // kernels/NOTES.md: v4 (16 bytes per thread) and its forms, v5 (32 bytes, one wave and flat), the v6
+        // kernel with a one-wave grid, 128 bytes per thread; the default timed with a synchronization after every
+        // repetition.
+        variants.extend(
+            [
+                "quant_act_fast16",
+                "quant_act_fast16_u1",
+                "quant_act_fast16_u4",
+                "quant_act_w32_8",
+                "quant_act_w32_8+flat",
+                "quant_act_w64_4",
+                "quant_act_w128_2+flat",
+                "synced",
+            ]
+            .map(|v| (false, v)),
+        );
     }
     for (e8m0, variant) in variants {
+        let synced = variant == "synced";
+        let variant = if synced { "" } else { variant };
         let mut bufs = vec![];
         for xd in &xs {
             bufs.push(QuantBuffers::new(
@@ -94,9 +111,12 @@ pub fn run(be: &CudaBackend, o: &QuantBench) -> Result<QuantReport> {
         } else {
             variant
         };
-        let t = time(be, 3, o.reps, |i| {
-            launch_named(be, &o.spec, &mut bufs[i % 2], name)
-        })?;
+        let launch = |i: usize| launch_named(be, &o.spec, &mut bufs[i % 2], name);
+        let t = if synced {
+            time_synced(be, 3, o.reps, launch)?
+        } else {
+            time(be, 3, o.reps, launch)?
+        };
         let q = s.clone_dtoh(&bufs[0].q).map_err(|e| gpu_err("quant", e))?;
         let sb = s.clone_dtoh(&bufs[0].s).map_err(|e| gpu_err("quant", e))?;
         let q_ok = q[..m * k] == want.q[..];
@@ -116,14 +136,15 @@ pub fn run(be: &CudaBackend, o: &QuantBench) -> Result<QuantReport> {
         let gbs = moved / (t.median() * 1e-3) / 1e9;
         rows.push(BenchRow {
             name: format!(
-                "{} ({name}, {} scales)",
+                "{} ({name}, {} scales{})",
                 o.spec,
-                if e8m0 { "e8m0" } else { "f32" }
+                if e8m0 { "e8m0" } else { "f32" },
+                if synced { ", synced per rep" } else { "" }
             ),
             median_ms: t.median(),
             min_ms: t.min(),
             rate: gbs,
-            of_baseline: gbs * 1e9 / copy,
+            of_baseline: gbs * 1e9 / if synced { copy_synced } else { copy },
             baseline: "D2D copy".into(),
             check: if q_ok && s_ok {
                 "byte-equal to CPU".into()
@@ -131,6 +152,15 @@ pub fn run(be: &CudaBackend, o: &QuantBench) -> Result<QuantReport> {
                 format!("MISMATCH (codes {q_ok}, scales {s_ok})")
             },
         });
+    }
+    if g == 128 {
+        rows.extend(crate::experiment::bench::traffic::rows(
+            be,
+            &xs,
+            m * k * 2,
+            copy,
+            o.reps,
+        )?);
     }
     if let Some(uk) = &user {
         let mut q = s
@@ -172,6 +202,7 @@ pub fn run(be: &CudaBackend, o: &QuantBench) -> Result<QuantReport> {
     Ok(QuantReport {
         rows,
         copy_gbs: copy / 1e9,
+        copy_synced_gbs: copy_synced / 1e9,
         all_equal,
     })
 }

@@ -50,12 +50,22 @@ fn specs() -> Vec<String> {
     v
 }
 
+/// Whether `v` stays finite stored as `dtype` (f32::MAX or 65536 become inf in bf16 / f16).
+fn finite_in(v: f32, dtype: DType) -> bool {
+    match dtype {
+        DType::BF16 => half::bf16::from_f32(v).is_finite(),
+        DType::F16 => half::f16::from_f32(v).is_finite(),
+        _ => v.is_finite(),
+    }
+}
+
 /// A [rows, cols] input of `dtype`: scaled normals, with planted edges and one all-zero group per row block;
-/// NaN/inf only when `nonfinite`.
+/// NaN/inf only when `nonfinite` (else only the edges that stay finite in `dtype`, so that a spec which
+/// refuses non-finite input really compares codes).
 fn input(rng: &mut Rng, rows: usize, cols: usize, dtype: DType, nonfinite: bool) -> Tensor {
     let edges: Vec<f32> = edge_values()
         .into_iter()
-        .filter(|v| nonfinite || v.is_finite())
+        .filter(|&v| nonfinite || finite_in(v, dtype))
         .collect();
     let mut v: Vec<f32> = (0..rows * cols)
         .map(|_| (rng.normal() * 2f64.powi(rng.below(16) as i32 - 8)) as f32)
@@ -133,8 +143,8 @@ fn compare(name: String, got: &Result<Quantized>, want: &Result<Quantized>) -> C
         (Err(a), Err(_)) => Check {
             name,
             n: 1,
-            mismatches: 0,
-            first: Some(format!("both refuse: {a}")),
+            mismatches: 1,
+            first: Some(format!("both refuse, so nothing was compared: {a}")),
         },
         (g, w) => Check {
             name,
@@ -153,10 +163,44 @@ fn compare(name: String, got: &Result<Quantized>, want: &Result<Quantized>) -> C
     }
 }
 
-/// Every quant check on a CUDA backend.
-pub fn checks(be: &CudaBackend, seed: u64) -> Result<Vec<Check>> {
-    let mut rng = Rng::new(seed ^ 0x0A47);
-    let mut out = Vec::new();
+/// A check that both sides refuse the input with the same message.
+fn refusal(name: &str, got: &Result<Quantized>, want: &Result<Quantized>) -> Check {
+    let (n, mismatches, first) = match (got, want) {
+        (Err(g), Err(w)) if g.to_string() == w.to_string() => (1, 0, format!("both refuse: {g}")),
+        (g, w) => (
+            1,
+            1,
+            format!(
+                "expected the same refusal; gpu {}, cpu {}",
+                g.as_ref()
+                    .map(|_| "Ok".into())
+                    .unwrap_or_else(|e| e.to_string()),
+                w.as_ref()
+                    .map(|_| "Ok".into())
+                    .unwrap_or_else(|e| e.to_string())
+            ),
+        ),
+    };
+    Check {
+        name: name.into(),
+        n,
+        mismatches,
+        first: Some(first),
+    }
+}
+
+/// One GPU-vs-CPU quantization.
+struct Case {
+    name: String,
+    spec: QuantSpec,
+    x: Tensor,
+    weight: bool,
+}
+
+/// The spec × input cases: every spec on an activation of the dtype its turn gives (bf16 too when that is not
+/// bf16, for the fast kernel) and, unless it sets the group, on a weight.
+fn cases(rng: &mut Rng) -> Result<Vec<Case>> {
+    let mut v = Vec::new();
     for (i, s) in specs().iter().enumerate() {
         let spec = QuantSpec::parse(s)?;
         let nonfinite = spec.nan != NanRule::Reject;
@@ -164,42 +208,98 @@ pub fn checks(be: &CudaBackend, seed: u64) -> Result<Vec<Check>> {
         let g = spec.group;
         let cols = if spec.pad { g * 5 + g / 2 } else { g * 7 };
         let rows = 37 + i;
-        let x = input(&mut rng, rows, cols, dtype, nonfinite);
-        out.push(compare(
-            format!("quant x {s} {dtype} [{rows}, {cols}]"),
-            &quantize(be, &spec, &x, false),
-            &quantize_activation(&spec, &x),
-        ));
+        let mut dtypes = vec![dtype];
         if dtype != DType::BF16 {
-            // The fast kernel takes bf16; check it on every preset too.
-            let xb = input(&mut rng, rows, cols, DType::BF16, nonfinite);
-            out.push(compare(
-                format!("quant x {s} bf16 [{rows}, {cols}]"),
-                &quantize(be, &spec, &xb, false),
-                &quantize_activation(&spec, &xb),
-            ));
+            dtypes.push(DType::BF16);
+        }
+        for d in dtypes {
+            v.push(Case {
+                name: format!("quant x {s} {d} [{rows}, {cols}]"),
+                spec,
+                x: input(rng, rows, cols, d, nonfinite),
+                weight: false,
+            });
         }
         if !s.contains("group") {
             let (n, k) = if spec.pad { (200, 300) } else { (256, 384) };
-            let w = input(&mut rng, n, k, dtype, nonfinite);
-            out.push(compare(
-                format!("quant w {s} {dtype} [{n}, {k}]"),
-                &quantize(be, &spec, &w, true),
-                &quantize_weight(&spec, &w),
-            ));
+            v.push(Case {
+                name: format!("quant w {s} {dtype} [{n}, {k}]"),
+                spec,
+                x: input(rng, n, k, dtype, nonfinite),
+                weight: true,
+            });
         }
     }
-    // NaN input under nan=reject: both refuse with the same message.
+    Ok(v)
+}
+
+/// Every quant check on a CUDA backend.
+pub fn checks(be: &CudaBackend, seed: u64) -> Result<Vec<Check>> {
+    let mut rng = Rng::new(seed ^ 0x0A47);
+    let mut out = Vec::new();
+    for c in cases(&mut rng)? {
+        let (got, want) = if c.weight {
+            (
+                quantize(be, &c.spec, &c.x, true),
+                quantize_weight(&c.spec, &c.x),
+            )
+        } else {
+            (
+                quantize(be, &c.spec, &c.x, false),
+                quantize_activation(&c.spec, &c.x),
+            )
+        };
+        out.push(compare(c.name, &got, &want));
+    }
+    // Non-finite input under nan=reject: both refuse with the same message (the only rows where a refusal
+    // passes: a refusal anywhere else would compare nothing).
     let spec = QuantSpec::parse("deepseek-v32")?;
     let x = Tensor::from_f32(
         "x",
         vec![2, 128],
         &[vec![1.0f32; 200], vec![f32::NAN], vec![0.5; 55]].concat(),
     )?;
-    out.push(compare(
-        "quant x deepseek-v32 NaN input (rejected)".into(),
+    out.push(refusal(
+        "quant x deepseek-v32 NaN input (rejected)",
+        &quantize(be, &spec, &x, false),
+        &quantize_activation(&spec, &x),
+    ));
+    // 65536 overflows f16 to inf.
+    let spec = QuantSpec::parse("aiter")?;
+    let x = input(&mut rng, 4, 256, DType::F32, false);
+    let mut v = x.to_f32();
+    v[300] = 65536.0;
+    let b = v
+        .iter()
+        .flat_map(|x| half::f16::from_f32(*x).to_bits().to_le_bytes())
+        .collect();
+    let x = Tensor::new("x", DType::F16, vec![4, 256], b)?;
+    out.push(refusal(
+        "quant x aiter f16 inf input (rejected)",
         &quantize(be, &spec, &x, false),
         &quantize_activation(&spec, &x),
     ));
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// No spec refuses its selftest input (a refusal on both sides would compare nothing): specs that refuse
+    /// NaN/inf get finite edges, also where f32 edges overflow bf16 / f16.
+    #[test]
+    fn every_case_is_accepted_by_the_cpu_reference() {
+        for seed in [1, 5, 11] {
+            let mut rng = Rng::new(seed ^ 0x0A47);
+            for c in cases(&mut rng).unwrap() {
+                let r = if c.weight {
+                    quantize_weight(&c.spec, &c.x)
+                } else {
+                    quantize_activation(&c.spec, &c.x)
+                };
+                assert!(r.is_ok(), "{}: {}", c.name, r.unwrap_err());
+            }
+        }
+    }
 }

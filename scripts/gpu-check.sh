@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs on the GPU machine from the repository root, over binaries staged by scripts/stage-gpu.sh:
-#   bash .gpu/cuda/gpu-check.sh .gpu/cuda [full|bench|gemm|quant|quick]   (full: exhaustive codec sweeps + every bench;
+#   bash .gpu/cuda/gpu-check.sh .gpu/cuda [full|bench|gemm|quant|e2e|quick]   (full: exhaustive codec sweeps + every bench;
 #   bench: every bench without the exhaustive sweeps; quick: no bench)
 # selftest (every kernel vs its CPU twin, exhaustive codec sweeps), the GPU tests (ISOLATE_REQUIRE_GPU=1: a
 # missing GPU fails), the user example kernel, and the benches. Logs go to $OUT (or /tmp/isolate-gpu); a short
@@ -17,9 +17,11 @@ nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,temperature.g
 declare -A rc
 step() { # name, log, command...
   local name=$1 log=$2; shift 2
-  local t0=$SECONDS
+  local t0 t1
+  t0=$(date +%s.%N)
   timeout 300 "$@" >"$out/$log" 2>&1; rc[$name]=$?
-  printf '%-14s rc=%-3s %4ss  %s\n' "$name" "${rc[$name]}" "$((SECONDS - t0))" "$log" >>"$out/summary.txt"
+  t1=$(date +%s.%N)
+  printf '%-16s rc=%-3s %8.2fs  %s\n' "$name" "${rc[$name]}" "$(awk -v a="$t0" -v b="$t1" 'BEGIN{print b-a}')" "$log" >>"$out/summary.txt"
 }
 : >"$out/summary.txt"
 ex=""; [ "$mode" = full ] && ex="--exhaustive"
@@ -40,14 +42,25 @@ if [ -f "$g" ]; then
   step gemm-fingerprint gemm-fingerprint.txt "$d/isolate" gemm --fingerprint --backend cuda --input "$g" \
     --target-quant deepgemm-ue8m0 --top 8
 fi
+# isolate gemm end to end at M=4096, N=K=7168 (load, quantize both, 4 paths, report), when torch is there to make
+# the input: the wall time of the command, as a user sees it.
+e2e() {
+  local in="${TMPDIR:-/tmp}/isolate-e2e.safetensors"
+  python3 scripts/make-gemm-e2e-input.py "$in" >"$out/e2e-input.txt" 2>&1 || { echo "no input (torch?)" >>"$out/e2e-input.txt"; return; }
+  step gemm-e2e-cuda gemm-e2e-cuda.txt "$d/isolate" gemm --backend cuda --input "$in" --target-quant torch-e8m0 \
+    --ref-quant deepgemm-ue8m0 --target-gemm blockwise --ref-gemm blockwise
+  step gemm-e2e-cuda2 gemm-e2e-cuda2.txt "$d/isolate" gemm --backend cuda --input "$in" --target-quant torch-e8m0 \
+    --ref-quant deepgemm-ue8m0 --target-gemm blockwise --ref-gemm blockwise
+}
 bq() { step bench-quant bench-quant.txt "$d/isolate" bench quant --kernel "$d/examples/quant_ue8m0.cu"; }
 bg() { step bench-gemm bench-gemm.txt "$d/isolate" bench gemm --kernel "$d/examples/gemm_blockwise.cu"; }
 case "$mode" in
-  full|bench) bq; bg ;;
+  full|bench) e2e; bq; bg ;;
+  e2e) e2e ;;
   gemm) bg ;;
   quant) bq ;;
 esac
-for f in selftest quant-kernel quant-cuda gemm-cublaslt gemm-kernel gemm-fingerprint bench-quant bench-gemm; do
+for f in selftest quant-kernel quant-cuda gemm-cublaslt gemm-kernel gemm-fingerprint e2e-input gemm-e2e-cuda gemm-e2e-cuda2 bench-quant bench-gemm; do
   [ -f "$out/$f.txt" ] && { echo "== $f"; cat "$out/$f.txt"; }
 done
 echo "== tests"; awk '/panicked/{n=4} n&&n--{print;next} /^test |test result|skipping|^note:/' "$out/tests.txt"

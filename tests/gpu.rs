@@ -349,3 +349,93 @@ fn fingerprint_best_variants_reproduce_the_real_dump_on_the_gpu() {
         c.line()
     );
 }
+
+/// `isolate gemm --backend cuda` quantizes x (1×128) and a bf16 w (128×128) on the GPU and runs the block-exact
+/// GEMMs there: its `--save` file (A, B, C1, C2, both quantized activations) must be the CPU's byte for byte.
+/// x is the demo's real MiniLM activation; w is a bf16 weight with outliers, zero blocks and tiny blocks.
+#[test]
+fn isolate_gemm_on_cuda_saves_the_cpus_bytes() {
+    use safetensors::tensor::{Dtype, TensorView};
+    if gpu().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let demo = std::fs::read(repo_file("fixtures/demo/quant_drift.safetensors")).unwrap();
+    let demo = safetensors::SafeTensors::deserialize(&demo).unwrap();
+    let x = demo.tensor("x").unwrap();
+    let k = x.shape()[1];
+    let n = 256;
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let w: Vec<u8> = (0..n * k)
+        .flat_map(|i| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let u = (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
+            let (row, col) = (i / k, i % k);
+            let v = match (row / 128, col / 128) {
+                (0, 3) => 0.0,                  // an all-zero block
+                (1, 5) => u * 1e-30,            // a block of tiny values
+                _ if i % 997 == 0 => u * 900.0, // outliers
+                _ => u * 0.05,
+            };
+            half::bf16::from_f64(v).to_le_bytes()
+        })
+        .collect();
+    let wv = TensorView::new(Dtype::BF16, vec![n, k], &w).unwrap();
+    let input = dir.path().join("in.safetensors");
+    let tensors = [("x", x), ("w", wv)];
+    std::fs::write(&input, safetensors::serialize(tensors, None).unwrap()).unwrap();
+    let saved: Vec<Vec<u8>> = ["cuda", "cpu"]
+        .iter()
+        .map(|be| {
+            let out = dir.path().join(format!("{be}.safetensors"));
+            let args = [
+                "isolate",
+                "gemm",
+                "--backend",
+                be,
+                "--input",
+                input.to_str().unwrap(),
+                "--target-quant",
+                "torch-e8m0",
+                "--ref-quant",
+                "deepgemm-ue8m0",
+                "--target-gemm",
+                "blockwise",
+                "--ref-gemm",
+                "blockwise,out=f32",
+                "--weight-quant",
+                "vllm-ue8m0",
+                "--save",
+                out.to_str().unwrap(),
+            ];
+            use clap::Parser;
+            isolate::cli::run(isolate::cli::Cli::parse_from(args)).unwrap();
+            std::fs::read(out).unwrap()
+        })
+        .collect();
+    let (gpu_file, cpu_file) = (
+        safetensors::SafeTensors::deserialize(&saved[0]).unwrap(),
+        safetensors::SafeTensors::deserialize(&saved[1]).unwrap(),
+    );
+    let mut names = gpu_file.names();
+    names.sort();
+    assert!(names.len() >= 8, "saved tensors: {names:?}");
+    for name in names {
+        let (g, c) = (
+            gpu_file.tensor(name).unwrap(),
+            cpu_file.tensor(name).unwrap(),
+        );
+        assert_eq!((g.dtype(), g.shape()), (c.dtype(), c.shape()), "{name}");
+        let first = g.data().iter().zip(c.data()).position(|(a, b)| a != b);
+        assert!(
+            first.is_none(),
+            "{name}: GPU and CPU differ first at byte {first:?}"
+        );
+    }
+    assert!(
+        saved[0] == saved[1],
+        "the saved files differ outside the tensor data"
+    );
+}

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::experiment::gemm_fingerprint::{fingerprint, variants_for};
 use crate::experiment::gemm_isolate::{
@@ -19,7 +20,7 @@ use crate::formats::{DType, Fp8Format};
 use crate::gemm::{load, GemmChoice, GpuGemm, Operand};
 use crate::io::Roles;
 use crate::quant::layout::XsLayout;
-use crate::quant::{quantize_activation, quantize_weight, QuantSpec};
+use crate::quant::QuantSpec;
 use crate::report::gemm::{fingerprint_json, fingerprint_text, isolate_json, isolate_text};
 use crate::report::json::write_json;
 
@@ -62,8 +63,8 @@ pub struct GemmArgs {
     /// FP8 format of code tensors stored as raw u8/i8 bytes: e4m3fn | e4m3fnuz | e5m2.
     #[arg(long, value_name = "FMT", default_value = "e4m3fn")]
     pub fp8: String,
-    /// Where the GEMMs run: auto (CUDA when a GPU is there) | cpu | cuda. On CUDA the block-exact GEMMs run on
-    /// the GPU (bit-identical), other emulations on the CPU; tc, tc-fast-accum, cublaslt and kernel: need the
+    /// Where the quantizers and GEMMs run: auto (CUDA when a GPU is there) | cpu | cuda. On CUDA the quantizers
+    /// and the block-exact GEMMs run on the GPU (bit-identical), other emulations on the CPU; tc, tc-fast-accum, cublaslt and kernel: need the
     /// GPU. With --fingerprint on a GPU, tc, tc-fast-accum and cublaslt are ranked too.
     #[arg(long, default_value = "auto")]
     pub backend: String,
@@ -107,9 +108,10 @@ fn gemm_choice(flag: &str, s: &str) -> Result<GemmChoice> {
     Ok(c)
 }
 
-/// The activation a quantizer choice gives: `dumped` (xq/xs), or a quant spec applied to x (`none` keeps x
-/// as it is).
+/// The activation a quantizer choice gives: `dumped` (xq/xs), or a quant spec applied to x on `be` (`none`
+/// keeps x as it is).
 fn activation(
+    be: &dyn Backend,
     flag: &str,
     q: &str,
     roles: &Roles,
@@ -126,7 +128,7 @@ fn activation(
     if spec.is_none() {
         return Ok((spec.to_string(), Operand::from_tensor(x)?));
     }
-    Ok((spec.to_string(), quantize_activation(&spec, x)?.into()))
+    Ok((spec.to_string(), be.quantize_activation(&spec, x)?.into()))
 }
 
 /// A usage error of a spec, prefixed with the flag that gave it.
@@ -137,8 +139,8 @@ fn prefixed(flag: &str, e: Error) -> Error {
     }
 }
 
-/// The weight: FP8 codes with their scales, or a floating weight quantized by `--weight-quant`.
-fn weight(roles: &Roles, a: &GemmArgs, raw: Fp8Format) -> Result<Operand> {
+/// The weight: FP8 codes with their scales, or a floating weight quantized by `--weight-quant` on `be`.
+fn weight(be: &dyn Backend, roles: &Roles, a: &GemmArgs, raw: Fp8Format) -> Result<Operand> {
     let w = roles.get("w")?;
     let is_codes = w.dtype.fp8_format().is_some() || matches!(w.dtype, DType::U8 | DType::I8);
     if is_codes {
@@ -157,7 +159,7 @@ fn weight(roles: &Roles, a: &GemmArgs, raw: Fp8Format) -> Result<Operand> {
     if spec.is_none() {
         return Operand::from_tensor(w);
     }
-    Ok(quantize_weight(&spec, w)?.into())
+    Ok(be.quantize_weight(&spec, w)?.into())
 }
 
 /// A progress bar when the work will take more than ~2 s (estimate: 1 GMAC/s).
@@ -193,13 +195,14 @@ pub fn run(a: GemmArgs) -> Result<i32> {
     let target_gemm = gemm_choice("--target-gemm", a.target_gemm.as_deref().unwrap_or(""))?;
     let ref_gemm = gemm_choice("--ref-gemm", a.ref_gemm.as_deref().unwrap_or(""))?;
     // A GPU-only GEMM needs the GPU: say so before quantizing or multiplying anything.
-    let gpu_be = match target_gemm.gpu().or(ref_gemm.gpu()) {
-        Some(g) => Some(crate::backend::require_gpu(choice, g)?),
-        None => None,
+    // The quantizers and the GEMMs run on the same backend (the GPU's quantizers are bit-identical to the CPU's).
+    let be = match target_gemm.gpu().or(ref_gemm.gpu()) {
+        Some(g) => crate::backend::require_gpu(choice, g)?,
+        None => crate::backend::select_quiet(choice)?,
     };
-    let w = weight(&roles, &a, raw)?;
-    let (tname, tact) = activation("--target-quant", tq, &roles, &a, raw)?;
-    let (rname, ract) = activation("--ref-quant", rq, &roles, &a, raw)?;
+    let w = weight(be.as_ref(), &roles, &a, raw)?;
+    let (tname, tact) = activation(be.as_ref(), "--target-quant", tq, &roles, &a, raw)?;
+    let (rname, ract) = activation(be.as_ref(), "--ref-quant", rq, &roles, &a, raw)?;
     if tact.rows() != ract.rows() || tact.cols() != ract.cols() {
         return Err(Error::BadTensor(format!(
             "the target activation is [{}, {}] but the reference one is [{}, {}]",
@@ -232,10 +235,6 @@ pub fn run(a: GemmArgs) -> Result<i32> {
     };
     let macs = 4.0 * (tact.rows() * w.rows()) as f64 * w.cols() as f64;
     let pb = progress_bar(macs, "4 GEMM paths");
-    let be = match gpu_be {
-        Some(be) => be,
-        None => crate::backend::select_quiet(choice)?,
-    };
     let res = isolate(be.as_ref(), &inp, &|path, done, total| {
         if let Some(pb) = &pb {
             pb.set_position(((path * total + done) * 100 / (4 * total.max(1))) as u64);
@@ -269,10 +268,10 @@ fn run_fingerprint(
     choice: crate::backend::BackendChoice,
 ) -> Result<i32> {
     let tq = a.target_quant.as_deref().unwrap_or("dumped");
-    let (_, act) = activation("--target-quant", tq, roles, a, raw)?;
-    let w = weight(roles, a, raw)?;
-    let target = roles.get("target_out")?;
     let be = crate::backend::select_quiet(choice)?;
+    let (_, act) = activation(be.as_ref(), "--target-quant", tq, roles, a, raw)?;
+    let w = weight(be.as_ref(), roles, a, raw)?;
+    let target = roles.get("target_out")?;
     let variants = variants_for(be.as_ref());
     let macs = variants.len() as f64 * (act.rows() * w.rows()) as f64 * w.cols() as f64;
     let pb = progress_bar(macs, "GEMM variants");

@@ -143,7 +143,8 @@ pub fn reject_nonfinite(spec: &QuantSpec, role: &str, nf: &NonFinite) -> Error {
     ))
 }
 
-fn check_blocks(
+/// Refuses a K (or, for 128×128 weight blocks, N) that is not a multiple of the block unless the spec pads.
+pub fn check_blocks(
     spec: &QuantSpec,
     role: &str,
     rows: usize,
@@ -169,7 +170,8 @@ fn check_blocks(
     Ok(())
 }
 
-fn check_spec(spec: &QuantSpec) -> Result<()> {
+/// Refuses the spec `none`, which makes no FP8 codes.
+pub fn check_spec(spec: &QuantSpec) -> Result<()> {
     if spec.is_none() {
         return Err(Error::Usage(
             "the quant spec 'none' does not quantize (values stay in their dtype): there are no FP8 codes to make"

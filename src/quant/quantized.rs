@@ -41,4 +41,17 @@ impl Quantized {
     pub fn dequant(&self, r: usize, c: usize) -> f32 {
         self.fmt.decode(self.q[r * self.cols + c]) * self.scale_at(r, c)
     }
+
+    /// The same codes with every block row's scales set to its first one: scales constant along K, the
+    /// per-row (per-tensor when there is one block row) scaling a GEMM without promotion (`tc-fast-accum`)
+    /// accepts. A test operand, not a re-quantization: the codes are not recomputed.
+    pub fn with_row_constant_scales(&self) -> Quantized {
+        let mut q = self.clone();
+        let (_, gc) = q.grid();
+        for row in q.scales.chunks_mut(gc.max(1)) {
+            let s0 = row[0];
+            row.iter_mut().for_each(|s| *s = s0);
+        }
+        q
+    }
 }

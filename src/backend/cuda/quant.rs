@@ -13,7 +13,8 @@ use crate::error::{Error, Result};
 use crate::formats::DType;
 use crate::io::Tensor;
 use crate::quant::cpu::{
-    check_float_input, matrix_dims, reject_nonfinite, scan_nonfinite, to_matrix, WEIGHT_BLOCK,
+    check_blocks, check_float_input, check_spec, matrix_dims, reject_nonfinite, scan_nonfinite,
+    to_matrix, WEIGHT_BLOCK,
 };
 use crate::quant::spec::{EpsOn, NanRule, Pow2, QRule, ScaleRule};
 use crate::quant::{QuantSpec, Quantized};
@@ -224,7 +225,23 @@ pub fn launch_named(
     } else {
         b.rows * b.cols / 8
     };
-    // Exactly one resident wave (as many 256-thread blocks as fit on every SM), grid-stride loops inside.
+    let cfg = stream_grid(be, &f, work, flat)?;
+    let mut l = s.launch_builder(&f);
+    l.arg(&p);
+    // SAFETY: the pointers are live device buffers of the sizes the parameters describe.
+    unsafe { l.launch(cfg) }.map_err(|e| gpu_err(name, e))?;
+    Ok(())
+}
+
+/// The launch of a 256-thread grid-stride kernel over `work` items: exactly one resident wave (as many blocks
+/// as fit on every SM, by the driver's occupancy query), or with `flat` one thread per item (the loop runs
+/// once). The quantizers and the traffic ceilings of `bench quant` use the same shapes.
+pub fn stream_grid(
+    be: &CudaBackend,
+    f: &cudarc::driver::CudaFunction,
+    work: usize,
+    flat: bool,
+) -> Result<LaunchConfig> {
     let per_sm = f
         .occupancy_max_active_blocks_per_multiprocessor(256, 0, None)
         .map_err(|e| gpu_err("occupancy", e))?
@@ -234,28 +251,18 @@ pub fn launch_named(
     } else {
         (be.info.sms * per_sm) as usize
     };
-    let blocks = work.div_ceil(256).clamp(1, cap) as u32;
-    let cfg = LaunchConfig {
-        grid_dim: (blocks, 1, 1),
+    Ok(LaunchConfig {
+        grid_dim: (work.div_ceil(256).clamp(1, cap) as u32, 1, 1),
         block_dim: (256, 1, 1),
         shared_mem_bytes: 0,
-    };
-    let mut l = s.launch_builder(&f);
-    l.arg(&p);
-    // SAFETY: the pointers are live device buffers of the sizes the parameters describe.
-    unsafe { l.launch(cfg) }.map_err(|e| gpu_err(name, e))?;
-    Ok(())
+    })
 }
 
 /// Quantizes `x` on the GPU: activations in 1×G groups (`weight = false`) or weights in 128×128 blocks.
 /// Same checks, errors and results as `crate::quant::{quantize_activation, quantize_weight}`.
 pub fn quantize(be: &CudaBackend, spec: &QuantSpec, x: &Tensor, weight: bool) -> Result<Quantized> {
     let role = if weight { "w" } else { "x" };
-    if spec.is_none() {
-        return Err(Error::Usage(
-            "the quant spec 'none' does not quantize (values stay in their dtype): there are no FP8 codes to make".into(),
-        ));
-    }
+    check_spec(spec)?;
     check_float_input(x, role)?;
     let (rows, cols) = matrix_dims(x, role)?;
     let (br, bc) = if weight {
@@ -263,20 +270,7 @@ pub fn quantize(be: &CudaBackend, spec: &QuantSpec, x: &Tensor, weight: bool) ->
     } else {
         (1, spec.group)
     };
-    if !spec.pad {
-        if cols % bc != 0 {
-            return Err(Error::BadTensor(format!(
-                "{role}: K = {cols} is not a multiple of the block width {bc}; the source of '{spec}' requires it \
-                 (pad=no); DeepGEMM zero-pads K instead (pad=yes)"
-            )));
-        }
-        if br > 1 && rows % br != 0 {
-            return Err(Error::BadTensor(format!(
-                "{role}: N = {rows} is not a multiple of the block height {br}; the source of '{spec}' requires it \
-                 (pad=no); DeepGEMM zero-pads instead (pad=yes)"
-            )));
-        }
-    }
+    check_blocks(spec, role, rows, cols, br, bc)?;
     let (gr, gc) = (rows.div_ceil(br), cols.div_ceil(bc));
     if rows == 0 || cols == 0 {
         return Ok(Quantized {

@@ -129,18 +129,10 @@ pub fn run(be: &CudaBackend, o: &GemmBench) -> Result<GemmReport> {
         });
     }
     // tc-fast-accum needs scales constant along K: the same codes with one scale per row / per 128 rows.
-    let flat = |q: &Quantized| {
-        let mut q = q.clone();
-        let (gr, gc) = q.grid();
-        for r in 0..gr {
-            let s0 = q.scales[r * gc];
-            q.scales[r * gc..(r + 1) * gc]
-                .iter_mut()
-                .for_each(|s| *s = s0);
-        }
-        q
-    };
-    let (fa, fb) = (flat(&sets[0].0), flat(&sets[0].1));
+    let (fa, fb) = (
+        sets[0].0.with_row_constant_scales(),
+        sets[0].1.with_row_constant_scales(),
+    );
     if tc_unsupported(TcKind::FastAccum, &fa, &fb).is_none() {
         let (da, db) = (DevOperand::upload(be, &fa)?, DevOperand::upload(be, &fb)?);
         let t = time(be, 3, o.reps, |_| {

@@ -4,34 +4,13 @@
 //! the quantizer's and `stream_r2w1` also with one thread per chunk. How close the quantizer comes to
 //! `stream_r2w1` separates its arithmetic from what the memory system gives this traffic.
 
-use cudarc::driver::{CudaSlice, LaunchConfig, PushKernelArg};
+use cudarc::driver::{CudaSlice, PushKernelArg};
 
+use crate::backend::cuda::quant::stream_grid;
 use crate::backend::cuda::timing::time;
 use crate::backend::cuda::{gpu_err, CudaBackend};
 use crate::error::Result;
 use crate::experiment::bench::BenchRow;
-
-fn grid(
-    be: &CudaBackend,
-    f: &cudarc::driver::CudaFunction,
-    work: usize,
-    flat: bool,
-) -> Result<LaunchConfig> {
-    let per_sm = f
-        .occupancy_max_active_blocks_per_multiprocessor(256, 0, None)
-        .map_err(|e| gpu_err("occupancy", e))?
-        .max(1);
-    let cap = if flat {
-        i32::MAX as usize // the largest grid.x
-    } else {
-        (be.info.sms * per_sm) as usize
-    };
-    Ok(LaunchConfig {
-        grid_dim: (work.div_ceil(256).clamp(1, cap) as u32, 1, 1),
-        block_dim: (256, 1, 1),
-        shared_mem_bytes: 0,
-    })
-}
 
 /// The traffic rows over the two rotating bf16 inputs `xs` (each `bytes_in` bytes), as fractions of `copy`
 /// (bytes/s).
@@ -65,7 +44,7 @@ pub fn rows(
     };
     let r2w1 = be.function("bench", "stream_r2w1")?;
     for flat in [false, true] {
-        let cfg = grid(be, &r2w1, n16 as usize, flat)?;
+        let cfg = stream_grid(be, &r2w1, n16 as usize, flat)?;
         let t = time(be, 3, reps, |i| {
             let mut l = s.launch_builder(&r2w1);
             l.arg(&xs[i % 2]).arg(&mut q).arg(&mut sc).arg(&n16);
@@ -83,7 +62,7 @@ pub fn rows(
         row(name, moved, (t.median(), t.min()));
     }
     let copy16 = be.function("bench", "stream_copy16")?;
-    let cfg = grid(be, &copy16, n16 as usize, false)?;
+    let cfg = stream_grid(be, &copy16, n16 as usize, false)?;
     let t = time(be, 3, reps, |i| {
         let mut l = s.launch_builder(&copy16);
         l.arg(&xs[i % 2]).arg(&mut y).arg(&n16);
@@ -98,7 +77,7 @@ pub fn rows(
         (t.median(), t.min()),
     );
     let read16 = be.function("bench", "stream_read16")?;
-    let cfg = grid(be, &read16, n16 as usize, false)?;
+    let cfg = stream_grid(be, &read16, n16 as usize, false)?;
     let mut acc = s
         .alloc_zeros::<u32>(cfg.grid_dim.0 as usize * 256)
         .map_err(al)?;

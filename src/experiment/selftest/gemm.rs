@@ -98,6 +98,15 @@ fn same_f32(a: &f32, b: &f32) -> bool {
     a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
 }
 
+/// The blockwise kernel variants every case runs with each promote interval: (scale order `left` —
+/// fl32(fl32(p·sa)·sb) instead of fused p·fl32(sa·sb) —, split-K parts, bf16 output).
+const BLOCKWISE_VARIANTS: [(bool, usize, bool); 4] = [
+    (false, 1, true),
+    (true, 1, false),
+    (false, 2, false),
+    (true, 3, true),
+];
+
 /// Every GEMM check on a CUDA backend.
 pub fn checks(be: &CudaBackend, seed: u64) -> Result<Vec<Check>> {
     let mut rng = Rng::new(seed ^ 0x6E44);
@@ -118,12 +127,7 @@ pub fn checks(be: &CudaBackend, seed: u64) -> Result<Vec<Check>> {
             if ga % interval != 0 {
                 continue;
             }
-            for &(left, split_k, out_bf16) in &[
-                (false, 1, true),
-                (true, 1, false),
-                (false, 2, false),
-                (true, 3, true),
-            ] {
+            for &(left, split_k, out_bf16) in &BLOCKWISE_VARIANTS {
                 if split_k > k / interval {
                     continue;
                 }
@@ -233,18 +237,7 @@ fn hardware_checks(be: &CudaBackend, rng: &mut Rng) -> Result<Vec<Check>> {
         first: None,
     });
     // Row-constant scales for fast accumulation.
-    let flat = |q: &Quantized| {
-        let mut q = q.clone();
-        let (gr, gc) = q.grid();
-        for r in 0..gr {
-            let s0 = q.scales[r * gc];
-            q.scales[r * gc..(r + 1) * gc]
-                .iter_mut()
-                .for_each(|s| *s = s0);
-        }
-        q
-    };
-    let (fa, fb) = (flat(&a), flat(&b));
+    let (fa, fb) = (a.with_row_constant_scales(), b.with_row_constant_scales());
     let exact_flat = blockwise(be, &fa, &fb, &args)?;
     let got = tc(be, TcKind::FastAccum, &fa, &fb, false)?;
     out.push(rel_check(
@@ -302,12 +295,7 @@ mod tests {
             plant_edges(&mut rng, &mut a, ci == 0);
             plant_edges(&mut rng, &mut b, false);
             for interval in [32, 64, 128] {
-                for (left, split_k, out_bf16) in [
-                    (false, 1, true),
-                    (true, 1, false),
-                    (false, 2, false),
-                    (true, 3, true),
-                ] {
+                for (left, split_k, out_bf16) in BLOCKWISE_VARIANTS {
                     if split_k > k / interval {
                         continue;
                     }

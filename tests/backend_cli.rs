@@ -71,3 +71,56 @@ fn bad_bench_shape_and_bad_backend_are_usage_errors() {
     assert_eq!(code, 2);
     assert!(err.contains("rocm"), "{err}");
 }
+
+/// The data commands say where `auto` ran once they have finished, and a bad input still gets exactly one line
+/// (its error), not the fallback line too.
+#[test]
+fn data_commands_say_the_fallback_after_the_report_and_errors_stay_one_line() {
+    if has_gpu() {
+        return;
+    }
+    let demo = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/demo/quant_drift.safetensors"
+    );
+    let gemm = |tq: &str| {
+        isolate(&[
+            "gemm",
+            "--input",
+            demo,
+            "--target-quant",
+            tq,
+            "--ref-quant",
+            "deepgemm-ue8m0",
+            "--target-gemm",
+            "blockwise",
+            "--ref-gemm",
+            "blockwise",
+        ])
+    };
+    let (code, out, err) = gemm("torch-e8m0");
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("verdict: quant"), "{out}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("ran on the CPU backend"), "{err}");
+    let (code, _, err) = gemm("torch-e8m0,group=100");
+    assert_eq!(code, 2, "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("not a multiple of the block width 100"),
+        "{err}"
+    );
+    let (code, _, err) = isolate(&[
+        "quant",
+        "--backend",
+        "cpu",
+        "--input",
+        demo,
+        "--reference",
+        "torch-e8m0",
+        "--candidate",
+        "dumped",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.is_empty(), "--backend cpu is no fallback: {err}");
+}

@@ -136,14 +136,46 @@ pub struct BackendArg {
     pub backend: BackendChoice,
 }
 
-/// Like [`select`], but `auto` on a machine without the CUDA driver library at all (a CPU-only box: the
-/// expected case, not worth a line) falls back to the CPU silently; a driver that is there but unusable still
-/// gets its one line. For the data commands (`quant`, `gemm`), whose errors must stay one line.
-pub fn select_quiet(choice: BackendChoice) -> Result<Box<dyn Backend>> {
-    if choice == BackendChoice::Auto && cuda::probe::driver().is_err() {
-        return Ok(Box::new(CpuBackend));
+/// A backend chosen for a data command (`quant`, `gemm`, `fingerprint`), and the line `auto` owes the user when
+/// it fell back to the CPU.
+pub struct Chosen {
+    pub backend: Box<dyn Backend>,
+    /// `isolate: no usable GPU (…); ran on the CPU backend`, for `auto` without a usable GPU.
+    pub fallback: Option<String>,
+}
+
+impl Chosen {
+    /// Prints the fallback line, if any, on stderr. The data commands call it after their report, so that a
+    /// bad input still gets exactly one line (its error) and a finished run says where it ran.
+    pub fn say_fallback(&self) {
+        if let Some(line) = &self.fallback {
+            eprintln!("{line}");
+        }
     }
-    select(choice)
+}
+
+/// Like [`select`], but `auto`'s fallback line is returned for the command to print when it has finished
+/// (see [`Chosen::say_fallback`]) instead of printed now.
+pub fn select_deferred(choice: BackendChoice) -> Result<Chosen> {
+    if choice != BackendChoice::Auto {
+        return Ok(Chosen {
+            backend: select(choice)?,
+            fallback: None,
+        });
+    }
+    match cuda::CudaBackend::new() {
+        Ok(b) => Ok(Chosen {
+            backend: Box::new(b),
+            fallback: None,
+        }),
+        Err(Error::NoGpu(why)) => Ok(Chosen {
+            backend: Box::new(CpuBackend),
+            fallback: Some(format!(
+                "isolate: no usable GPU ({why}); ran on the CPU backend"
+            )),
+        }),
+        Err(e) => Err(e),
+    }
 }
 
 /// Parses `auto | cpu | cuda`.

@@ -65,7 +65,8 @@ pub fn run(a: FingerprintArgs) -> Result<i32> {
         None => infer_group_for(xs, layout, m, k)?,
     };
     let scales = read_scales(xs, layout, m, ng)?;
-    let be = backend::select_quiet(a.backend.backend)?;
+    let chosen = backend::select_deferred(a.backend.backend)?;
+    let be = &chosen.backend;
     let (_, _, xv) = to_matrix(x, "x")?;
     let f = fingerprint(&Dump {
         x: &xv,
@@ -112,5 +113,6 @@ pub fn run(a: FingerprintArgs) -> Result<i32> {
         }
         write_json(dest, &j)?;
     }
+    chosen.say_fallback();
     Ok(if f.reproduced() { 0 } else { 1 })
 }

@@ -196,10 +196,14 @@ pub fn run(a: GemmArgs) -> Result<i32> {
     let ref_gemm = gemm_choice("--ref-gemm", a.ref_gemm.as_deref().unwrap_or(""))?;
     // A GPU-only GEMM needs the GPU: say so before quantizing or multiplying anything.
     // The quantizers and the GEMMs run on the same backend (the GPU's quantizers are bit-identical to the CPU's).
-    let be = match target_gemm.gpu().or(ref_gemm.gpu()) {
-        Some(g) => crate::backend::require_gpu(choice, g)?,
-        None => crate::backend::select_quiet(choice)?,
+    let chosen = match target_gemm.gpu().or(ref_gemm.gpu()) {
+        Some(g) => crate::backend::Chosen {
+            backend: crate::backend::require_gpu(choice, g)?,
+            fallback: None,
+        },
+        None => crate::backend::select_deferred(choice)?,
     };
+    let be = &chosen.backend;
     let w = weight(be.as_ref(), &roles, &a, raw)?;
     let (tname, tact) = activation(be.as_ref(), "--target-quant", tq, &roles, &a, raw)?;
     let (rname, ract) = activation(be.as_ref(), "--ref-quant", rq, &roles, &a, raw)?;
@@ -258,6 +262,7 @@ pub fn run(a: GemmArgs) -> Result<i32> {
     if let Some(dest) = &a.json {
         write_json(dest, &isolate_json(&res))?;
     }
+    chosen.say_fallback();
     Ok(res.attribution.verdict.exit_code())
 }
 
@@ -268,7 +273,8 @@ fn run_fingerprint(
     choice: crate::backend::BackendChoice,
 ) -> Result<i32> {
     let tq = a.target_quant.as_deref().unwrap_or("dumped");
-    let be = crate::backend::select_quiet(choice)?;
+    let chosen = crate::backend::select_deferred(choice)?;
+    let be = &chosen.backend;
     let (_, act) = activation(be.as_ref(), "--target-quant", tq, roles, a, raw)?;
     let w = weight(be.as_ref(), roles, a, raw)?;
     let target = roles.get("target_out")?;
@@ -289,6 +295,7 @@ fn run_fingerprint(
     if let Some(dest) = &a.json {
         write_json(dest, &fingerprint_json(&f))?;
     }
+    chosen.say_fallback();
     let exact = f.ranking.first().is_some_and(|v| v.bitwise == 1.0);
     Ok(if exact { 0 } else { 1 })
 }

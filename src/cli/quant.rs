@@ -84,13 +84,15 @@ pub fn run(a: QuantArgs) -> Result<i32> {
     if let Some(k) = &kernel {
         crate::backend::cuda::user::check_exists(&k.path)?;
     }
-    let be = match (&kernel, a.backend.backend) {
+    let chosen = match (&kernel, a.backend.backend) {
         // A kernel candidate runs on the GPU; the reference then runs there too unless --backend cpu.
-        (Some(k), backend::BackendChoice::Auto) => {
-            Box::new(crate::experiment::quant_kernel::gpu_for(k)?) as Box<dyn backend::Backend>
-        }
-        (_, choice) => backend::select_quiet(choice)?,
+        (Some(k), backend::BackendChoice::Auto) => backend::Chosen {
+            backend: Box::new(crate::experiment::quant_kernel::gpu_for(k)?),
+            fallback: None,
+        },
+        (_, choice) => backend::select_deferred(choice)?,
     };
+    let be = &chosen.backend;
     let candidate = if let Some(k) = kernel {
         let own;
         let cuda = match be
@@ -124,6 +126,7 @@ pub fn run(a: QuantArgs) -> Result<i32> {
     if let Some(dest) = &a.json {
         write_json(dest, &to_json(&rep))?;
     }
+    chosen.say_fallback();
     Ok(if rep.byte_equal { 0 } else { 1 })
 }
 

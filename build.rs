@@ -1,5 +1,6 @@
-//! Compiles every `kernels/*.cu` to PTX with nvcc when one is found, and writes one registry of modules,
-//! `$OUT_DIR/kernels.rs` (included by `src/backend/cuda/registry.rs`).
+//! Compiles every `kernels/*.cu` to PTX with nvcc when one is found (and that PTX to sm_90 SASS with the ptxas
+//! beside it), and writes one registry of modules, `$OUT_DIR/kernels.rs` (included by
+//! `src/backend/cuda/registry.rs`).
 //!
 //! nvcc is looked for in `$NVCC`, `$CUDA_HOME/bin/nvcc`, `PATH`, then the pinned pip install under
 //! `.cache/cuda` (`scripts/install-nvcc.sh`). An nvcc newer than CUDA 13.0 is refused (driver 580 rejects its
@@ -88,6 +89,13 @@ fn main() {
             n.compile(f, &kdir, &ptx, arch90a);
             ptx
         });
+        // ptxas's sm_90 (sm_90a) SASS, when ptxas sits next to nvcc: loaded as it is on a 9.0 device, so a first
+        // run does not wait for the driver to JIT the PTX (the quant module's many specialisations took 23 s
+        // on an H100 with an empty JIT cache).
+        let cubin = ptx
+            .as_ref()
+            .map(|p| p.with_extension("cubin"))
+            .filter(|c| c.exists());
         writeln!(reg, "    ModuleSource {{").unwrap();
         writeln!(reg, "        name: {name:?},").unwrap();
         writeln!(reg, "        sm90a: {arch90a},").unwrap();
@@ -104,6 +112,15 @@ fn main() {
                 p.display().to_string()
             ),
             None => writeln!(reg, "        ptx: None,"),
+        }
+        .unwrap();
+        match cubin {
+            Some(c) => writeln!(
+                reg,
+                "        cubin: Some(include_bytes!({:?})),",
+                c.display().to_string()
+            ),
+            None => writeln!(reg, "        cubin: None,"),
         }
         .unwrap();
         writeln!(reg, "    }},").unwrap();
@@ -151,14 +168,15 @@ impl Nvcc {
         }
         cmd.arg("-I").arg(kdir).arg(cu).arg("-o").arg(ptx);
         run(&mut cmd, cu);
-        // ptxas catches what the front end lets through (register-indexed MMA fragments, bad asm).
+        // ptxas catches what the front end lets through (register-indexed MMA fragments, bad asm); its cubin is
+        // embedded beside the PTX.
         let ptxas = self.path.with_file_name("ptxas");
+        let cubin = ptx.with_extension("cubin");
+        let _ = fs::remove_file(&cubin);
         if ptxas.exists() {
             let arch = if arch90a { "sm_90a" } else { "sm_90" };
             let mut c = Command::new(ptxas);
-            c.args(["-arch", arch, "-o"])
-                .arg(ptx.with_extension("cubin"))
-                .arg(ptx);
+            c.args(["-arch", arch, "-O3", "-o"]).arg(&cubin).arg(ptx);
             run(&mut c, cu);
         }
     }

@@ -182,9 +182,11 @@ pub fn run(a: GemmArgs) -> Result<i32> {
             "--major-share and --minor-share are fractions in [0, 1]".into(),
         ));
     }
+    let mut phases = crate::report::phases::Phases::start();
     let raw = fp8_format(&a.fp8)?;
     let files = crate::io::load_all(&a.inputs)?;
     let roles = Roles::new(files, &a.names, &ROLES)?;
+    phases.mark("load (map files, roles)");
     if a.fingerprint {
         return run_fingerprint(&a, &roles, raw, choice);
     }
@@ -204,9 +206,12 @@ pub fn run(a: GemmArgs) -> Result<i32> {
         None => crate::backend::select_deferred(choice)?,
     };
     let be = &chosen.backend;
+    phases.mark(&format!("backend start ({})", be.name()));
     let w = weight(be.as_ref(), &roles, &a, raw)?;
+    phases.mark("weight (load or quantize)");
     let (tname, tact) = activation(be.as_ref(), "--target-quant", tq, &roles, &a, raw)?;
     let (rname, ract) = activation(be.as_ref(), "--ref-quant", rq, &roles, &a, raw)?;
+    phases.mark("activations (quantize both)");
     if tact.rows() != ract.rows() || tact.cols() != ract.cols() {
         return Err(Error::BadTensor(format!(
             "the target activation is [{}, {}] but the reference one is [{}, {}]",
@@ -247,8 +252,10 @@ pub fn run(a: GemmArgs) -> Result<i32> {
     if let Some(pb) = pb {
         pb.finish_and_clear();
     }
+    phases.mark("4 paths (GEMMs + comparison)");
     if let Some(path) = &a.save {
         crate::io::safetensors_io::write(path, &saved_tensors(&inp, &res)?, None)?;
+        phases.mark("--save");
     }
     if a.json.as_deref() != Some("-") {
         print!("{}", isolate_text(&res));
@@ -262,6 +269,7 @@ pub fn run(a: GemmArgs) -> Result<i32> {
     if let Some(dest) = &a.json {
         write_json(dest, &isolate_json(&res))?;
     }
+    phases.mark("report");
     chosen.say_fallback();
     Ok(res.attribution.verdict.exit_code())
 }

@@ -93,12 +93,14 @@ pub fn run_with(
         (&inp.ref_act, &inp.target_gemm),
         (&inp.target_act, &inp.ref_gemm),
     ];
+    let mut phases = crate::report::phases::Phases::start();
     let mut outs = Vec::with_capacity(4);
     for (i, (act, choice)) in plan.iter().enumerate() {
         let o = crate::backend::run_gemm(be, choice, act.operand, inp.weight, &|d, t| {
             progress(i, d, t)
         })?;
         outs.push(o.to_tensor(PATHS[i])?);
+        phases.mark(&format!("GEMM path {} ({choice})", PATHS[i]));
     }
     let attribution = attribute(
         [&outs[0], &outs[1], &outs[2], &outs[3]],
@@ -106,6 +108,7 @@ pub fn run_with(
         target_out.as_ref(),
         &inp.thresholds,
     )?;
+    phases.mark("compare the 4 paths");
     let mut notes = Vec::new();
     for (role, s) in [("target", &inp.target_gemm), ("reference", &inp.ref_gemm)] {
         if s.is_approximate() {

@@ -9,6 +9,7 @@ pub mod fingerprint;
 pub mod fmt;
 pub mod gemm;
 pub mod json;
+pub mod phases;
 pub mod quant;
 pub mod svg;
 pub mod table;

@@ -1,6 +1,6 @@
-//! The kernel modules built by build.rs (`$OUT_DIR/kernels.rs`): PTX compiled by nvcc at build time when it
-//! was there, and always the source, which NVRTC compiles at run time when there is no PTX or the PTX does
-//! not load on this device.
+//! The kernel modules built by build.rs (`$OUT_DIR/kernels.rs`): sm_90 SASS and PTX made by nvcc and ptxas at
+//! build time when they were there, and always the source, which NVRTC compiles at run time when there is no
+//! PTX or the PTX does not load on this device.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -22,6 +22,9 @@ pub struct ModuleSource {
     pub source: &'static str,
     /// nvcc's PTX, when nvcc was there at build time.
     pub ptx: Option<&'static str>,
+    /// ptxas's SASS for sm_90 (sm_90a) from that PTX, when ptxas was there too: loaded without JIT on a 9.0
+    /// device.
+    pub cubin: Option<&'static [u8]>,
 }
 
 include!(concat!(env!("OUT_DIR"), "/kernels.rs"));
@@ -94,7 +97,7 @@ impl Modules {
             .map_err(|e| gpu_err(format!("kernel {module}::{entry}"), e))
     }
 
-    /// How module `name` was loaded: "nvcc PTX" or "NVRTC".
+    /// How module `name` was loaded: "nvcc cubin", "nvcc PTX" or "NVRTC".
     pub fn how(&self, name: &'static str) -> Option<&'static str> {
         self.loaded.lock().unwrap().get(name).map(|m| m.1)
     }
@@ -111,10 +114,18 @@ impl Modules {
                 self.cc.0, self.cc.1
             )));
         }
-        let from_ptx = src
-            .ptx
-            .and_then(|p| self.ctx.load_module(Ptx::from_src(p)).ok())
-            .map(|m| (m, "nvcc PTX"));
+        // SASS built for this exact architecture first (no JIT), then PTX (the driver JITs it, and caches the
+        // result), then NVRTC from the source.
+        let from_cubin = src
+            .cubin
+            .filter(|_| self.cc == (9, 0))
+            .and_then(|c| self.ctx.load_module(Ptx::from_binary(c.to_vec())).ok())
+            .map(|m| (m, "nvcc cubin"));
+        let from_ptx = from_cubin.or_else(|| {
+            src.ptx
+                .and_then(|p| self.ctx.load_module(Ptx::from_src(p)).ok())
+                .map(|m| (m, "nvcc PTX"))
+        });
         let (m, how) = match from_ptx {
             Some(m) => m,
             None => {

@@ -162,13 +162,21 @@ pub fn attribute(
                 .transpose()
         })
         .collect::<Result<_>>()?;
-    let a_vs_b = Metrics::of(&compare(a, b)?);
+    // Without ref_out the reference is B itself: A vs B is already vs_ref[0].
+    let a_vs_b = if std::ptr::eq(r, b) {
+        vs_ref[0].clone()
+    } else {
+        Metrics::of(&compare(a, b)?)
+    };
     let equal = a_vs_b.bitwise || (a_vs_b.drift() <= t.equal_drift && a_vs_b.max_abs == 0.0);
     let base = if t.shares_vs_ref_out { r } else { b };
-    let drift: Vec<f64> = outs
-        .iter()
-        .map(|o| compare(o, base).map(|c| Metrics::of(&c).drift()))
-        .collect::<Result<_>>()?;
+    let drift: Vec<f64> = if std::ptr::eq(base, r) {
+        vs_ref.iter().map(Metrics::drift).collect()
+    } else {
+        outs.iter()
+            .map(|o| compare(o, base).map(|c| Metrics::of(&c).drift()))
+            .collect::<Result<_>>()?
+    };
     let (qs, gs) = (drift[3] / drift[0], drift[2] / drift[0]);
     let verdict = if equal {
         Verdict::None

@@ -45,11 +45,18 @@ impl GemmOutput {
         match self.out {
             OutType::F32 => Tensor::from_f32(name, shape, &self.values),
             OutType::Bf16 => {
-                let bytes = self
-                    .values
-                    .iter()
-                    .flat_map(|&v| half::bf16::from_f32(v).to_bits().to_le_bytes())
-                    .collect();
+                // Parallel over chunks into a preallocated buffer: a 4096×7168 output is 29 M values.
+                use rayon::prelude::*;
+                const CHUNK: usize = 1 << 15;
+                let mut bytes = vec![0u8; self.values.len() * 2];
+                bytes
+                    .par_chunks_mut(2 * CHUNK)
+                    .zip(self.values.par_chunks(CHUNK))
+                    .for_each(|(dst, src)| {
+                        for (d, &v) in dst.chunks_exact_mut(2).zip(src) {
+                            d.copy_from_slice(&half::bf16::from_f32(v).to_bits().to_le_bytes());
+                        }
+                    });
                 Tensor::new(name, DType::BF16, shape, bytes)
             }
         }

@@ -80,7 +80,11 @@ impl Tensor {
 
     /// An f32 tensor from values.
     pub fn from_f32(name: impl Into<String>, shape: Vec<usize>, values: &[f32]) -> Result<Self> {
-        let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let bytes: Vec<u8> = if cfg!(target_endian = "little") {
+            bytemuck::cast_slice::<f32, u8>(values).to_vec()
+        } else {
+            values.iter().flat_map(|v| v.to_le_bytes()).collect()
+        };
         Tensor::new(name, DType::F32, shape, bytes)
     }
 

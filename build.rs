@@ -2,9 +2,9 @@
 //! beside it), and writes one registry of modules, `$OUT_DIR/kernels.rs` (included by
 //! `src/backend/cuda/registry.rs`).
 //!
-//! nvcc is looked for in `$NVCC`, `$CUDA_HOME/bin/nvcc`, `PATH`, then the pinned pip install under
-//! `.cache/cuda` (`scripts/install-nvcc.sh`). An nvcc newer than CUDA 13.0 is refused (driver 580 rejects its
-//! PTX). Without nvcc every module carries only its source and the binary compiles it with NVRTC at run time.
+//! nvcc is looked for in `$NVCC`, `$CUDA_HOME/bin/nvcc`, `PATH`, the pinned pip install under `.cache/cuda`
+//! (`scripts/install-nvcc.sh`), then `/usr/local/cuda/bin/nvcc`. An nvcc newer than CUDA 13.0 is refused
+//! (driver 580 rejects its PTX). Without nvcc every module carries only its source and the binary compiles it with NVRTC at run time.
 //! Each module always carries its source too (with local `#include "x.cuh"` inlined), so that a device the PTX
 //! does not load on can still compile it with NVRTC.
 //!
@@ -55,7 +55,7 @@ fn main() {
     };
     if nvcc.is_none() && require {
         panic!(
-            "ISOLATE_REQUIRE_NVCC=1 but no nvcc ≤ 13.0 was found (NVCC, CUDA_HOME, PATH, .cache/cuda): \
+            "ISOLATE_REQUIRE_NVCC=1 but no nvcc ≤ 13.0 was found (NVCC, CUDA_HOME, PATH, .cache/cuda, /usr/local/cuda): \
              run scripts/install-nvcc.sh"
         );
     }
@@ -209,6 +209,8 @@ fn find_nvcc(root: &Path) -> Option<Nvcc> {
         cands.extend(env::split_paths(&path).map(|d| d.join("nvcc")));
     }
     cands.push(root.join(".cache/cuda/nvidia/cu13/bin/nvcc"));
+    // The toolkit's default install location, often not on PATH.
+    cands.push(PathBuf::from("/usr/local/cuda/bin/nvcc"));
     for c in cands {
         if !c.is_file() {
             continue;

@@ -324,6 +324,44 @@ fn bad_inputs_are_one_line_and_exit_2() {
     let (code, _, err) = isolate(&["gemm", "--input", f, "--target-quant", "dumped"]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("--ref-quant"), "{err}");
+
+    // A 1-D weight, and an activation without rows (bf16 x quantized by a preset).
+    let x = |rows: usize| {
+        Tensor::new("x", DType::BF16, vec![rows, 256], vec![0x3f; rows * 512]).unwrap()
+    };
+    let w = |shape: Vec<usize>| {
+        let n: usize = shape.iter().product();
+        Tensor::new("w", DType::BF16, shape, vec![0x3c; n * 2]).unwrap()
+    };
+    for (name, t, want) in [
+        (
+            "w1d",
+            vec![x(4), w(vec![256])],
+            "a weight is a matrix [N, K]",
+        ),
+        ("m0", vec![x(0), w(vec![128, 256])], "no rows (M = 0)"),
+    ] {
+        let p = d.path().join(format!("{name}.safetensors"));
+        safetensors_io::write(&p, &t, None).unwrap();
+        bad(
+            &[
+                "gemm",
+                "--backend",
+                "cpu",
+                "--input",
+                p.to_str().unwrap(),
+                "--target-quant",
+                "torch-e8m0",
+                "--ref-quant",
+                "deepgemm-ue8m0",
+                "--target-gemm",
+                "blockwise",
+                "--ref-gemm",
+                "exact",
+            ],
+            want,
+        );
+    }
 }
 
 /// The real MiniLM-L6 layer-3 FFN down projection (fixtures/minilm): x bf16 [114, 1536], w e4m3fn + ws.

@@ -118,6 +118,24 @@ fn activation(
     a: &GemmArgs,
     raw: Fp8Format,
 ) -> Result<(String, Operand)> {
+    let (name, op) = quantized_activation(be, flag, q, roles, a, raw)?;
+    if op.rows() == 0 {
+        return Err(Error::BadTensor(
+            "the activation has no rows (M = 0): there is nothing to multiply or compare".into(),
+        ));
+    }
+    Ok((name, op))
+}
+
+/// [`activation`] before its row check.
+fn quantized_activation(
+    be: &dyn Backend,
+    flag: &str,
+    q: &str,
+    roles: &Roles,
+    a: &GemmArgs,
+    raw: Fp8Format,
+) -> Result<(String, Operand)> {
     if q == "dumped" {
         let layout = XsLayout::parse(&a.xs_layout)?;
         let act = load::activation(roles.get("xq")?, roles.get("xs")?, raw, layout)?;
@@ -142,6 +160,12 @@ fn prefixed(flag: &str, e: Error) -> Error {
 /// The weight: FP8 codes with their scales, or a floating weight quantized by `--weight-quant` on `be`.
 fn weight(be: &dyn Backend, roles: &Roles, a: &GemmArgs, raw: Fp8Format) -> Result<Operand> {
     let w = roles.get("w")?;
+    if w.shape.len() != 2 {
+        return Err(Error::BadTensor(format!(
+            "role 'w': '{}' has shape {:?}; a weight is a matrix [N, K]",
+            w.name, w.shape
+        )));
+    }
     let is_codes = w.dtype.fp8_format().is_some() || matches!(w.dtype, DType::U8 | DType::I8);
     if is_codes {
         let ws = roles.get_opt("ws").ok_or_else(|| {

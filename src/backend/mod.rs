@@ -136,45 +136,52 @@ pub struct BackendArg {
     pub backend: BackendChoice,
 }
 
-/// A backend chosen for a data command (`quant`, `gemm`, `fingerprint`), and the line `auto` owes the user when
-/// it fell back to the CPU.
+/// A backend chosen for a data command (`quant`, `gemm`, `fingerprint`), and why `auto` fell back to the CPU.
 pub struct Chosen {
     pub backend: Box<dyn Backend>,
-    /// `isolate: no usable GPU (…); ran on the CPU backend`, for `auto` without a usable GPU.
-    pub fallback: Option<String>,
+    /// Why there is no usable GPU, when `auto` fell back to the CPU.
+    pub no_gpu: Option<String>,
 }
 
 impl Chosen {
-    /// Prints the fallback line, if any, on stderr. The data commands call it after their report, so that a
-    /// bad input still gets exactly one line (its error) and a finished run says where it ran.
+    /// A backend the command picked itself (no fallback to report).
+    pub fn of(backend: Box<dyn Backend>) -> Chosen {
+        Chosen {
+            backend,
+            no_gpu: None,
+        }
+    }
+
+    /// Prints `isolate: no usable GPU (…); ran on the CPU backend` on stderr when `auto` fell back. The data
+    /// commands call it after their report, so that a bad input still gets exactly one line (its error) and a
+    /// finished run says where it ran.
     pub fn say_fallback(&self) {
-        if let Some(line) = &self.fallback {
-            eprintln!("{line}");
+        if let Some(why) = &self.no_gpu {
+            eprintln!("isolate: no usable GPU ({why}); ran on the CPU backend");
         }
     }
 }
 
-/// Like [`select`], but `auto`'s fallback line is returned for the command to print when it has finished
-/// (see [`Chosen::say_fallback`]) instead of printed now.
+/// The backend for `choice`: `cpu`, `cuda` (exit 2 without a usable GPU), or `auto` (CUDA, else the CPU with
+/// the reason kept in [`Chosen::no_gpu`]).
 pub fn select_deferred(choice: BackendChoice) -> Result<Chosen> {
-    if choice != BackendChoice::Auto {
-        return Ok(Chosen {
-            backend: select(choice)?,
-            fallback: None,
-        });
-    }
-    match cuda::CudaBackend::new() {
-        Ok(b) => Ok(Chosen {
-            backend: Box::new(b),
-            fallback: None,
-        }),
-        Err(Error::NoGpu(why)) => Ok(Chosen {
-            backend: Box::new(CpuBackend),
-            fallback: Some(format!(
-                "isolate: no usable GPU ({why}); ran on the CPU backend"
-            )),
-        }),
-        Err(e) => Err(e),
+    match choice {
+        BackendChoice::Cpu => Ok(Chosen::of(Box::new(CpuBackend))),
+        BackendChoice::Cuda => match cuda::CudaBackend::new() {
+            Ok(b) => Ok(Chosen::of(Box::new(b))),
+            Err(Error::NoGpu(why)) => Err(Error::NoGpu(format!(
+                "--backend cuda: no usable GPU: {why}"
+            ))),
+            Err(e) => Err(e),
+        },
+        BackendChoice::Auto => match cuda::CudaBackend::new() {
+            Ok(b) => Ok(Chosen::of(Box::new(b))),
+            Err(Error::NoGpu(why)) => Ok(Chosen {
+                backend: Box::new(CpuBackend),
+                no_gpu: Some(why),
+            }),
+            Err(e) => Err(e),
+        },
     }
 }
 
@@ -190,24 +197,12 @@ pub fn parse_choice(s: &str) -> Result<BackendChoice> {
     }
 }
 
-/// A backend for `choice`. `auto` without a usable GPU prints one line on stderr and returns the CPU backend.
+/// A backend for `choice`. `auto` without a usable GPU prints one line on stderr now and returns the CPU
+/// backend (for `selftest`, whose table names the backend it ran on).
 pub fn select(choice: BackendChoice) -> Result<Box<dyn Backend>> {
-    match choice {
-        BackendChoice::Cpu => Ok(Box::new(CpuBackend)),
-        BackendChoice::Cuda => match cuda::CudaBackend::new() {
-            Ok(b) => Ok(Box::new(b)),
-            Err(Error::NoGpu(why)) => Err(Error::NoGpu(format!(
-                "--backend cuda: no usable GPU: {why}"
-            ))),
-            Err(e) => Err(e),
-        },
-        BackendChoice::Auto => match cuda::CudaBackend::new() {
-            Ok(b) => Ok(Box::new(b)),
-            Err(Error::NoGpu(why)) => {
-                eprintln!("isolate: no usable GPU ({why}); using the CPU backend");
-                Ok(Box::new(CpuBackend))
-            }
-            Err(e) => Err(e),
-        },
+    let c = select_deferred(choice)?;
+    if let Some(why) = &c.no_gpu {
+        eprintln!("isolate: no usable GPU ({why}); using the CPU backend");
     }
+    Ok(c.backend)
 }

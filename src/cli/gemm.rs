@@ -223,10 +223,7 @@ pub fn run(a: GemmArgs) -> Result<i32> {
     // A GPU-only GEMM needs the GPU: say so before quantizing or multiplying anything.
     // The quantizers and the GEMMs run on the same backend (the GPU's quantizers are bit-identical to the CPU's).
     let chosen = match target_gemm.gpu().or(ref_gemm.gpu()) {
-        Some(g) => crate::backend::Chosen {
-            backend: crate::backend::require_gpu(choice, g)?,
-            fallback: None,
-        },
+        Some(g) => crate::backend::Chosen::of(crate::backend::require_gpu(choice, g)?),
         None => crate::backend::select_deferred(choice)?,
     };
     let be = &chosen.backend;

@@ -86,10 +86,9 @@ pub fn run(a: QuantArgs) -> Result<i32> {
     }
     let chosen = match (&kernel, a.backend.backend) {
         // A kernel candidate runs on the GPU; the reference then runs there too unless --backend cpu.
-        (Some(k), backend::BackendChoice::Auto) => backend::Chosen {
-            backend: Box::new(crate::experiment::quant_kernel::gpu_for(k)?),
-            fallback: None,
-        },
+        (Some(k), backend::BackendChoice::Auto) => {
+            backend::Chosen::of(Box::new(crate::experiment::quant_kernel::gpu_for(k)?))
+        }
         (_, choice) => backend::select_deferred(choice)?,
     };
     let be = &chosen.backend;

@@ -355,25 +355,24 @@ fn fingerprint_best_variants_reproduce_the_real_dump_on_the_gpu() {
 /// x is the demo's real MiniLM activation; w is a bf16 weight with outliers, zero blocks and tiny blocks.
 #[test]
 fn isolate_gemm_on_cuda_saves_the_cpus_bytes() {
-    use safetensors::tensor::{Dtype, TensorView};
+    use isolate::formats::DType;
+    use isolate::io::{safetensors_io, Tensor};
+    use rand::{Rng, SeedableRng};
     if gpu().is_none() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let demo = std::fs::read(repo_file("fixtures/demo/quant_drift.safetensors")).unwrap();
-    let demo = safetensors::SafeTensors::deserialize(&demo).unwrap();
-    let x = demo.tensor("x").unwrap();
-    let k = x.shape()[1];
-    let n = 256;
-    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let demo = isolate::io::load(std::path::Path::new(&repo_file(
+        "fixtures/demo/quant_drift.safetensors",
+    )))
+    .unwrap();
+    let x = demo.get("x").unwrap().clone();
+    let (n, k) = (256, x.shape[1]);
+    let mut rng = rand::rngs::StdRng::seed_from_u64(5);
     let w: Vec<u8> = (0..n * k)
         .flat_map(|i| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            let u = (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
-            let (row, col) = (i / k, i % k);
-            let v = match (row / 128, col / 128) {
+            let u: f64 = rng.random_range(-0.5..0.5);
+            let v = match (i / k / 128, i % k / 128) {
                 (0, 3) => 0.0,                  // an all-zero block
                 (1, 5) => u * 1e-30,            // a block of tiny values
                 _ if i % 997 == 0 => u * 900.0, // outliers
@@ -382,11 +381,10 @@ fn isolate_gemm_on_cuda_saves_the_cpus_bytes() {
             half::bf16::from_f64(v).to_le_bytes()
         })
         .collect();
-    let wv = TensorView::new(Dtype::BF16, vec![n, k], &w).unwrap();
     let input = dir.path().join("in.safetensors");
-    let tensors = [("x", x), ("w", wv)];
-    std::fs::write(&input, safetensors::serialize(tensors, None).unwrap()).unwrap();
-    let saved: Vec<Vec<u8>> = ["cuda", "cpu"]
+    let w = Tensor::new("w", DType::BF16, vec![n, k], w).unwrap();
+    safetensors_io::write(&input, &[x, w], None).unwrap();
+    let saved: Vec<isolate::io::TensorFile> = ["cuda", "cpu"]
         .iter()
         .map(|be| {
             let out = dir.path().join(format!("{be}.safetensors"));
@@ -412,30 +410,23 @@ fn isolate_gemm_on_cuda_saves_the_cpus_bytes() {
             ];
             use clap::Parser;
             isolate::cli::run(isolate::cli::Cli::parse_from(args)).unwrap();
-            std::fs::read(out).unwrap()
+            isolate::io::load(&out).unwrap()
         })
         .collect();
-    let (gpu_file, cpu_file) = (
-        safetensors::SafeTensors::deserialize(&saved[0]).unwrap(),
-        safetensors::SafeTensors::deserialize(&saved[1]).unwrap(),
-    );
-    let mut names = gpu_file.names();
-    names.sort();
+    let names: Vec<&str> = saved[0].tensors.iter().map(|t| t.name.as_str()).collect();
     assert!(names.len() >= 8, "saved tensors: {names:?}");
-    for name in names {
-        let (g, c) = (
-            gpu_file.tensor(name).unwrap(),
-            cpu_file.tensor(name).unwrap(),
-        );
-        assert_eq!((g.dtype(), g.shape()), (c.dtype(), c.shape()), "{name}");
-        let first = g.data().iter().zip(c.data()).position(|(a, b)| a != b);
+    for g in &saved[0].tensors {
+        let c = saved[1].get(&g.name).unwrap();
+        assert_eq!((g.dtype, &g.shape), (c.dtype, &c.shape), "{}", g.name);
+        let first = g.bytes().iter().zip(c.bytes()).position(|(a, b)| a != b);
         assert!(
             first.is_none(),
-            "{name}: GPU and CPU differ first at byte {first:?}"
+            "{}: GPU and CPU differ first at byte {first:?}",
+            g.name
         );
     }
     assert!(
-        saved[0] == saved[1],
+        std::fs::read(&saved[0].path).unwrap() == std::fs::read(&saved[1].path).unwrap(),
         "the saved files differ outside the tensor data"
     );
 }

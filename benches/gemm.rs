@@ -1,18 +1,18 @@
 //! GEMM emulation speed: M=16, N=1536, K=7168 (a DeepSeek-shaped decode step) through each preset, and the
 //! four paths of `isolate gemm` (target: FP8 activation + blockwise; reference: bf16 activation +
-//! dequant-bf16). Goal (issue 4): the four paths in < 2 s on the 2-core build machine.
+//! dequant-bf16). Goal (the first version's goal): the four paths in < 2 s on the 2-core build machine.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use isolate::experiment::gemm_isolate::{run, Activation, IsolateInputs, Thresholds};
+use isolate::experiment::gemm::isolate::{run, Activation, IsolateInputs, VerdictThresholds};
 use isolate::formats::Fp8Format;
-use isolate::gemm::synthetic::{quantized, ScaleKind};
+use isolate::testdata::{quantized, Scales};
 use isolate::gemm::{gemm, GemmSpec, Operand, Preset};
 
 fn bench(c: &mut Criterion) {
     let (m, n, k) = (16, 1536, 7168);
-    let aq = quantized(m, k, 1, 128, Fp8Format::E4m3fn, ScaleKind::Pow2, 1);
+    let aq = quantized(m, k, (1, 128), Fp8Format::E4m3fn, Scales::Pow2, 1);
     let a: Operand = aq.clone().into();
-    let b: Operand = quantized(n, k, 128, 128, Fp8Format::E4m3fn, ScaleKind::Pow2, 2).into();
+    let b: Operand = quantized(n, k, (128, 128), Fp8Format::E4m3fn, Scales::Pow2, 2).into();
     let mut g = c.benchmark_group("gemm_16x1536x7168");
     g.sample_size(10);
     for p in Preset::ALL {
@@ -38,7 +38,7 @@ fn bench(c: &mut Criterion) {
         ref_gemm: GemmSpec::parse("dequant-bf16").unwrap().into(),
         target_out: None,
         ref_out: None,
-        thresholds: Thresholds::default(),
+        thresholds: VerdictThresholds::default(),
     };
     g.bench_function("isolate_four_paths", |bch| {
         bch.iter(|| run(&inp, &|_, _, _| {}).unwrap())

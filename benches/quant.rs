@@ -4,7 +4,7 @@
 //! `cargo bench --bench quant -- --warm-up-time 1 --measurement-time 3`
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use isolate::experiment::fingerprint::{fingerprint, Dump};
+use isolate::experiment::quant::fingerprint::{fingerprint, QuantDump};
 use isolate::formats::DType;
 use isolate::io::Tensor;
 use isolate::quant::{quantize_activation, QuantSpec};
@@ -59,7 +59,7 @@ fn fingerprint_all(c: &mut Criterion) {
     g.sample_size(10);
     g.bench_function("deepgemm-ue8m0 dump", |b| {
         b.iter(|| {
-            let f = fingerprint(&Dump {
+            let f = fingerprint(&QuantDump {
                 x: &xv,
                 rows: M,
                 cols: K,

@@ -1,8 +1,9 @@
 //! `isolate`: tells an inference engineer where and why their FP8 model's numbers diverge from a reference.
 //!
-//! Data flow (design.md): `io` loads tensors → `formats` decodes them bit-exactly → `quant` and `gemm`
-//! emulate real kernels (on a `backend`) → `experiment` runs the isolation, verification, fingerprint and
-//! compare jobs → `report` prints tables, JSON, Markdown and HTML. `cli` parses the command line.
+//! Data flow (docs/ARCHITECTURE.md): `io` loads tensors → `formats` decodes them bit-exactly → `quant` and
+//! `gemm` emulate real kernels (on a `backend`) → `experiment` turns a typed request into a result → `report`
+//! renders it as a terminal table, JSON, Markdown or HTML. `cli` turns flags into requests.
+//! `kernel_ref`, `spec_syntax` and `testdata` are leaves every layer may use.
 
 pub mod backend;
 pub mod cli;
@@ -11,8 +12,11 @@ pub mod experiment;
 pub mod formats;
 pub mod gemm;
 pub mod io;
+pub mod kernel_ref;
 pub mod metrics;
 pub mod quant;
 pub mod report;
+pub mod spec_syntax;
+pub mod testdata;
 
 pub use error::{Error, Result};

@@ -22,10 +22,6 @@ impl Backend for CpuBackend {
         format!("CPU, {} threads", rayon::current_num_threads())
     }
 
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
-    }
-
     fn e8m0_encode(&self, x: &[f32], round: E8m0Round) -> Result<Vec<u8>> {
         Ok(x.par_iter()
             .with_min_len(4096)

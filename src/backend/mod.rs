@@ -1,8 +1,12 @@
 //! Compute backends: one trait, implementations for the CPU (always there, the reference) and CUDA.
 //!
-//! Every backend computes the same functions bit for bit; the CPU one is the definition. `select` turns the
-//! `--backend auto|cpu|cuda` flag into a backend: `auto` uses CUDA when a GPU and its driver are there and
-//! falls back to the CPU with one line on stderr, `cuda` without a GPU is a usage error (exit 2).
+//! Every backend computes the same functions bit for bit; the CPU one is the definition. [`select`] turns a
+//! [`BackendKind`] into a [`Device`]: `auto` uses CUDA when a GPU and its driver are there and otherwise falls
+//! back to the CPU, keeping the reason in [`Selected::fallback`] for the caller to say; `cuda` without a GPU is
+//! `Error::NoGpu` (exit 2). A backend never prints: what it decided on its own (a GEMM it could not run and
+//! handed to the CPU) it keeps as notes ([`Backend::take_notes`]) for the caller to report.
+
+use std::str::FromStr;
 
 use crate::error::{Error, Result};
 use crate::formats::{E8m0Round, Fp8Format, Overflow};
@@ -14,6 +18,7 @@ pub mod cpu;
 pub mod cuda;
 
 pub use cpu::CpuBackend;
+pub use cuda::CudaBackend;
 
 /// The operations a backend offers. Slices in, vectors out: each call moves its data to the device and back.
 pub trait Backend {
@@ -21,8 +26,6 @@ pub trait Backend {
     fn name(&self) -> &'static str;
     /// A line describing the device (CPU model / GPU name, compute capability, how kernels were built).
     fn describe(&self) -> String;
-    /// For backend-specific extras (the CUDA selftest sweeps, benches).
-    fn as_any(&self) -> &dyn std::any::Any;
     /// [`crate::formats::e8m0::encode`] of every element.
     fn e8m0_encode(&self, x: &[f32], round: E8m0Round) -> Result<Vec<u8>>;
     /// [`crate::formats::e8m0::decode`] of every code.
@@ -52,6 +55,11 @@ pub trait Backend {
         a: &Quantized,
         b: &Quantized,
     ) -> Result<GemmOutput>;
+    /// What the backend decided on its own since the last call (e.g. "GEMM exact runs on the CPU (…)"), for
+    /// the caller to report; the CPU backend has none.
+    fn take_notes(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// The one line a GPU-only GEMM gets without a GPU.
@@ -100,109 +108,129 @@ pub fn run_gemm(
     }
 }
 
-/// The backend for a command that runs the GPU-only GEMM `g`: CUDA, or `Error::NoGpu` with one line saying
-/// that `g` runs only on the GPU and why there is none (`--backend cpu`, no driver, no device).
-pub fn require_gpu(choice: BackendChoice, g: &GpuGemm) -> Result<Box<dyn Backend>> {
-    if choice == BackendChoice::Cpu {
-        return Err(gpu_only(
-            g,
-            "--backend cpu was given (use --backend cuda or auto on a machine with an NVIDIA GPU)",
-        ));
-    }
-    match cuda::CudaBackend::new() {
-        Ok(b) => Ok(Box::new(b)),
-        Err(Error::NoGpu(why)) => Err(gpu_only(g, &format!("no usable GPU ({why})"))),
-        Err(e) => Err(e),
-    }
-}
-
-/// The `--backend` flag.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum BackendChoice {
-    /// CUDA when a GPU is there, else the CPU (saying so on stderr).
+/// Which backend a command asked for (the `--backend` flag's values).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum BackendKind {
+    /// CUDA when a GPU is there, else the CPU (the reason kept in [`Selected::fallback`]).
     #[default]
     Auto,
     /// The CPU reference.
     Cpu,
-    /// An NVIDIA GPU through CUDA; exit 2 when there is none.
+    /// An NVIDIA GPU through CUDA; `Error::NoGpu` when there is none.
     Cuda,
 }
 
-/// `--backend` as a reusable clap argument group (flatten it into a command's arguments).
-#[derive(clap::Args, Debug, Clone, Copy, Default)]
-pub struct BackendArg {
-    /// Where to compute: auto (CUDA when a GPU is present, else CPU), cpu, or cuda.
-    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
-    pub backend: BackendChoice,
-}
+impl BackendKind {
+    /// Every kind, as the command line spells it.
+    pub const ALL: [BackendKind; 3] = [BackendKind::Auto, BackendKind::Cpu, BackendKind::Cuda];
 
-/// A backend chosen for a data command (`quant`, `gemm`, `fingerprint`), and why `auto` fell back to the CPU.
-pub struct Chosen {
-    pub backend: Box<dyn Backend>,
-    /// Why there is no usable GPU, when `auto` fell back to the CPU.
-    pub no_gpu: Option<String>,
-}
-
-impl Chosen {
-    /// A backend the command picked itself (no fallback to report).
-    pub fn of(backend: Box<dyn Backend>) -> Chosen {
-        Chosen {
-            backend,
-            no_gpu: None,
-        }
-    }
-
-    /// Prints `isolate: no usable GPU (…); ran on the CPU backend` on stderr when `auto` fell back. The data
-    /// commands call it after their report, so that a bad input still gets exactly one line (its error) and a
-    /// finished run says where it ran.
-    pub fn say_fallback(&self) {
-        if let Some(why) = &self.no_gpu {
-            eprintln!("isolate: no usable GPU ({why}); ran on the CPU backend");
+    /// The spelling on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            BackendKind::Auto => "auto",
+            BackendKind::Cpu => "cpu",
+            BackendKind::Cuda => "cuda",
         }
     }
 }
 
-/// The backend for `choice`: `cpu`, `cuda` (exit 2 without a usable GPU), or `auto` (CUDA, else the CPU with
-/// the reason kept in [`Chosen::no_gpu`]).
-pub fn select_deferred(choice: BackendChoice) -> Result<Chosen> {
-    match choice {
-        BackendChoice::Cpu => Ok(Chosen::of(Box::new(CpuBackend))),
-        BackendChoice::Cuda => match cuda::CudaBackend::new() {
-            Ok(b) => Ok(Chosen::of(Box::new(b))),
+impl FromStr for BackendKind {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        BackendKind::ALL
+            .into_iter()
+            .find(|k| k.name() == s)
+            .ok_or_else(|| format!("'{s}': expected auto, cpu or cuda"))
+    }
+}
+
+/// A backend that was opened: the CPU or a CUDA device. Code that needs what only one of them offers (the
+/// CUDA selftest sweeps, user kernels, benchmarks) matches on it; everything else uses [`Device::backend`].
+pub enum Device {
+    Cpu(CpuBackend),
+    Cuda(Box<CudaBackend>),
+}
+
+impl Device {
+    /// The backend behind the common trait.
+    pub fn backend(&self) -> &dyn Backend {
+        match self {
+            Device::Cpu(b) => b,
+            Device::Cuda(b) => b.as_ref(),
+        }
+    }
+
+    /// The CUDA backend, when this is one.
+    pub fn cuda(&self) -> Option<&CudaBackend> {
+        match self {
+            Device::Cuda(b) => Some(b),
+            Device::Cpu(_) => None,
+        }
+    }
+
+    /// Opens the CUDA device 0 (`Error::NoGpu` naming why there is none).
+    pub fn open_cuda() -> Result<Device> {
+        Ok(Device::Cuda(Box::new(CudaBackend::new()?)))
+    }
+}
+
+/// The device [`select`] opened, and why `auto` fell back to the CPU.
+pub struct Selected {
+    pub device: Device,
+    /// Why there is no usable GPU, when `auto` fell back to the CPU (the command says so after its report).
+    pub fallback: Option<String>,
+}
+
+impl Selected {
+    /// A device the command picked itself (no fallback to report).
+    pub fn of(device: Device) -> Selected {
+        Selected {
+            device,
+            fallback: None,
+        }
+    }
+
+    /// The backend behind the common trait.
+    pub fn backend(&self) -> &dyn Backend {
+        self.device.backend()
+    }
+}
+
+/// The device for `kind`: the CPU, CUDA (`Error::NoGpu` without a usable GPU), or `auto` (CUDA, else the CPU
+/// with the reason kept in [`Selected::fallback`]).
+pub fn select(kind: BackendKind) -> Result<Selected> {
+    match kind {
+        BackendKind::Cpu => Ok(Selected::of(Device::Cpu(CpuBackend))),
+        BackendKind::Cuda => match Device::open_cuda() {
+            Ok(d) => Ok(Selected::of(d)),
             Err(Error::NoGpu(why)) => Err(Error::NoGpu(format!(
                 "--backend cuda: no usable GPU: {why}"
             ))),
             Err(e) => Err(e),
         },
-        BackendChoice::Auto => match cuda::CudaBackend::new() {
-            Ok(b) => Ok(Chosen::of(Box::new(b))),
-            Err(Error::NoGpu(why)) => Ok(Chosen {
-                backend: Box::new(CpuBackend),
-                no_gpu: Some(why),
+        BackendKind::Auto => match Device::open_cuda() {
+            Ok(d) => Ok(Selected::of(d)),
+            Err(Error::NoGpu(why)) => Ok(Selected {
+                device: Device::Cpu(CpuBackend),
+                fallback: Some(why),
             }),
             Err(e) => Err(e),
         },
     }
 }
 
-/// Parses `auto | cpu | cuda`.
-pub fn parse_choice(s: &str) -> Result<BackendChoice> {
-    match s {
-        "auto" => Ok(BackendChoice::Auto),
-        "cpu" => Ok(BackendChoice::Cpu),
-        "cuda" => Ok(BackendChoice::Cuda),
-        other => Err(Error::Usage(format!(
-            "--backend {other}: expected auto, cpu or cuda"
-        ))),
+/// The device for a command that runs the GPU-only GEMM `g`: CUDA, or `Error::NoGpu` with one line saying
+/// that `g` runs only on the GPU and why there is none (`--backend cpu`, no driver, no device).
+pub fn require_gpu(kind: BackendKind, g: &GpuGemm) -> Result<Device> {
+    if kind == BackendKind::Cpu {
+        return Err(gpu_only(
+            g,
+            "--backend cpu was given (use --backend cuda or auto on a machine with an NVIDIA GPU)",
+        ));
     }
-}
-
-/// A backend for `choice`. `auto` without a usable GPU prints one line on stderr now and returns the CPU
-/// backend (for `selftest`, whose table names the backend it ran on).
-pub fn select(choice: BackendChoice) -> Result<Box<dyn Backend>> {
-    let c = select_deferred(choice)?;
-    if let Some(why) = &c.no_gpu {
-        eprintln!("isolate: no usable GPU ({why}); using the CPU backend");
+    match Device::open_cuda() {
+        Ok(d) => Ok(d),
+        Err(Error::NoGpu(why)) => Err(gpu_only(g, &format!("no usable GPU ({why})"))),
+        Err(e) => Err(e),
     }
-    Ok(c.backend)
 }

@@ -3,15 +3,24 @@
 
 use clap::{Args, Subcommand};
 
-use crate::backend::cuda::CudaBackend;
-use crate::backend::Backend;
-use crate::error::{Error, Result};
-use crate::experiment::bench::{self, gemm::GemmBench};
+use crate::cli::args::{parsed, OutputArgs};
+use crate::error::Result;
+use crate::experiment::bench::{self, GemmBenchRequest, QuantBenchRequest};
+use crate::experiment::quant::QuantSpec;
+use crate::kernel_ref::KernelRef;
+use crate::report::emit;
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
     #[command(subcommand)]
     pub what: BenchWhat,
+}
+
+/// `FILE.cu[:ENTRY]`, checked to exist.
+fn kernel_file(s: &str) -> std::result::Result<KernelRef, String> {
+    KernelRef::from_file_arg(s)
+        .checked()
+        .map_err(|e| e.to_string())
 }
 
 #[derive(Subcommand, Debug)]
@@ -24,14 +33,16 @@ pub enum BenchWhat {
         #[arg(long, default_value_t = 7168)]
         k: usize,
         /// The quant spec timed (and the reference a user kernel must equal byte for byte).
-        #[arg(long, default_value = "deepgemm-ue8m0")]
-        spec: String,
+        #[arg(long, value_parser = parsed::<QuantSpec>, default_value = "deepgemm-ue8m0")]
+        spec: QuantSpec,
         /// Timed repetitions per kernel (median reported).
         #[arg(long, default_value_t = 50)]
         reps: usize,
         /// A user quant kernel: FILE.cu[:ENTRY].
-        #[arg(long, value_name = "FILE.cu[:ENTRY]")]
-        kernel: Option<String>,
+        #[arg(long, value_name = "FILE.cu[:ENTRY]", value_parser = kernel_file)]
+        kernel: Option<KernelRef>,
+        #[command(flatten)]
+        out: OutputArgs,
     },
     /// The GEMMs (blockwise, tc, tc-fast-accum) against cuBLASLt FP8 with block scaling; a user kernel
     /// (`--kernel FILE.cu[:ENTRY]`, GEMM ABI v1) verified against blockwise and timed beside them.
@@ -46,16 +57,11 @@ pub enum BenchWhat {
         #[arg(long, default_value_t = 20)]
         reps: usize,
         /// A user GEMM kernel: FILE.cu[:ENTRY] (GEMM ABI v1, see examples/gemm_blockwise.cu).
-        #[arg(long, value_name = "FILE.cu[:ENTRY]")]
-        kernel: Option<String>,
+        #[arg(long, value_name = "FILE.cu[:ENTRY]", value_parser = kernel_file)]
+        kernel: Option<KernelRef>,
+        #[command(flatten)]
+        out: OutputArgs,
     },
-}
-
-fn cuda() -> Result<CudaBackend> {
-    CudaBackend::new().map_err(|e| match e {
-        Error::NoGpu(w) => Error::NoGpu(format!("bench needs a CUDA GPU: {w}")),
-        e => e,
-    })
 }
 
 /// Runs a benchmark; exit 0 when every output check passed, 1 otherwise.
@@ -67,36 +73,17 @@ pub fn run(a: BenchArgs) -> Result<i32> {
             spec,
             reps,
             kernel,
+            out,
         } => {
-            let spec = crate::quant::QuantSpec::parse(&spec)?;
-            if spec.is_none() || m == 0 || k == 0 || k % spec.group != 0 {
-                return Err(Error::Usage(format!(
-                    "bench quant: needs a quantizing spec and M, K > 0 with K a multiple of the group (got {spec}, {m}×{k})"
-                )));
-            }
-            let kernel = kernel.map(|f| crate::backend::cuda::user::KernelRef::from_file_arg(&f));
-            if let Some(kr) = &kernel {
-                crate::backend::cuda::user::check_exists(&kr.path)?;
-            }
-            let be = cuda()?;
-            println!("device: {}", be.describe());
-            let r = bench::quant::run(
-                &be,
-                &bench::quant::QuantBench {
-                    m,
-                    k,
-                    spec,
-                    reps: reps.max(1),
-                    kernel,
-                },
-            )?;
-            println!(
-                "M×K = {m}×{k} bf16; measured D2D copy {:.0} GB/s (read + write; {:.0} GB/s synchronized per rep); \
-                 bytes = input + codes + scales; every row's repetitions queued, events around each",
-                r.copy_gbs, r.copy_synced_gbs
-            );
-            print!("{}", bench::table(&r.rows, "GB/s"));
-            Ok((!r.all_equal) as i32)
+            let r = bench::run_quant(&QuantBenchRequest {
+                m,
+                k,
+                spec,
+                reps,
+                kernel,
+            })?;
+            emit(&r, &out.outputs())?;
+            Ok((!r.report.all_equal) as i32)
         }
         BenchWhat::Gemm {
             m,
@@ -104,34 +91,17 @@ pub fn run(a: BenchArgs) -> Result<i32> {
             k,
             reps,
             kernel,
+            out,
         } => {
-            if m == 0 || n == 0 || k == 0 || k % 128 != 0 || n % 16 != 0 {
-                return Err(Error::Usage(format!(
-                    "bench gemm: M, N, K must be positive with K % 128 = 0 and N % 16 = 0 (got {m}×{n}×{k})"
-                )));
-            }
-            let kernel = kernel.map(|f| crate::backend::cuda::user::KernelRef::from_file_arg(&f));
-            if let Some(kr) = &kernel {
-                crate::backend::cuda::user::check_exists(&kr.path)?;
-            }
-            let be = cuda()?;
-            println!("device: {}", be.describe());
-            let r = bench::gemm::run(
-                &be,
-                &GemmBench {
-                    m,
-                    n,
-                    k,
-                    reps: reps.max(1),
-                    kernel,
-                },
-            )?;
-            println!(
-                "M×N×K = {m}×{n}×{k}; measured peaks: FP32 FMA {:.1} TFLOP/s, FP64 MMA {:.1} TFLOP/s; cuBLASLt FP8 {:.1} TFLOP/s",
-                r.fp32_tflops, r.fp64_mma_tflops, r.cublaslt_tflops
-            );
-            print!("{}", bench::table(&r.rows, "TFLOP/s"));
-            Ok((!r.user_equal) as i32)
+            let r = bench::run_gemm(&GemmBenchRequest {
+                m,
+                n,
+                k,
+                reps,
+                kernel,
+            })?;
+            emit(&r, &out.outputs())?;
+            Ok((!r.report.user_equal) as i32)
         }
     }
 }

@@ -1,31 +1,29 @@
-//! `isolate e8m0 encode [--round MODE] VALUES.. | decode CODES.. [--json PATH|-]`
+//! `isolate e8m0 encode [--round MODE] [--clamp-deepgemm] VALUES.. | decode CODES..`: flags → [`E8m0Request`].
+//!
+//! Values may be negative (`-0.5`, `-1e-5`, `-inf`), so the value list accepts tokens that start with a hyphen;
+//! options written after the values (`encode 0.7 1.0 --json -`) are split off and parsed as options, since no
+//! number is spelled with a leading `--`.
 
-use clap::{Args, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
+use crate::cli::args::{one_of, OutputArgs};
 use crate::error::{Error, Result};
-use crate::formats::e8m0::{self, E8m0Round};
-use crate::report::json::{num, write_json};
-use crate::report::table::Table;
+use crate::experiment::e8m0::{self, E8m0Request, E8m0Round};
+use crate::report::e8m0::E8m0Report;
+use crate::report::emit;
 
 #[derive(Args, Debug)]
 pub struct E8m0Args {
     #[command(subcommand)]
     pub op: E8m0Op,
-    /// Write the results as JSON (a list of {value, code, decoded}) to PATH (`-` = stdout).
-    #[arg(long, global = true, value_name = "PATH")]
-    pub json: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
 pub enum E8m0Op {
     /// f32 values → codes.
     Encode {
-        /// Rounding: ceil | float-ceil | nearest | floor | even.
-        #[arg(long, default_value = "ceil")]
-        round: String,
-        /// Clamp codes to [1, 254] as DeepGEMM's ceil_to_ue8m0 does.
-        #[arg(long)]
-        clamp_deepgemm: bool,
+        #[command(flatten)]
+        opts: EncodeOptions,
         /// Values (f32; `inf`, `nan`, hex bit patterns like 0x3f800000 accepted).
         #[arg(required = true, allow_hyphen_values = true)]
         values: Vec<String>,
@@ -34,7 +32,60 @@ pub enum E8m0Op {
     Decode {
         #[arg(required = true)]
         codes: Vec<String>,
+        #[command(flatten)]
+        out: OutputArgs,
     },
+}
+
+/// The options of `encode`, which may also follow the values.
+#[derive(Args, Debug, Default)]
+pub struct EncodeOptions {
+    /// Rounding (default ceil).
+    #[arg(long, value_parser = one_of(&E8m0Round::ALL, E8m0Round::name))]
+    pub round: Option<E8m0Round>,
+    /// Clamp codes to [1, 254] as DeepGEMM's ceil_to_ue8m0 does.
+    #[arg(long)]
+    pub clamp_deepgemm: bool,
+    #[command(flatten)]
+    pub out: OutputArgs,
+}
+
+/// Options given after the values.
+#[derive(Parser, Debug)]
+#[command(name = "isolate e8m0 encode")]
+struct Trailing {
+    #[command(flatten)]
+    opts: EncodeOptions,
+}
+
+/// Splits `values` at the first token that starts with `--` (an option: no number is spelled that way) and
+/// folds the options after it into `opts` (a flag given twice: the later one wins).
+fn split_trailing(mut values: Vec<String>, mut opts: EncodeOptions) -> Result<(Vec<String>, EncodeOptions)> {
+    let Some(i) = values.iter().position(|v| v.starts_with("--")) else {
+        return Ok((values, opts));
+    };
+    let tail = values.split_off(i);
+    let t = Trailing::try_parse_from(std::iter::once("isolate e8m0 encode".to_string()).chain(tail))
+        .map_err(|e| {
+            Error::Usage(
+                e.to_string()
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .trim_start_matches("error: ")
+                    .to_string(),
+            )
+        })?
+        .opts;
+    opts.round = t.round.or(opts.round);
+    opts.clamp_deepgemm |= t.clamp_deepgemm;
+    opts.out.json = t.out.json.or(opts.out.json);
+    opts.out.markdown = t.out.markdown.or(opts.out.markdown);
+    opts.out.html = t.out.html.or(opts.out.html);
+    if values.is_empty() {
+        return Err(Error::Usage("e8m0 encode: give at least one value".into()));
+    }
+    Ok((values, opts))
 }
 
 /// Parses an f32: decimal, `inf`/`nan`, or `0x`-prefixed bits.
@@ -60,58 +111,28 @@ fn parse_code(s: &str) -> Result<u8> {
 }
 
 pub fn run(a: E8m0Args) -> Result<i32> {
-    let mut rows: Vec<(Option<f32>, u8)> = Vec::new();
-    match &a.op {
-        E8m0Op::Encode {
-            round,
-            clamp_deepgemm,
-            values,
-        } => {
-            let mode = E8m0Round::parse(round).ok_or_else(|| {
-                Error::Usage(format!(
-                    "unknown --round '{round}': expected one of {}",
-                    E8m0Round::ALL.map(|m| m.name()).join(", ")
-                ))
-            })?;
-            for v in values {
-                let x = parse_f32(v)?;
-                let mut c = e8m0::encode(x, mode);
-                if *clamp_deepgemm {
-                    c = e8m0::clamp_deepgemm(c);
-                }
-                rows.push((Some(x), c));
-            }
+    let (req, out) = match a.op {
+        E8m0Op::Encode { opts, values } => {
+            let (values, opts) = split_trailing(values, opts)?;
+            (
+                E8m0Request::Encode {
+                    round: opts.round.unwrap_or(E8m0Round::Ceil),
+                    clamp_deepgemm: opts.clamp_deepgemm,
+                    values: values
+                        .iter()
+                        .map(|v| parse_f32(v))
+                        .collect::<Result<_>>()?,
+                },
+                opts.out,
+            )
         }
-        E8m0Op::Decode { codes } => {
-            for c in codes {
-                rows.push((None, parse_code(c)?));
-            }
-        }
-    }
-    if a.json.as_deref() != Some("-") {
-        let mut t = Table::new(["value", "code", "hex", "decoded"]);
-        for (v, c) in &rows {
-            t.row([
-                v.map(|v| format!("{v:e}")).unwrap_or_default(),
-                c.to_string(),
-                format!("0x{c:02X}"),
-                format!("{:e}", e8m0::decode(*c)),
-            ]);
-        }
-        print!("{}", t.render());
-    }
-    if let Some(dest) = &a.json {
-        let list: Vec<serde_json::Value> = rows
-            .iter()
-            .map(|(v, c)| {
-                serde_json::json!({
-                    "value": v.map(|v| num(v as f64)).unwrap_or(serde_json::Value::Null),
-                    "code": c,
-                    "decoded": num(e8m0::decode(*c) as f64),
-                })
-            })
-            .collect();
-        write_json(dest, &serde_json::Value::Array(list))?;
-    }
+        E8m0Op::Decode { codes, out } => (
+            E8m0Request::Decode {
+                codes: codes.iter().map(|c| parse_code(c)).collect::<Result<_>>()?,
+            },
+            out,
+        ),
+    };
+    emit(&E8m0Report(e8m0::run(&req)), &out.outputs())?;
     Ok(0)
 }

@@ -1,9 +1,11 @@
-//! Command-line parsing (clap) and dispatch. Each command's flags and its glue live in their own file.
+//! Command-line parsing (clap) and dispatch. Each command's file turns its flags into a typed request, hands it
+//! to its experiment and the result to `report::emit`; nothing here computes (docs/ARCHITECTURE.md).
 
 use clap::{Parser, Subcommand};
 
 use crate::error::Result;
 
+pub mod args;
 pub mod bench;
 pub mod cast;
 pub mod compare;
@@ -11,6 +13,7 @@ pub mod e8m0;
 pub mod fingerprint;
 pub mod gemm;
 pub mod inspect;
+pub mod progress;
 pub mod quant;
 pub mod selftest;
 
@@ -41,7 +44,8 @@ pub enum Command {
     Quant(quant::QuantArgs),
     /// Which quantizer rules does a dumped xq/xs implement?
     Fingerprint(fingerprint::FingerprintArgs),
-    /// Replay a dumped activation through target/reference quant × GEMM and attribute the drift.
+    /// Replay a dumped activation through target/reference quant × GEMM and attribute the drift
+    /// (`gemm fingerprint`: which GEMM model reproduces a dumped output).
     Gemm(gemm::GemmArgs),
 }
 

@@ -1,19 +1,16 @@
-//! `isolate quant --input F.. [--name R=T].. --reference Q --candidate Q|dumped [--xs-layout L] [--fp8 F]
-//! [--show N] [--json PATH|-]`
+//! `isolate quant --input F.. [--name R=T].. --reference Q --candidate Q|dumped|kernel:FILE.cu [--xs-layout L]
+//! [--fp8 F] [--show N]`: flags → [`VerifyRequest`].
 
 use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::backend::{self, BackendArg};
-use crate::error::{Error, Result};
-use crate::experiment::quant_verify::{verify_with, Candidate};
-use crate::formats::Fp8Format;
-use crate::io::Roles;
-use crate::quant::layout::XsLayout;
-use crate::quant::QuantSpec;
-use crate::report::json::write_json;
-use crate::report::quant::{render, to_json};
+use crate::cli::args::{one_of, parsed, say_where_it_ran, BackendArg, OutputArgs};
+use crate::error::Result;
+use crate::experiment::quant::{
+    run_verify, CandidateChoice, Fp8Format, QuantSpec, VerifyRequest, XsLayout,
+};
+use crate::report::emit;
 
 /// The presets and axes, shown under `--help` of `quant` (and `gemm`'s quant flags).
 pub const SPEC_HELP: &str = "Quant specs: PRESET[,AXIS=VALUE]...
@@ -25,6 +22,17 @@ pub const SPEC_HELP: &str = "Quant specs: PRESET[,AXIS=VALUE]...
            overflow=saturate|nan  nan=propagate|ignore|reject  pad=yes|no  group=G
   e.g.     deepgemm-ue8m0,eps=1e-10    vllm-ue8m0,pow2=ceil    aiter-fnuz,max=224";
 
+/// `--xs-layout` and `--fp8` of the commands that read a dumped xq/xs.
+#[derive(Args, Debug, Clone, Copy)]
+pub struct DumpArgs {
+    /// Layout of a dumped xs.
+    #[arg(long, value_parser = one_of(&XsLayout::ALL, XsLayout::name), default_value = "row")]
+    pub xs_layout: XsLayout,
+    /// FP8 format of a raw u8 xq (default: the reference's, or e4m3fn).
+    #[arg(long, value_parser = one_of(&Fp8Format::ALL, Fp8Format::name))]
+    pub fp8: Option<Fp8Format>,
+}
+
 #[derive(Args, Debug)]
 #[command(after_help = SPEC_HELP)]
 pub struct QuantArgs {
@@ -35,98 +43,38 @@ pub struct QuantArgs {
     #[arg(long = "name", value_name = "ROLE=TENSOR")]
     pub names: Vec<String>,
     /// The reference quantizer: `preset[,axis=value]...` (e.g. deepgemm-ue8m0).
-    #[arg(long)]
-    pub reference: String,
+    #[arg(long, value_parser = parsed::<QuantSpec>)]
+    pub reference: QuantSpec,
     /// The candidate: a quant spec, `dumped` to take the tensors xq and xs from the inputs, or
     /// `kernel:FILE.cu[:ENTRY]`, a CUDA kernel compiled with NVRTC and run on the GPU (ABI: README "GPU").
-    #[arg(long)]
-    pub candidate: String,
+    #[arg(long, value_parser = parsed::<CandidateChoice>)]
+    pub candidate: CandidateChoice,
     #[command(flatten)]
     pub backend: BackendArg,
-    /// Layout of a dumped xs: row | col | tma | packed-ue8m0.
-    #[arg(long, default_value = "row")]
-    pub xs_layout: String,
-    /// FP8 format of a raw u8 xq: e4m3fn | e4m3fnuz | e5m2 (default: the reference's).
-    #[arg(long)]
-    pub fp8: Option<String>,
+    #[command(flatten)]
+    pub dump: DumpArgs,
     /// How many differing codes and groups to list.
     #[arg(long, default_value_t = 10)]
     pub show: usize,
-    /// Write the result as JSON to PATH (`-` = stdout, replacing the table).
-    #[arg(long, value_name = "PATH")]
-    pub json: Option<String>,
-}
-
-/// Parses `--fp8`.
-pub fn parse_fp8(s: &Option<String>) -> Result<Option<Fp8Format>> {
-    s.as_deref()
-        .map(|f| {
-            Fp8Format::parse(f).ok_or_else(|| {
-                Error::Usage(format!(
-                    "unknown --fp8 '{f}': expected e4m3fn, e4m3fnuz or e5m2"
-                ))
-            })
-        })
-        .transpose()
+    #[command(flatten)]
+    pub out: OutputArgs,
 }
 
 pub fn run(a: QuantArgs) -> Result<i32> {
-    let reference = QuantSpec::parse(&a.reference)?;
-    let layout = XsLayout::parse(&a.xs_layout)?;
-    let fp8 = parse_fp8(&a.fp8)?;
-    let roles = Roles::new(
-        crate::io::load_all(&a.inputs)?,
-        &a.names,
-        &["x", "xq", "xs"],
-    )?;
-    let x = roles.get("x")?;
-    let kernel = crate::backend::cuda::user::KernelRef::parse(&a.candidate);
-    if let Some(k) = &kernel {
-        crate::backend::cuda::user::check_exists(&k.path)?;
-    }
-    let chosen = match (&kernel, a.backend.backend) {
-        // A kernel candidate runs on the GPU; the reference then runs there too unless --backend cpu.
-        (Some(k), backend::BackendChoice::Auto) => {
-            backend::Chosen::of(Box::new(crate::experiment::quant_kernel::gpu_for(k)?))
-        }
-        (_, choice) => backend::select_deferred(choice)?,
+    let req = VerifyRequest {
+        files: a.inputs,
+        names: a.names,
+        reference: a.reference,
+        candidate: a.candidate,
+        xs_layout: a.dump.xs_layout,
+        fp8: a.dump.fp8,
+        show: a.show,
+        backend: a.backend.backend,
     };
-    let be = &chosen.backend;
-    let candidate = if let Some(k) = kernel {
-        let own;
-        let cuda = match be
-            .as_any()
-            .downcast_ref::<crate::backend::cuda::CudaBackend>()
-        {
-            Some(c) => c,
-            None => {
-                own = crate::experiment::quant_kernel::gpu_for(&k)?;
-                &own
-            }
-        };
-        Candidate::Computed {
-            label: format!("kernel {}", a.candidate.trim_start_matches("kernel:")),
-            q: crate::experiment::quant_kernel::run_user_kernel(cuda, &k, x, &reference)?,
-        }
-    } else if a.candidate == "dumped" {
-        Candidate::Dumped {
-            xq: roles.get("xq")?,
-            xs: roles.get("xs")?,
-            layout,
-            fp8,
-        }
-    } else {
-        Candidate::Spec(QuantSpec::parse(&a.candidate)?)
-    };
-    let rep = verify_with(be.as_ref(), x, &reference, candidate, a.show)?;
-    if a.json.as_deref() != Some("-") {
-        print!("{}", render(&rep));
-    }
-    if let Some(dest) = &a.json {
-        write_json(dest, &to_json(&rep))?;
-    }
-    chosen.say_fallback();
-    Ok(if rep.byte_equal { 0 } else { 1 })
+    let out = run_verify(&req)?;
+    emit(&out, &a.out.outputs())?;
+    say_where_it_ran(&out.fallback, &[]);
+    Ok(out.exit_code())
 }
 
 #[cfg(test)]

@@ -2,9 +2,10 @@
 
 use clap::Args;
 
-use crate::backend::{self, BackendArg};
+use crate::cli::args::{BackendArg, OutputArgs};
 use crate::error::Result;
 use crate::experiment::selftest::{self, Options};
+use crate::report::emit;
 
 #[derive(Args, Debug)]
 pub struct SelftestArgs {
@@ -16,20 +17,21 @@ pub struct SelftestArgs {
     /// Seed of the random inputs.
     #[arg(long, default_value_t = Options::default().seed)]
     pub seed: u64,
+    #[command(flatten)]
+    pub out: OutputArgs,
 }
 
 /// Prints the table; 0 when every check passed, 1 otherwise.
 pub fn run(a: SelftestArgs) -> Result<i32> {
-    let b = backend::select(a.backend.backend)?;
-    println!("backend: {} — {}", b.name(), b.describe());
     let opt = Options {
         seed: a.seed,
         exhaustive: a.exhaustive,
         ..Options::default()
     };
-    let checks = selftest::run(b.as_ref(), &opt)?;
-    print!("{}", selftest::table(&checks));
-    let failed = checks.iter().filter(|c| !c.passed()).count();
-    println!("{} checks, {failed} failed", checks.len());
-    Ok((failed > 0) as i32)
+    let rep = selftest::run(a.backend.backend, &opt)?;
+    if let Some(why) = &rep.fallback {
+        eprintln!("isolate: no usable GPU ({why}); using the CPU backend");
+    }
+    emit(&rep, &a.out.outputs())?;
+    Ok(rep.exit_code())
 }

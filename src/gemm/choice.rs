@@ -10,7 +10,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 use crate::error::{Error, Result};
-use crate::gemm::spec::{GemmSpec, OutType};
+use crate::gemm::spec::{GemmSpec, OutType, Preset};
 
 /// A GEMM that runs only on the GPU.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -42,7 +42,7 @@ impl GpuGemm {
             "tc-fast-accum" => Some(GpuGemm::TcFastAccum),
             "cublaslt" => Some(GpuGemm::Cublaslt),
             _ => {
-                let k = crate::backend::cuda::user::KernelRef::parse(s)?;
+                let k = crate::kernel_ref::KernelRef::parse(s)?;
                 Some(GpuGemm::Kernel {
                     path: k.path,
                     entry: k.entry,
@@ -135,14 +135,23 @@ impl GemmChoice {
                 "GEMM spec '{s}': {g} runs on the GPU's own arithmetic; its only axis is out=bf16|f32"
             )));
         }
-        match GemmSpec::parse(t) {
-            Ok(spec) => Ok(GemmChoice::Emulation(spec)),
-            Err(Error::Usage(m)) if m.contains("unknown preset") => Err(Error::Usage(format!(
-                "{m}; GPU-only: {}, kernel:FILE.cu[:ENTRY]",
+        if Preset::parse(name).is_none() {
+            return Err(Error::Usage(format!(
+                "GEMM spec '{s}': unknown preset '{name}'; presets are {}; GPU-only: {}, kernel:FILE.cu[:ENTRY]",
+                Preset::ALL.map(Preset::name).join(", "),
                 GpuGemm::BUILT_IN.join(", ")
-            ))),
-            Err(e) => Err(e),
+            )));
         }
+        GemmSpec::parse(t).map(GemmChoice::Emulation)
+    }
+
+    /// [`GemmChoice::parse`], with a `kernel:` file checked to exist (the command line's parser).
+    pub fn parse_checked(s: &str) -> Result<GemmChoice> {
+        let c = GemmChoice::parse(s)?;
+        if let Some(GpuGemm::Kernel { path, .. }) = c.gpu() {
+            crate::kernel_ref::check_exists(path)?;
+        }
+        Ok(c)
     }
 
     /// The GPU-only GEMM, if it is one.
@@ -282,5 +291,13 @@ mod tests {
             "{m}"
         );
         assert!(msg("blockwise,promote=96").contains("32, 64, 128, none"));
+    }
+}
+
+impl std::str::FromStr for GemmChoice {
+    type Err = String;
+    /// [`GemmChoice::parse_checked`], its error as one line.
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        GemmChoice::parse_checked(s).map_err(|e| e.to_string())
     }
 }

@@ -12,7 +12,6 @@ pub mod operand;
 pub mod output;
 pub mod plan;
 pub mod spec;
-pub mod synthetic;
 
 pub use choice::{GemmChoice, GpuGemm};
 pub use cpu::{gemm, gemm_with_progress};

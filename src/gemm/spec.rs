@@ -6,6 +6,7 @@
 use std::fmt;
 
 use crate::error::{Error, Result};
+use crate::spec_syntax::{tokenize, SpecAxis};
 
 /// K interval after which a partial sum is folded into the f32 accumulator.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -78,8 +79,39 @@ pub enum Preset {
     Exact,
 }
 
-/// The axis names a spec string accepts.
-pub const AXES: [&str; 6] = ["promote", "acc", "scale_order", "split_k", "dequant", "out"];
+/// One axis of a GEMM spec string.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum GemmAxis {
+    Promote,
+    Acc,
+    ScaleOrder,
+    SplitK,
+    Dequant,
+    Out,
+}
+
+impl SpecAxis for GemmAxis {
+    fn all() -> &'static [GemmAxis] {
+        &[
+            GemmAxis::Promote,
+            GemmAxis::Acc,
+            GemmAxis::ScaleOrder,
+            GemmAxis::SplitK,
+            GemmAxis::Dequant,
+            GemmAxis::Out,
+        ]
+    }
+    fn name(self) -> &'static str {
+        match self {
+            GemmAxis::Promote => "promote",
+            GemmAxis::Acc => "acc",
+            GemmAxis::ScaleOrder => "scale_order",
+            GemmAxis::SplitK => "split_k",
+            GemmAxis::Dequant => "dequant",
+            GemmAxis::Out => "out",
+        }
+    }
+}
 
 impl Preset {
     /// Every preset, in the order reports list them.
@@ -187,8 +219,8 @@ impl GemmSpec {
     /// Parses `preset[,axis=value]...`. Unknown presets, axes and values are usage errors that list the valid
     /// spellings.
     pub fn parse(s: &str) -> Result<GemmSpec> {
-        let mut parts = s.split(',').map(str::trim);
-        let name = parts.next().unwrap_or("");
+        let tokens = tokenize::<GemmAxis>("GEMM", s).map_err(usage)?;
+        let name = tokens.preset;
         let preset = Preset::parse(name).ok_or_else(|| {
             usage(format!(
                 "GEMM spec '{s}': unknown preset '{name}'; presets are {}",
@@ -196,24 +228,19 @@ impl GemmSpec {
             ))
         })?;
         let mut spec = preset.spec();
-        for part in parts {
-            let (axis, value) = part.split_once('=').ok_or_else(|| {
-                usage(format!(
-                    "GEMM spec '{s}': '{part}' is not axis=value (axes: {})",
-                    AXES.join(", ")
-                ))
-            })?;
-            spec.set(axis.trim(), value.trim())
+        for (axis, value) in tokens.overrides {
+            spec.set(axis, value)
                 .map_err(|e| usage(format!("GEMM spec '{s}': {e}")))?;
         }
         Ok(spec)
     }
 
     /// Sets one axis from its spelling; the error text names the valid values.
-    pub fn set(&mut self, axis: &str, value: &str) -> std::result::Result<(), String> {
-        let bad = |valid: &str| format!("{axis}={value}: {axis} must be one of {valid}");
-        match axis.replace('-', "_").as_str() {
-            "promote" => {
+    pub fn set(&mut self, axis: GemmAxis, value: &str) -> std::result::Result<(), String> {
+        let name = axis.name();
+        let bad = |valid: &str| format!("{name}={value}: {name} must be one of {valid}");
+        match axis {
+            GemmAxis::Promote => {
                 self.promote = match value {
                     "32" => Promote::Every(32),
                     "64" => Promote::Every(64),
@@ -222,7 +249,7 @@ impl GemmSpec {
                     _ => return Err(bad("32, 64, 128, none")),
                 }
             }
-            "acc" => {
+            GemmAxis::Acc => {
                 self.acc = match value {
                     "block-exact" => Acc::BlockExact,
                     "f32-seq" => Acc::F32Seq,
@@ -233,38 +260,32 @@ impl GemmSpec {
                     },
                 }
             }
-            "scale_order" => {
+            GemmAxis::ScaleOrder => {
                 self.scale_order = match value {
                     "fused" => ScaleOrder::Fused,
                     "left" => ScaleOrder::Left,
                     _ => return Err(bad("fused, left")),
                 }
             }
-            "split_k" => {
+            GemmAxis::SplitK => {
                 self.split_k = match value.parse::<usize>() {
                     Ok(n) if n >= 1 => n,
                     _ => return Err(bad("a positive integer")),
                 }
             }
-            "dequant" => {
+            GemmAxis::Dequant => {
                 self.dequant = match value {
                     "none" => Dequant::None,
                     "bf16" => Dequant::Bf16,
                     _ => return Err(bad("none, bf16")),
                 }
             }
-            "out" => {
+            GemmAxis::Out => {
                 self.out = match value {
                     "bf16" => OutType::Bf16,
                     "f32" => OutType::F32,
                     _ => return Err(bad("bf16, f32")),
                 }
-            }
-            _ => {
-                return Err(format!(
-                    "unknown axis '{axis}'; axes are {}",
-                    AXES.join(", ")
-                ))
             }
         }
         Ok(())

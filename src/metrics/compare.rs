@@ -56,9 +56,9 @@ impl Comparison {
     pub fn severity(&self) -> Severity {
         flag_for(self.cos, self.rel)
     }
-    /// 1 − cos.
+    /// [`crate::metrics::drift`] of this comparison.
     pub fn drift(&self) -> f64 {
-        1.0 - self.cos
+        crate::metrics::drift(self)
     }
     /// Whether every element's bytes are equal.
     pub fn bitwise_equal(&self) -> bool {

@@ -4,6 +4,7 @@
 pub mod bytes;
 pub mod compare;
 pub mod decode;
+pub mod drift;
 pub mod flag;
 pub mod stats;
 pub mod sum;
@@ -11,5 +12,6 @@ pub mod ulp;
 
 pub use bytes::byte_equal_fraction_per_byte;
 pub use compare::{compare, compare_values, Comparison};
+pub use drift::{drift, drift_of_cos};
 pub use flag::{flag_for, Severity};
 pub use stats::{summarize, Summary};

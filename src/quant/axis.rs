@@ -1,5 +1,7 @@
 //! The axes of a quant spec (design.md "Quant presets"): names, and the values each accepts.
 
+use crate::spec_syntax::SpecAxis;
+
 /// One axis of a spec, for canonical printing and for the fingerprint's proven/undetermined report.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Axis {
@@ -73,9 +75,13 @@ impl Axis {
             Axis::Group => "a positive integer (elements per activation group)",
         }
     }
+}
 
-    /// Parses an axis name.
-    pub fn parse(s: &str) -> Option<Axis> {
-        Axis::ALL.into_iter().find(|a| a.name() == s)
+impl SpecAxis for Axis {
+    fn all() -> &'static [Axis] {
+        &Axis::ALL
+    }
+    fn name(self) -> &'static str {
+        Axis::name(self)
     }
 }

@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::formats::{Fp8Format, Overflow};
 pub use crate::quant::axis::Axis;
 use crate::quant::presets::{self, PRESETS};
+use crate::spec_syntax::tokenize;
 
 /// Where the eps floor applies (numerics-spec §9.4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -105,45 +106,32 @@ pub struct QuantSpec {
     pub group: usize,
 }
 
+impl std::str::FromStr for QuantSpec {
+    type Err = String;
+    /// [`QuantSpec::parse`], its error as one line.
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        QuantSpec::parse(s).map_err(|e| e.to_string())
+    }
+}
+
 impl QuantSpec {
     /// Parses `preset[,axis=value]...`, e.g. `deepgemm-ue8m0,eps=1e-10`.
     pub fn parse(s: &str) -> Result<QuantSpec> {
-        let mut parts = s.split(',').map(str::trim);
-        let name = parts.next().unwrap_or("");
+        let tokens = tokenize::<Axis>("quant", s).map_err(Error::Usage)?;
+        let name = tokens.preset;
         let mut spec = presets::preset(name).ok_or_else(|| {
             Error::Usage(format!(
                 "unknown quant preset '{name}' in '{s}': expected one of {} (then optional ,axis=value overrides)",
                 presets::names().join(", ")
             ))
         })?;
-        let mut seen: Vec<Axis> = Vec::new();
-        for part in parts {
-            if spec.identity {
-                return Err(Error::Usage(format!(
-                    "quant spec '{s}': the preset 'none' takes no overrides"
-                )));
-            }
-            let (k, v) = part.split_once('=').ok_or_else(|| {
-                Error::Usage(format!(
-                    "quant spec '{s}': '{part}' is not axis=value; axes: {}",
-                    axis_names()
-                ))
-            })?;
-            let axis = Axis::parse(k.trim()).ok_or_else(|| {
-                Error::Usage(format!(
-                    "quant spec '{s}': unknown axis '{}'; axes: {}",
-                    k.trim(),
-                    axis_names()
-                ))
-            })?;
-            if seen.contains(&axis) {
-                return Err(Error::Usage(format!(
-                    "quant spec '{s}': axis '{}' given twice",
-                    axis.name()
-                )));
-            }
-            seen.push(axis);
-            spec.set(axis, v.trim())
+        if spec.identity && !tokens.overrides.is_empty() {
+            return Err(Error::Usage(format!(
+                "quant spec '{s}': the preset 'none' takes no overrides"
+            )));
+        }
+        for (axis, v) in tokens.overrides {
+            spec.set(axis, v)
                 .map_err(|e| Error::Usage(format!("quant spec '{s}': {e}")))?;
         }
         Ok(spec)
@@ -384,9 +372,6 @@ fn parse_div_mul(v: &str) -> std::result::Result<(ScaleRule, QRule), ()> {
     }
 }
 
-fn axis_names() -> String {
-    Axis::ALL.map(|a| a.name()).join(", ")
-}
 
 /// Shortest text that parses back to the same f32 (`1e-4`, `448`, `1e-10`).
 fn fmt_num(v: f32) -> String {

@@ -79,6 +79,8 @@ pub enum Block {
     /// A line that matters most (rendered bold in Markdown/HTML), with its tone.
     Verdict(Tone, String),
     Table(DocTable),
+    /// Labelled values, one per line (`label     value` on the terminal, a two-column table elsewhere).
+    Fields(Vec<(String, String)>),
     List(Vec<String>),
     /// An SVG figure (HTML only) with its caption.
     Figure {
@@ -156,6 +158,11 @@ impl Doc {
                     }
                     o.push_str(&tab.render());
                 }
+                Block::Fields(f) => {
+                    for (k, v) in f {
+                        o.push_str(&format!("{k:<10} {v}\n"));
+                    }
+                }
                 Block::List(items) => {
                     for i in items {
                         o.push_str(&format!("  - {i}\n"));
@@ -193,6 +200,13 @@ impl Doc {
                             "| {} |\n",
                             r.iter().map(|c| md_cell(c)).collect::<Vec<_>>().join(" | ")
                         ));
+                    }
+                    o.push('\n');
+                }
+                Block::Fields(f) => {
+                    o.push_str("| | |\n| :-- | :-- |\n");
+                    for (k, v) in f {
+                        o.push_str(&format!("| {} | {} |\n", md_cell(k), md_cell(v)));
                     }
                     o.push('\n');
                 }
@@ -248,6 +262,17 @@ impl Doc {
                             o.push_str(&format!("<td{cl}>{}</td>", esc(c)));
                         }
                         o.push_str("</tr>\n");
+                    }
+                    o.push_str("</tbody></table>\n");
+                }
+                Block::Fields(f) => {
+                    o.push_str("<table><tbody>\n");
+                    for (k, v) in f {
+                        o.push_str(&format!(
+                            "<tr><th class=\"l\">{}</th><td class=\"l\">{}</td></tr>\n",
+                            esc(k),
+                            esc(v)
+                        ));
                     }
                     o.push_str("</tbody></table>\n");
                 }

@@ -1,6 +1,7 @@
-//! Number formats of the compare reports.
+//! The one vocabulary every report writes numbers in (the terminal, Markdown and HTML renderings; JSON keeps
+//! full precision).
 
-/// cos with 9 decimals (enough to see 1 − cos down to 1e-9; JSON keeps every digit).
+/// A cosine with 9 decimals (enough to see 1 − cos down to 1e-9).
 pub fn fcos(c: f64) -> String {
     if c.is_nan() {
         "NaN".into()
@@ -9,7 +10,7 @@ pub fn fcos(c: f64) -> String {
     }
 }
 
-/// A small positive quantity (rel, max_abs, 1 − cos) in scientific notation, exact zero as "0".
+/// A magnitude (rel, max_abs, 1 − cos) in scientific notation with 4 significant digits, exact zero as "0".
 pub fn fsci(x: f64) -> String {
     if x == 0.0 {
         "0".into()
@@ -26,20 +27,69 @@ pub fn fsci(x: f64) -> String {
     }
 }
 
-/// A fraction as a percentage with 2 decimals, rounded down ("100%" only when it is exactly 1).
+/// A fraction as a percentage with 2 decimals, rounded down ("100%" only when it is exactly 1, "-" for NaN,
+/// so that 99.999 % never reads as 100 %).
 pub fn fpct(f: f64) -> String {
     if f == 1.0 {
         "100%".into()
     } else if f.is_nan() {
-        "NaN".into()
+        "-".into()
     } else {
         format!("{:.2}%", (f * 10000.0).floor() / 100.0)
+    }
+}
+
+/// `a` of `n` as a percentage ([`fpct`]); 0 of 0 is 100 %.
+pub fn fpct_of(a: usize, n: usize) -> String {
+    fpct(if n == 0 { 1.0 } else { a as f64 / n as f64 })
+}
+
+/// A value of a tensor (min, max, mean): 6 decimals below 100, else scientific (ATOM's `print_compare_table`,
+/// docs/numerics.md §7).
+pub fn fnum(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v.abs() < 100.0 {
+        format!("{v:.6}")
+    } else {
+        format!("{v:.4e}")
+    }
+}
+
+/// An f32 element (an input, a decoded code, a scale) in its shortest exact form: plain between 1e-3 and 1e5,
+/// scientific elsewhere.
+pub fn fval(v: f32) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v == 0.0 || (v.abs() >= 1e-3 && v.abs() < 1e5) {
+        format!("{v}")
+    } else {
+        format!("{v:e}")
+    }
+}
+
+/// A share of a drift (3 decimals), "undefined" when it is not finite.
+pub fn fshare(x: f64) -> String {
+    if x.is_finite() {
+        format!("{x:.3}")
+    } else {
+        "undefined".into()
     }
 }
 
 /// A shape as `[a, b]`.
 pub fn fshape(s: &[usize]) -> String {
     format!("{s:?}")
+}
+
+/// An optional count, "-" when absent.
+pub fn fopt(u: Option<u64>) -> String {
+    u.map(|u| u.to_string()).unwrap_or_else(|| "-".into())
+}
+
+/// yes / no.
+pub fn fyes(b: bool) -> String {
+    if b { "yes" } else { "no" }.into()
 }
 
 #[cfg(test)]
@@ -54,5 +104,11 @@ mod tests {
         assert_eq!(fpct(1.0), "100%");
         assert_eq!(fpct(0.99999), "99.99%");
         assert_eq!(fpct(0.5), "50.00%");
+        assert_eq!(fpct(f64::NAN), "-");
+        assert_eq!(fpct_of(0, 0), "100%");
+        assert_eq!(fnum(123.0), "1.2300e2");
+        assert_eq!(fval(0.5), "0.5");
+        assert_eq!(fval(1e-5), "1e-5");
+        assert_eq!(fshare(f64::NAN), "undefined");
     }
 }

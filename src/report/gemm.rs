@@ -1,16 +1,18 @@
-//! Presentation of `isolate gemm` and `isolate gemm --fingerprint`: terminal tables and the JSON of
-//! design.md ("Commands and exit codes": `verdict`, `paths.{A,B,C1,C2}.{quant, gemm, vs_ref, vs_target}`,
-//! `shares`, `sanity`).
+//! The report of `isolate gemm`: the document (table, verdict, plots) and the JSON of docs/contract.md
+//! (`verdict`, `paths.{A,B,C1,C2}.{quant, gemm, vs_ref, vs_target}`, `shares`, `sanity`).
 
 use serde_json::{json, Value};
 
-use crate::experiment::gemm_fingerprint::GemmFingerprint;
-use crate::experiment::gemm_isolate::{IsolateResult, Metrics};
-use crate::gemm::OutType;
+use crate::experiment::gemm::isolate::{IsolateResult, Metrics, Verdict};
+use crate::experiment::gemm::maps::{DiffMap, UlpSpread};
+use crate::experiment::gemm::IsolateReport;
+use crate::report::doc::{Block, Doc, DocTable, Tone};
+use crate::report::fmt::{fcos, fsci, fshare, fyes};
 use crate::report::json::num;
-use crate::report::table::{fnum, Table};
+use crate::report::svg::{bar_chart, tile_map, BarChart, TileCell, TileMap};
+use crate::report::Render;
 
-fn metrics_json(m: &Metrics) -> Value {
+pub fn metrics_json(m: &Metrics) -> Value {
     json!({
         "cos": num(m.cos),
         "rel": num(m.rel),
@@ -62,162 +64,193 @@ pub fn isolate_json(r: &IsolateResult) -> Value {
     })
 }
 
-/// The terminal report of `isolate gemm`.
-pub fn isolate_text(r: &IsolateResult) -> String {
+/// The document of `isolate gemm`: the A/B/C1/C2 table, the shares, the verdict with its rule, the notes, and
+/// (HTML) the ulp-distance spreads of A, C1, C2 against B and the map of where A and B differ.
+pub fn document(rep: &IsolateReport, figures: bool) -> Doc {
+    let r = &rep.result;
     let a = &r.attribution;
+    let mut doc = Doc::new(format!(
+        "isolate gemm: verdict {} (severity of A: {})",
+        a.verdict.name(),
+        a.severity.symbol()
+    ));
     let has_target = r.paths[0].vs_target.is_some();
     let mut head = vec!["path", "quant", "GEMM", "cos", "rel", "max_abs", "flag"];
     if has_target {
         head.extend(["cos(target)", "rel(target)", "bitwise(target)"]);
     }
-    let mut t = Table::new(head).left_align(0).left_align(1).left_align(2);
+    let mut t = DocTable::new(head).left(&[0, 1, 2]);
     for p in &r.paths {
         let m = &p.vs_ref;
         let mut row = vec![
             p.name.to_string(),
             p.quant.clone(),
             p.gemm.clone(),
-            fnum(m.cos),
-            format!("{:.3e}", m.rel),
-            format!("{:.3e}", m.max_abs),
+            fcos(m.cos),
+            fsci(m.rel),
+            fsci(m.max_abs),
             m.severity.symbol().to_string(),
         ];
         if let Some(v) = &p.vs_target {
-            row.extend([fnum(v.cos), format!("{:.3e}", v.rel), yes_no(v.bitwise)]);
+            row.extend([fcos(v.cos), fsci(v.rel), fyes(v.bitwise)]);
         } else if has_target {
             row.extend(["-".into(), "-".into(), "-".into()]);
         }
-        t.row(row);
+        t.row(Tone::of_flag(m.severity.symbol()), row);
     }
-    let mut out = format!(
+    doc.push(Block::Line(format!(
         "paths vs {} (A = target quant + target GEMM, B = reference quant + reference GEMM, C1 = reference quant \
-         + target GEMM, C2 = target quant + reference GEMM)\n",
+         + target GEMM, C2 = target quant + reference GEMM)",
         if a.reference == "ref_out" { "ref_out" } else { "B" }
-    );
-    out.push_str(&t.render());
-    out.push_str(&format!(
-        "shares of the drift of A (1 − cos vs {}): quant {} (C2), gemm {} (C1)\n",
+    )));
+    doc.push(Block::Table(t));
+    doc.push(Block::Line(format!(
+        "shares of the drift of A (1 − cos vs {}): quant {} (C2), gemm {} (C1)",
         a.shares_vs,
-        share(a.quant_share),
-        share(a.gemm_share)
+        fshare(a.quant_share),
+        fshare(a.gemm_share)
+    )));
+    doc.push(Block::Verdict(
+        match a.verdict {
+            Verdict::None => Tone::Ok,
+            Verdict::Inconclusive => Tone::Drift,
+            _ => Tone::of_flag(a.severity.symbol()),
+        },
+        format!(
+            "verdict: {}  (severity of A: {})",
+            a.verdict.name(),
+            a.severity.symbol()
+        ),
     ));
-    out.push_str(&format!(
-        "verdict: {}  (severity of A: {})\nrule: {}\n",
-        a.verdict.name(),
-        a.severity.symbol(),
-        a.rule
-    ));
+    doc.push(Block::Line(format!("rule: {}", a.rule)));
     for n in a.sanity.notes.iter().chain(&r.notes) {
-        out.push_str(&format!("note: {n}\n"));
+        doc.push(Block::Line(format!("note: {n}")));
     }
-    out
-}
-
-fn share(x: f64) -> String {
-    if x.is_finite() {
-        format!("{x:.3}")
-    } else {
-        "undefined".into()
+    if let Some(p) = &rep.saved {
+        doc.push(Block::Line(format!(
+            "saved A, B, C1, C2 and both quantized activations to {}",
+            p.display()
+        )));
     }
-}
-
-fn yes_no(b: bool) -> String {
-    if b { "yes" } else { "no" }.into()
-}
-
-fn pct(x: f64) -> String {
-    if x.is_nan() {
-        "-".into()
-    } else {
-        format!("{:.3}%", 100.0 * x)
+    if figures {
+        doc.push(Block::Heading("where the paths differ from B".into()));
+        doc.push(Block::Figure {
+            svg: ulp_bars(&rep.spreads),
+            caption: format!(
+                "Per-element distance to B in units in the last place of the {} output (log scale): a GEMM-order \
+                 difference stays within a few ulp, a quantizer difference spreads wide.",
+                r.paths[1].output.dtype
+            ),
+        });
+        let m = &rep.diff_map;
+        doc.push(Block::Figure {
+            svg: diff_heatmap(m),
+            caption: format!(
+                "Where A differs from B: the fraction of differing elements in each {}×{} tile of the [{}, {}] \
+                 output. A structured error (one column block, every 32nd element) shows as a stripe or an even tint.",
+                m.tile.0, m.tile.1, m.rows, m.cols
+            ),
+        });
     }
+    doc
 }
 
-fn opt(u: Option<u64>) -> String {
-    u.map(|u| u.to_string()).unwrap_or_else(|| "-".into())
-}
-
-fn out_name(o: OutType) -> &'static str {
-    match o {
-        OutType::Bf16 => "bf16",
-        OutType::F32 => "f32",
-    }
-}
-
-/// The JSON of `isolate gemm --fingerprint`: `ranking`, `best`, `skipped`.
-pub fn fingerprint_json(f: &GemmFingerprint) -> Value {
-    let ranking: Vec<Value> = f
-        .ranking
+/// Grouped bars: one group per ulp bucket, one bar per path, log-scaled counts.
+fn ulp_bars(spreads: &[UlpSpread]) -> String {
+    let groups: Vec<String> = spreads
+        .first()
+        .map(|s| s.buckets.iter().map(|b| b.0.clone()).collect())
+        .unwrap_or_default();
+    let series: Vec<(String, Vec<u64>)> = spreads
         .iter()
-        .map(|v| {
-            json!({
-                "variant": v.spec.to_string(),
-                "axes": v.spec.axes(),
-                "bitwise": num(v.bitwise),
-                "within_1ulp": num(v.within_1ulp),
-                "ulp_median": v.ulp_median,
-                "ulp_p99": v.ulp_p99,
-                "ulp_max": v.ulp_max,
-                "cos": num(v.cos),
-                "rel": num(v.rel),
-                "max_abs": num(v.max_abs),
-                "approximate": v.spec.is_approximate(),
-            })
+        .map(|s| {
+            let mut v: Vec<u64> = s.buckets.iter().map(|b| b.1).collect();
+            v.push(s.nan);
+            (s.path.to_string(), v)
         })
         .collect();
-    json!({
-        "out": out_name(f.out),
-        "n": f.n,
-        "ranking": ranking,
-        "best": f.best().iter().map(|v| v.spec.to_string()).collect::<Vec<_>>(),
-        "skipped": f.skipped.iter().map(|(v, why)| json!({"variant": v, "reason": why})).collect::<Vec<_>>(),
+    let mut labels = groups;
+    labels.push("NaN".into());
+    bar_chart(&BarChart {
+        title: "ulp distance to B".into(),
+        groups: labels,
+        series,
+        x_label: "ulp distance".into(),
+        y_label: "elements".into(),
     })
 }
 
-/// The terminal report of `isolate gemm --fingerprint` (the first `top` variants).
-pub fn fingerprint_text(f: &GemmFingerprint, top: usize) -> String {
-    let mut t = Table::new([
-        "#", "variant", "bitwise", "≤1 ulp", "median", "p99", "max ulp", "cos",
-    ])
-    .left_align(1);
-    for (i, v) in f.ranking.iter().take(top).enumerate() {
-        t.row([
-            (i + 1).to_string(),
-            v.spec.to_string(),
-            pct(v.bitwise),
-            pct(v.within_1ulp),
-            opt(v.ulp_median),
-            opt(v.ulp_p99),
-            opt(v.ulp_max),
-            fnum(v.cos),
-        ]);
-    }
-    let mut out = format!(
-        "{} GEMM variants vs target_out ({} elements, {} output, ulp in {}):\n",
-        f.ranking.len(),
-        f.n,
-        out_name(f.out),
-        out_name(f.out)
-    );
-    out.push_str(&t.render());
-    let best: Vec<String> = f.best().iter().map(|v| v.spec.to_string()).collect();
-    match f.ranking.first() {
-        Some(b) if b.bitwise == 1.0 => out.push_str(&format!("bit-exact: {}\n", best.join(", "))),
-        Some(b) => out.push_str(&format!(
-            "no variant is bit-exact; best ({} bit-equal): {}\n",
-            pct(b.bitwise),
-            best.join(", ")
-        )),
-        None => out.push_str("no variant applies to these operands\n"),
-    }
-    if best
+/// The tile map as a heatmap, shade = fraction of differing elements.
+fn diff_heatmap(m: &DiffMap) -> String {
+    let cells = m
+        .frac
         .iter()
-        .any(|s| s.contains("fast-accum") || s.contains("trunc"))
-    {
-        out.push_str("note: trunc:N variants are approximate models of tensor-core accumulation, not kernels\n");
+        .enumerate()
+        .map(|(i, &f)| TileCell {
+            row: i / m.grid.1,
+            col: i % m.grid.1,
+            fill: shade(f),
+            tip: format!(
+                "rows {}–{}, cols {}–{}: {:.2}% of elements differ",
+                (i / m.grid.1) * m.tile.0,
+                ((i / m.grid.1 + 1) * m.tile.0).min(m.rows) - 1,
+                (i % m.grid.1) * m.tile.1,
+                ((i % m.grid.1 + 1) * m.tile.1).min(m.cols) - 1,
+                100.0 * f
+            ),
+        })
+        .collect();
+    tile_map(&TileMap {
+        title: "A vs B: fraction of differing elements per tile".into(),
+        row_labels: (0..m.grid.0)
+            .map(|r| {
+                if r % 8 == 0 {
+                    format!("{}", r * m.tile.0)
+                } else {
+                    String::new()
+                }
+            })
+            .collect(),
+        col_labels: (0..m.grid.1)
+            .map(|c| {
+                if c % 8 == 0 {
+                    format!("{}", c * m.tile.1)
+                } else {
+                    String::new()
+                }
+            })
+            .collect(),
+        cells,
+        legend: vec![
+            (shade(0.0), "equal".into()),
+            (shade(0.01), "1 %".into()),
+            (shade(0.1), "10 %".into()),
+            (shade(1.0), "all".into()),
+        ],
+    })
+}
+
+/// White (no difference) through orange to dark red (every element differs), on a square-root scale so that a
+/// few percent already shows.
+fn shade(f: f64) -> String {
+    if f <= 0.0 {
+        return "#f6f8fa".into();
     }
-    for (v, why) in &f.skipped {
-        out.push_str(&format!("skipped {v}: {why}\n"));
+    let t = f.clamp(0.0, 1.0).sqrt();
+    let lerp = |a: f64, b: f64| (a + (b - a) * t).round() as u8;
+    format!(
+        "#{:02x}{:02x}{:02x}",
+        lerp(255.0, 165.0),
+        lerp(214.0, 15.0),
+        lerp(170.0, 21.0)
+    )
+}
+
+impl Render for IsolateReport {
+    fn document(&self, figures: bool) -> Doc {
+        document(self, figures)
     }
-    out
+    fn json(&self) -> Value {
+        isolate_json(&self.result)
+    }
 }

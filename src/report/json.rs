@@ -1,18 +1,8 @@
-//! `--json PATH|-`: write a JSON value to a file or to stdout.
+//! JSON helpers: pretty printing, and numbers JSON cannot hold.
 
-use std::path::Path;
-
-use crate::error::{Error, Result};
-
-/// Writes `value` pretty-printed to `dest` (`-` = stdout).
-pub fn write_json(dest: &str, value: &serde_json::Value) -> Result<()> {
-    let text = serde_json::to_string_pretty(value).expect("a serde_json::Value always serialises");
-    if dest == "-" {
-        println!("{text}");
-        Ok(())
-    } else {
-        std::fs::write(Path::new(dest), text + "\n").map_err(|e| Error::io(dest, e))
-    }
+/// `value` pretty-printed (two-space indent, the layout `--json` has always had).
+pub fn pretty(value: &serde_json::Value) -> String {
+    serde_json::to_string_pretty(value).expect("a serde_json::Value always serialises")
 }
 
 /// A finite f64 as a JSON number; NaN and ±inf (which JSON cannot hold) as the strings "NaN", "inf", "-inf".

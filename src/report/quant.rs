@@ -1,12 +1,15 @@
-//! Presentation of `isolate quant`: the terminal summary and the `--json` object (design.md: `byte_equal`,
+//! The report of `isolate quant`: the document and the `--json` object (docs/contract.md: `byte_equal`,
 //! `q_match`, `s_match`, `mismatches`).
 
 use serde_json::{json, Value};
 
-use crate::experiment::quant_verify::QuantReport;
+use crate::experiment::quant::verify::VerifyReport;
+use crate::experiment::quant::VerifyOutcome;
 use crate::quant::NonFinite;
+use crate::report::doc::{Block, Doc, DocTable, Tone};
+use crate::report::fmt::fval;
 use crate::report::json::num;
-use crate::report::table::Table;
+use crate::report::Render;
 
 fn pct(a: usize, n: usize) -> String {
     if a == n {
@@ -16,44 +19,37 @@ fn pct(a: usize, n: usize) -> String {
     }
 }
 
-fn val(v: f32) -> String {
-    if v.is_nan() {
-        "NaN".into()
-    } else if v == 0.0 || (v.abs() >= 1e-3 && v.abs() < 1e5) {
-        format!("{v}")
-    } else {
-        format!("{v:e}")
-    }
-}
-
-/// The terminal report.
-pub fn render(r: &QuantReport) -> String {
-    let mut out = String::new();
-    let line = |out: &mut String, k: &str, v: String| out.push_str(&format!("{k:<10} {v}\n"));
-    line(&mut out, "reference", r.reference.clone());
-    line(
-        &mut out,
-        "candidate",
-        match r.cand_scale_kind {
-            Some(k) => format!("{} ({} scales)", r.candidate, k),
-            None => r.candidate.clone(),
-        },
-    );
-    line(
-        &mut out,
-        "x",
-        format!(
-            "{} [{}, {}]: {} groups of 1×{} ({} codes)",
-            r.x_dtype,
-            r.rows,
-            r.cols,
-            r.groups,
-            r.group,
-            r.fmt.name()
+/// The document of `isolate quant`: what was compared, the match counts, the verdict, and for a mismatch the
+/// causes, the first differing codes and the groups whose scale alone differs.
+pub fn document(r: &VerifyReport) -> Doc {
+    let mut doc = Doc::new(format!(
+        "isolate quant: {} vs reference {}",
+        r.candidate, r.reference
+    ));
+    let mut f: Vec<(String, String)> = vec![
+        ("reference".into(), r.reference.clone()),
+        (
+            "candidate".into(),
+            match r.cand_scale_kind {
+                Some(k) => format!("{} ({} scales)", r.candidate, k),
+                None => r.candidate.clone(),
+            },
         ),
-    );
+        (
+            "x".into(),
+            format!(
+                "{} [{}, {}]: {} groups of 1×{} ({} codes)",
+                r.x_dtype,
+                r.rows,
+                r.cols,
+                r.groups,
+                r.group,
+                r.fmt.name()
+            ),
+        ),
+    ];
     if r.nonfinite.any() {
-        line(&mut out, "x has", r.nonfinite.describe());
+        f.push(("x has".into(), r.nonfinite.describe()));
     }
     let as_values = |bytes: usize, values: usize, n: usize| {
         if values == bytes {
@@ -65,9 +61,8 @@ pub fn render(r: &QuantReport) -> String {
             )
         }
     };
-    line(
-        &mut out,
-        "q",
+    f.push((
+        "q".into(),
         format!(
             "{} of {} codes byte-equal ({}){}",
             r.q_equal,
@@ -75,10 +70,9 @@ pub fn render(r: &QuantReport) -> String {
             pct(r.q_equal, r.elements),
             as_values(r.q_equal, r.q_value_equal, r.elements)
         ),
-    );
-    line(
-        &mut out,
-        "scales",
+    ));
+    f.push((
+        "scales".into(),
         format!(
             "{} of {} byte-equal ({}){}",
             r.s_equal,
@@ -86,31 +80,32 @@ pub fn render(r: &QuantReport) -> String {
             pct(r.s_equal, r.groups),
             as_values(r.s_equal, r.s_value_equal, r.groups)
         ),
-    );
-    line(
-        &mut out,
-        "verdict",
-        if r.byte_equal {
-            "BYTE-EQUAL: the candidate reproduces the reference bit for bit".into()
-        } else {
-            format!(
-                "NOT byte-equal: {} of {} groups differ",
-                r.mismatching_groups, r.groups
-            )
-        },
-    );
+    ));
+    let verdict = if r.byte_equal {
+        "BYTE-EQUAL: the candidate reproduces the reference bit for bit".to_string()
+    } else {
+        format!(
+            "NOT byte-equal: {} of {} groups differ",
+            r.mismatching_groups, r.groups
+        )
+    };
+    f.push(("verdict".into(), verdict));
+    doc.push(Block::Fields(f));
     if r.byte_equal {
-        return out;
+        return doc;
     }
-    out.push_str("\nmismatching groups by likely cause\n");
-    let mut t = Table::new(["groups", "cause"]).left_align(1);
+    doc.push(Block::Heading("mismatching groups by likely cause".into()));
+    let mut t = DocTable::new(["groups", "cause"]).left(&[1]);
     for (c, n) in &r.causes {
-        t.row([n.to_string(), c.describe()]);
+        t.row(Tone::Bad, vec![n.to_string(), c.describe()]);
     }
-    out.push_str(&t.render());
+    doc.push(Block::Table(t));
     if !r.mismatches.is_empty() {
-        out.push_str(&format!("\nfirst {} differing codes\n", r.mismatches.len()));
-        let mut t = Table::new([
+        doc.push(Block::Heading(format!(
+            "first {} differing codes",
+            r.mismatches.len()
+        )));
+        let mut t = DocTable::new([
             "row",
             "col",
             "x",
@@ -122,19 +117,22 @@ pub fn render(r: &QuantReport) -> String {
             "cand scale",
         ]);
         for m in &r.mismatches {
-            t.row([
-                m.row.to_string(),
-                m.col.to_string(),
-                val(m.x),
-                format!("0x{:02X}", m.ref_byte),
-                format!("0x{:02X}", m.cand_byte),
-                val(m.ref_value),
-                val(m.cand_value),
-                val(m.ref_scale),
-                val(m.cand_scale),
-            ]);
+            t.row(
+                Tone::Neutral,
+                vec![
+                    m.row.to_string(),
+                    m.col.to_string(),
+                    fval(m.x),
+                    format!("0x{:02X}", m.ref_byte),
+                    format!("0x{:02X}", m.cand_byte),
+                    fval(m.ref_value),
+                    fval(m.cand_value),
+                    fval(m.ref_scale),
+                    fval(m.cand_scale),
+                ],
+            );
         }
-        out.push_str(&t.render());
+        doc.push(Block::Table(t));
     }
     let scale_only: Vec<_> = r
         .group_mismatches
@@ -142,20 +140,34 @@ pub fn render(r: &QuantReport) -> String {
         .filter(|g| g.elements == 0)
         .collect();
     if !scale_only.is_empty() {
-        out.push_str("\ngroups whose scale alone differs (codes equal)\n");
-        let mut t = Table::new(["row", "group", "ref scale", "cand scale", "cause"]).left_align(4);
+        doc.push(Block::Heading(
+            "groups whose scale alone differs (codes equal)".into(),
+        ));
+        let mut t = DocTable::new(["row", "group", "ref scale", "cand scale", "cause"]).left(&[4]);
         for g in scale_only {
-            t.row([
-                g.row.to_string(),
-                g.group.to_string(),
-                val(g.ref_scale),
-                val(g.cand_scale),
-                g.cause.describe(),
-            ]);
+            t.row(
+                Tone::Neutral,
+                vec![
+                    g.row.to_string(),
+                    g.group.to_string(),
+                    fval(g.ref_scale),
+                    fval(g.cand_scale),
+                    g.cause.describe(),
+                ],
+            );
         }
-        out.push_str(&t.render());
+        doc.push(Block::Table(t));
     }
-    out
+    doc
+}
+
+impl Render for VerifyOutcome {
+    fn document(&self, _figures: bool) -> Doc {
+        document(&self.report)
+    }
+    fn json(&self) -> Value {
+        to_json(&self.report)
+    }
 }
 
 /// The NaN/inf report of x as JSON.
@@ -169,7 +181,7 @@ pub fn nonfinite_json(nf: &NonFinite) -> Value {
 }
 
 /// The `--json` object.
-pub fn to_json(r: &QuantReport) -> Value {
+pub fn to_json(r: &VerifyReport) -> Value {
     json!({
         "reference": r.reference,
         "candidate": r.candidate,

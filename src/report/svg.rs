@@ -1,4 +1,5 @@
-//! Inline SVG figures for the HTML report: a line plot (log or linear y) and a heatmap. Plain SVG with
+//! Inline SVG figures for the HTML report: a line plot (log or linear y), a labelled heatmap, grouped bars and
+//! a dense tile map. Plain SVG with
 //! `<title>` tooltips; no scripts.
 
 use crate::report::doc::esc;
@@ -347,6 +348,181 @@ pub fn heatmap(hm: &Heatmap) -> String {
     o
 }
 
+/// Grouped bars: one group per category, one bar per series, heights on a log scale (count + 1).
+#[derive(Clone, Debug)]
+pub struct BarChart {
+    pub title: String,
+    /// Category labels (x axis).
+    pub groups: Vec<String>,
+    /// (series name, one count per group).
+    pub series: Vec<(String, Vec<u64>)>,
+    pub x_label: String,
+    pub y_label: String,
+}
+
+/// Renders a grouped bar chart with a log-scaled count axis and a legend.
+pub fn bar_chart(c: &BarChart) -> String {
+    let (ml, mr, mt, mb) = (70.0, 150.0, 34.0, 52.0);
+    let gw = 64.0;
+    let pw = gw * c.groups.len().max(1) as f64;
+    let ph = 220.0;
+    let (w, h) = (ml + pw + mr, mt + ph + mb);
+    let max = c
+        .series
+        .iter()
+        .flat_map(|s| s.1.iter())
+        .copied()
+        .max()
+        .unwrap_or(0);
+    let top = ((max + 1) as f64).log10().ceil().max(1.0);
+    let y = |n: u64| mt + ph - ph * ((n + 1) as f64).log10() / top;
+    let mut o = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" \
+         font-family=\"system-ui,sans-serif\" font-size=\"11\"><rect width=\"{w}\" height=\"{h}\" fill=\"#fff\"/>\
+         <text x=\"12\" y=\"20\" font-size=\"13\" font-weight=\"600\">{}</text>",
+        esc(&c.title)
+    );
+    for k in 0..=(top as i32) {
+        let yy = mt + ph - ph * k as f64 / top;
+        o.push_str(&format!(
+            "<line x1=\"{ml}\" x2=\"{:.1}\" y1=\"{yy:.1}\" y2=\"{yy:.1}\" stroke=\"#eaeef2\"/>\
+             <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" fill=\"#59636e\">{}</text>",
+            ml + pw,
+            ml - 6.0,
+            yy + 4.0,
+            if k == 0 { "0".to_string() } else { format!("1e{k}") }
+        ));
+    }
+    let n = c.series.len().max(1) as f64;
+    let bw = (gw - 12.0) / n;
+    for (g, label) in c.groups.iter().enumerate() {
+        let x0 = ml + gw * g as f64;
+        for (si, (name, counts)) in c.series.iter().enumerate() {
+            let v = counts.get(g).copied().unwrap_or(0);
+            let (x, yy) = (x0 + 6.0 + bw * si as f64, y(v));
+            o.push_str(&format!(
+                "<g><title>{}: {} elements at {}</title><rect x=\"{x:.1}\" y=\"{yy:.1}\" width=\"{:.1}\" \
+                 height=\"{:.1}\" fill=\"{}\"/></g>",
+                esc(name),
+                v,
+                esc(label),
+                bw - 1.0,
+                mt + ph - yy,
+                PALETTE[si % PALETTE.len()]
+            ));
+        }
+        o.push_str(&format!(
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
+            x0 + gw / 2.0,
+            mt + ph + 16.0,
+            esc(label)
+        ));
+    }
+    o.push_str(&format!(
+        "<line x1=\"{ml}\" x2=\"{:.1}\" y1=\"{:.1}\" y2=\"{:.1}\" stroke=\"#59636e\"/>\
+         <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" fill=\"#59636e\">{}</text>\
+         <text transform=\"translate(16 {:.1}) rotate(-90)\" text-anchor=\"middle\" fill=\"#59636e\">{}</text>",
+        ml + pw,
+        mt + ph,
+        mt + ph,
+        ml + pw / 2.0,
+        h - 12.0,
+        esc(&c.x_label),
+        mt + ph / 2.0,
+        esc(&c.y_label)
+    ));
+    for (si, (name, _)) in c.series.iter().enumerate() {
+        let ly = mt + 12.0 + 18.0 * si as f64;
+        o.push_str(&format!(
+            "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"12\" height=\"12\" fill=\"{}\"/>\
+             <text x=\"{:.1}\" y=\"{:.1}\">{}</text>",
+            ml + pw + 16.0,
+            ly - 10.0,
+            PALETTE[si % PALETTE.len()],
+            ml + pw + 34.0,
+            ly,
+            esc(name)
+        ));
+    }
+    o.push_str("</svg>");
+    o
+}
+
+/// One cell of a dense tile map.
+#[derive(Clone, Debug)]
+pub struct TileCell {
+    pub row: usize,
+    pub col: usize,
+    pub fill: String,
+    pub tip: String,
+}
+
+/// A dense map of small square cells (e.g. output tiles of a GEMM) with sparse axis labels and a legend.
+#[derive(Clone, Debug)]
+pub struct TileMap {
+    pub title: String,
+    /// One label per row / column ("" for none).
+    pub row_labels: Vec<String>,
+    pub col_labels: Vec<String>,
+    pub cells: Vec<TileCell>,
+    pub legend: Vec<(String, String)>,
+}
+
+/// Renders a tile map; cells are sized so the map is at most ~720 px wide.
+pub fn tile_map(m: &TileMap) -> String {
+    let (ml, mt) = (64.0, 40.0);
+    let (nr, nc) = (m.row_labels.len().max(1), m.col_labels.len().max(1));
+    let cs = (720.0 / nc as f64).clamp(4.0, 24.0);
+    let w = (ml + cs * nc as f64 + 24.0).max(480.0);
+    let h = mt + cs * nr as f64 + 64.0;
+    let mut o = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" \
+         font-family=\"system-ui,sans-serif\" font-size=\"10\"><rect width=\"{w}\" height=\"{h}\" fill=\"#fff\"/>\
+         <text x=\"12\" y=\"20\" font-size=\"13\" font-weight=\"600\">{}</text>",
+        esc(&m.title)
+    );
+    for (c, l) in m.col_labels.iter().enumerate().filter(|(_, l)| !l.is_empty()) {
+        o.push_str(&format!(
+            "<text x=\"{:.1}\" y=\"{:.1}\" fill=\"#59636e\">{}</text>",
+            ml + cs * c as f64,
+            mt - 4.0,
+            esc(l)
+        ));
+    }
+    for (r, l) in m.row_labels.iter().enumerate().filter(|(_, l)| !l.is_empty()) {
+        o.push_str(&format!(
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" fill=\"#59636e\">{}</text>",
+            ml - 4.0,
+            mt + cs * r as f64 + cs.min(10.0),
+            esc(l)
+        ));
+    }
+    for cell in &m.cells {
+        o.push_str(&format!(
+            "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{cs:.1}\" height=\"{cs:.1}\" fill=\"{}\"><title>{}</title></rect>",
+            ml + cs * cell.col as f64,
+            mt + cs * cell.row as f64,
+            cell.fill,
+            esc(&cell.tip)
+        ));
+    }
+    let ly = mt + cs * nr as f64 + 28.0;
+    let mut lx = 12.0;
+    for (fill, label) in &m.legend {
+        o.push_str(&format!(
+            "<rect x=\"{lx:.1}\" y=\"{:.1}\" width=\"14\" height=\"14\" fill=\"{fill}\" stroke=\"#8c959f\"/>\
+             <text x=\"{:.1}\" y=\"{:.1}\">{}</text>",
+            ly - 11.0,
+            lx + 19.0,
+            ly,
+            esc(label)
+        ));
+        lx += 40.0 + 7.0 * label.chars().count() as f64;
+    }
+    o.push_str("</svg>");
+    o
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -379,6 +555,35 @@ mod tests {
         });
         let s = line_plot(&q, 900.0, 320.0);
         assert_eq!(s.matches("<polyline").count(), 2);
+    }
+
+    #[test]
+    fn bars_and_tiles() {
+        let b = bar_chart(&BarChart {
+            title: "t".into(),
+            groups: vec!["0".into(), "1".into()],
+            series: vec![("A".into(), vec![10, 0]), ("C1".into(), vec![3, 7])],
+            x_label: "ulp".into(),
+            y_label: "n".into(),
+        });
+        assert_eq!(b.matches("<rect x=").count(), 4 + 2);
+        assert!(b.contains("A: 10 elements at 0") && b.contains("C1: 7 elements at 1"));
+        let t = tile_map(&TileMap {
+            title: "m".into(),
+            row_labels: vec!["0".into(), "".into()],
+            col_labels: vec!["0".into(), "".into(), "".into()],
+            cells: (0..6)
+                .map(|i| TileCell {
+                    row: i / 3,
+                    col: i % 3,
+                    fill: "#fff".into(),
+                    tip: format!("cell {i}"),
+                })
+                .collect(),
+            legend: vec![("#fff".into(), "equal".into())],
+        });
+        assert_eq!(t.matches("<title>cell").count(), 6);
+        assert!(t.contains(">equal<") && !t.contains("<script"));
     }
 
     #[test]

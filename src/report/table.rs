@@ -74,14 +74,3 @@ impl Table {
         out
     }
 }
-
-/// A float cell: 6 decimals below 100, else scientific (ATOM `print_compare_table`, numerics-spec §1.4).
-pub fn fnum(v: f64) -> String {
-    if v.is_nan() {
-        "NaN".into()
-    } else if v.abs() < 100.0 {
-        format!("{v:.6}")
-    } else {
-        format!("{v:.4e}")
-    }
-}

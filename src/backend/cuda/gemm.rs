@@ -226,7 +226,7 @@ pub fn blockwise_args_for(
 }
 
 /// `Backend::gemm` on CUDA: the blockwise kernel where it implements `spec` bit for bit (block-exact,
-/// promote ≥ 32, e4m3 operands), the CPU emulation otherwise (one line on stderr says so).
+/// promote ≥ 32, e4m3 operands), the CPU emulation otherwise (a note says so: [`Backend::take_notes`]).
 pub fn gemm_spec(
     be: &CudaBackend,
     spec: &crate::gemm::GemmSpec,
@@ -252,7 +252,10 @@ pub fn gemm_spec(
             })
         }
         Err(why) => {
-            eprintln!("isolate: GEMM {spec} runs on the CPU ({why})");
+            be.notes
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(format!("GEMM {spec} runs on the CPU ({why})"));
             crate::gemm::gemm_with_progress(spec, a, b, progress)
         }
     }

@@ -4,7 +4,7 @@
 
 use crate::backend::cuda::cublaslt::LtGemm;
 use crate::backend::cuda::tc::{tc, TcKind};
-use crate::backend::cuda::user::KernelRef;
+use crate::kernel_ref::KernelRef;
 use crate::backend::cuda::{user_gemm, CudaBackend};
 use crate::error::{Error, Result};
 use crate::gemm::{GemmOutput, GpuGemm, OutType};

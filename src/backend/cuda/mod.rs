@@ -16,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::formats::{E8m0Round, Fp8Format, Overflow};
 use crate::gemm::{GemmOutput, GemmSpec, GpuGemm, Operand, OutType};
 use crate::io::Tensor;
+use crate::kernel_ref::KernelRef;
 use crate::quant::{QuantSpec, Quantized};
 
 pub mod abi;
@@ -54,7 +55,9 @@ pub struct CudaBackend {
     pub info: DeviceInfo,
     pub modules: registry::Modules,
     /// User kernels compiled so far (`kernel:FILE.cu[:ENTRY]`), compiled once each.
-    pub user_kernels: Mutex<HashMap<user::KernelRef, Arc<user::UserKernel>>>,
+    pub user_kernels: Mutex<HashMap<KernelRef, Arc<user::UserKernel>>>,
+    /// What the backend decided on its own since the caller last asked ([`Backend::take_notes`]).
+    pub notes: Mutex<Vec<String>>,
 }
 
 impl CudaBackend {
@@ -90,6 +93,7 @@ impl CudaBackend {
                 info,
                 modules,
                 user_kernels: Mutex::new(HashMap::new()),
+                notes: Mutex::new(Vec::new()),
             })
         })
     }
@@ -135,8 +139,8 @@ impl Backend for CudaBackend {
         )
     }
 
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
+    fn take_notes(&self) -> Vec<String> {
+        std::mem::take(&mut *self.notes.lock().unwrap_or_else(|e| e.into_inner()))
     }
 
     fn e8m0_encode(&self, x: &[f32], round: E8m0Round) -> Result<Vec<u8>> {

@@ -15,7 +15,7 @@
 //! with NVRTC (`-fmad=false`, IEEE division, no FTZ, `--gpu-architecture=sm_XY` of the card) with the CUDA
 //! headers (`$CUDA_HOME/include` or `/usr/local/cuda/include`) and the file's own folder on the include path.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use cudarc::driver::{
     CudaFunction, CudaSlice, DevicePtr, DevicePtrMut, LaunchConfig, PushKernelArg,
@@ -26,35 +26,7 @@ use crate::backend::cuda::registry::nvrtc_options;
 use crate::backend::cuda::{gpu_err, probe, CudaBackend};
 use crate::error::{Error, Result};
 use crate::formats::DType;
-
-/// A parsed `kernel:FILE.cu[:ENTRY]`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct KernelRef {
-    pub path: PathBuf,
-    pub entry: Option<String>,
-}
-
-impl KernelRef {
-    /// Parses `kernel:FILE.cu[:ENTRY]` (None when `s` does not start with `kernel:`).
-    pub fn parse(s: &str) -> Option<KernelRef> {
-        let rest = s.strip_prefix("kernel:")?;
-        Some(Self::from_file_arg(rest))
-    }
-
-    /// Parses `FILE.cu[:ENTRY]`.
-    pub fn from_file_arg(rest: &str) -> KernelRef {
-        match rest.rsplit_once(':') {
-            Some((p, e)) if p.ends_with(".cu") || p.ends_with(".cuh") => KernelRef {
-                path: p.into(),
-                entry: Some(e.to_string()),
-            },
-            _ => KernelRef {
-                path: rest.into(),
-                entry: None,
-            },
-        }
-    }
-}
+use crate::kernel_ref::KernelRef;
 
 /// `src` without its `//` and `/* */` comments (string literals are not special-cased: kernels rarely hold
 /// comment markers in strings).
@@ -316,12 +288,6 @@ pub fn run_quant(
     Ok((q[..m * kk].to_vec(), s[..ns].to_vec()))
 }
 
-/// Whether `p` exists (for one-line errors before any GPU work).
-pub fn check_exists(p: &Path) -> Result<()> {
-    std::fs::metadata(p)
-        .map(|_| ())
-        .map_err(|e| Error::io(p, e))
-}
 
 #[cfg(test)]
 mod tests {

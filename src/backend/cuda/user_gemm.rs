@@ -28,7 +28,8 @@ use cudarc::driver::{CudaSlice, DevicePtr, DevicePtrMut, LaunchConfig, PushKerne
 
 use crate::backend::cuda::abi::fmt_id;
 use crate::backend::cuda::gemm::DevOperand;
-use crate::backend::cuda::user::{self, KernelRef, UserKernel};
+use crate::backend::cuda::user::{self, UserKernel};
+use crate::kernel_ref::KernelRef;
 use crate::backend::cuda::{gpu_err, CudaBackend};
 use crate::error::{Error, Result};
 use crate::gemm::{GemmOutput, OutType};

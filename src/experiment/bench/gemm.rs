@@ -9,11 +9,11 @@ use crate::backend::cuda::cublaslt::LtGemm;
 use crate::backend::cuda::gemm::{blockwise_into, BlockwiseArgs, DevOperand};
 use crate::backend::cuda::tc::{tc_into, tc_kernel_name, tc_unsupported, TcKind};
 use crate::backend::cuda::timing::{compute_peaks, time};
-use crate::backend::cuda::user::KernelRef;
+use crate::kernel_ref::KernelRef;
 use crate::backend::cuda::{gpu_err, user_gemm, CudaBackend};
 use crate::error::Result;
 use crate::experiment::bench::{rel_l2, BenchRow};
-use crate::experiment::selftest::data::{random_quantized, Rng};
+use crate::testdata::{random_quantized, Codes, Rng, Scales};
 use crate::formats::Fp8Format;
 use crate::quant::Quantized;
 
@@ -29,7 +29,7 @@ pub struct GemmBench {
 }
 
 /// The measured figures.
-pub struct GemmReport {
+pub struct GemmBenchReport {
     pub rows: Vec<BenchRow>,
     pub fp32_tflops: f64,
     pub fp64_mma_tflops: f64,
@@ -45,7 +45,7 @@ fn download(be: &CudaBackend, c: &CudaSlice<f32>, n: usize) -> Result<Vec<f32>> 
 }
 
 /// Runs the GEMM benchmark.
-pub fn run(be: &CudaBackend, o: &GemmBench) -> Result<GemmReport> {
+pub fn run(be: &CudaBackend, o: &GemmBench) -> Result<GemmBenchReport> {
     let (m, n, k) = (o.m, o.n, o.k);
     let user = o
         .kernel
@@ -59,8 +59,8 @@ pub fn run(be: &CudaBackend, o: &GemmBench) -> Result<GemmReport> {
     let sets: Vec<(Quantized, Quantized)> = (0..2)
         .map(|_| {
             (
-                random_quantized(&mut rng, m, k, (1, 128), Fp8Format::E4m3fn, false),
-                random_quantized(&mut rng, n, k, (128, 128), Fp8Format::E4m3fn, false),
+                random_quantized(&mut rng, m, k, (1, 128), Fp8Format::E4m3fn, Codes::Normal, Scales::Any),
+                random_quantized(&mut rng, n, k, (128, 128), Fp8Format::E4m3fn, Codes::Normal, Scales::Any),
             )
         })
         .collect();
@@ -196,7 +196,7 @@ pub fn run(be: &CudaBackend, o: &GemmBench) -> Result<GemmReport> {
         baseline: "cuBLASLt".into(),
         check: format!("rel {:.2e} vs blockwise", rel_l2(&lt_out, &bw)),
     });
-    Ok(GemmReport {
+    Ok(GemmBenchReport {
         rows,
         fp32_tflops: fp32 / 1e12,
         fp64_mma_tflops: fp64 / 1e12,

@@ -5,11 +5,12 @@
 
 use crate::backend::cuda::quant::{kernel_for, launch_named, QuantBuffers};
 use crate::backend::cuda::timing::{copy_bandwidth, time, time_synced};
-use crate::backend::cuda::user::{self, KernelRef};
+use crate::backend::cuda::user;
+use crate::kernel_ref::KernelRef;
 use crate::backend::cuda::{gpu_err, CudaBackend};
 use crate::error::Result;
 use crate::experiment::bench::BenchRow;
-use crate::experiment::selftest::data::Rng;
+use crate::testdata::Rng;
 use crate::formats::DType;
 use crate::io::Tensor;
 use crate::quant::{quantize_activation, QuantSpec};
@@ -24,7 +25,7 @@ pub struct QuantBench {
 }
 
 /// The measured figures.
-pub struct QuantReport {
+pub struct QuantBenchReport {
     pub rows: Vec<BenchRow>,
     pub copy_gbs: f64,
     /// The copy timed with a synchronization after every repetition (the method of NOTES.md v1–v4).
@@ -52,7 +53,7 @@ fn activations(seed: u64, m: usize, k: usize) -> Tensor {
 }
 
 /// Runs the benchmark.
-pub fn run(be: &CudaBackend, o: &QuantBench) -> Result<QuantReport> {
+pub fn run(be: &CudaBackend, o: &QuantBench) -> Result<QuantBenchReport> {
     let (m, k, g) = (o.m, o.k, o.spec.group);
     let s = &be.stream;
     let user = o.kernel.as_ref().map(|kr| user::load(be, kr)).transpose()?;
@@ -199,7 +200,7 @@ pub fn run(be: &CudaBackend, o: &QuantBench) -> Result<QuantReport> {
             },
         });
     }
-    Ok(QuantReport {
+    Ok(QuantBenchReport {
         rows,
         copy_gbs: copy / 1e9,
         copy_synced_gbs: copy_synced / 1e9,

@@ -168,14 +168,13 @@ impl Bisect {
     }
 }
 
-/// 1 − cos of a comparison: 0 when the values are equal, +∞ for NaN.
+/// A stage's drift for the bisection: [`crate::metrics::drift`], with a NaN ranking as the worst (+∞).
 pub fn drift(c: &Comparison) -> f64 {
-    if c.value_equal == 1.0 && c.nan_a == 0 && c.nan_b == 0 {
-        0.0
-    } else if c.cos.is_nan() {
+    let d = crate::metrics::drift(c);
+    if d.is_nan() {
         f64::INFINITY
     } else {
-        1.0 - c.cos
+        d
     }
 }
 

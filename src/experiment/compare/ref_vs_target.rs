@@ -11,7 +11,7 @@ use crate::experiment::compare::dumps::{
     check_input_ids, squeeze_pair, stage_order, Dump, InputIds, OrderChoice, INPUT_IDS,
 };
 use crate::experiment::compare::stages::{parse, Section};
-use crate::experiment::compare::{Breach, Thresholds};
+use crate::experiment::compare::{Breach, StageThresholds};
 use crate::formats::DType;
 use crate::metrics::{byte_equal_fraction_per_byte, compare, Comparison, Severity};
 
@@ -63,7 +63,7 @@ impl StageRow {
         self.comparison().map(|c| c.severity())
     }
     /// Whether the row crosses the thresholds (compared rows only).
-    pub fn breach(&self, th: &Thresholds) -> Option<Breach> {
+    pub fn breach(&self, th: &StageThresholds) -> Option<Breach> {
         self.comparison().and_then(|c| th.breach(c.cos, c.rel))
     }
 }
@@ -79,7 +79,7 @@ pub struct RefVsTarget {
     pub only_reference: Vec<String>,
     /// Notes from the readers (entries that are not tensors, …).
     pub notes: Vec<String>,
-    pub thresholds: Thresholds,
+    pub thresholds: StageThresholds,
 }
 
 impl RefVsTarget {
@@ -119,7 +119,7 @@ pub fn ref_vs_target(
     target: &Dump,
     reference: &Dump,
     order: OrderChoice,
-    thresholds: Thresholds,
+    thresholds: StageThresholds,
 ) -> Result<RefVsTarget> {
     let input_ids = check_input_ids(target, reference)?;
     let order = stage_order(order, &[target, reference]);

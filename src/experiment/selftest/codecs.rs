@@ -4,9 +4,9 @@
 use rayon::prelude::*;
 
 use crate::backend::cuda::codecs::Sweep;
-use crate::backend::Backend;
+use crate::backend::{Backend, Device};
 use crate::error::Result;
-use crate::experiment::selftest::data::{codec_inputs, Rng};
+use crate::testdata::{codec_inputs, Rng};
 use crate::experiment::selftest::{Check, Options};
 use crate::formats::{e8m0, E8m0Round, Fp8Format, Overflow};
 
@@ -91,8 +91,8 @@ fn bits_check(name: &str, codes: &[u8], got: &[f32], want: &[f32]) -> Check {
 /// Exhaustive sweeps on a CUDA backend: float-ceil over every non-negative f32 (it is the one encoder whose
 /// result depends on the device's `log2f`, against the table measured on an H100), and every other encoder over
 /// every f32 bit pattern with the sign bit clear and set.
-pub fn exhaustive(b: &dyn Backend) -> Result<Vec<Check>> {
-    let Some(cuda) = as_cuda(b) else {
+pub fn exhaustive(device: &Device) -> Result<Vec<Check>> {
+    let Some(cuda) = device.cuda() else {
         return Ok(Vec::new());
     };
     let mut sweeps: Vec<(String, Sweep, u64)> = E8m0Round::ALL
@@ -148,8 +148,4 @@ pub fn exhaustive(b: &dyn Backend) -> Result<Vec<Check>> {
         out.push(check);
     }
     Ok(out)
-}
-
-fn as_cuda(b: &dyn Backend) -> Option<&crate::backend::cuda::CudaBackend> {
-    b.as_any().downcast_ref()
 }

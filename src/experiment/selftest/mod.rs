@@ -1,12 +1,10 @@
 //! `isolate selftest`: every kernel of a backend against its CPU twin on random shapes and edge values, bit for
 //! bit. What a user runs on a new machine, and what CI-less GPU work is checked with.
 
-use crate::backend::Backend;
+use crate::backend::{BackendKind, Device};
 use crate::error::Result;
-use crate::report::table::Table;
 
 pub mod codecs;
-pub mod data;
 pub mod gemm;
 pub mod quant;
 
@@ -85,35 +83,46 @@ impl Default for Options {
     }
 }
 
-/// Runs every check of `backend` against the CPU.
-pub fn run(backend: &dyn Backend, opt: &Options) -> Result<Vec<Check>> {
-    let mut checks = codecs::checks(backend, opt)?;
-    if let Some(cuda) = backend
-        .as_any()
-        .downcast_ref::<crate::backend::cuda::CudaBackend>()
-    {
+/// Runs every check of `device` against the CPU.
+pub fn checks(device: &Device, opt: &Options) -> Result<Vec<Check>> {
+    let mut checks = codecs::checks(device.backend(), opt)?;
+    if let Some(cuda) = device.cuda() {
         checks.extend(quant::checks(cuda, opt.seed)?);
         checks.extend(gemm::checks(cuda, opt.seed)?);
     }
     if opt.exhaustive {
-        checks.extend(codecs::exhaustive(backend)?);
+        checks.extend(codecs::exhaustive(device)?);
     }
     Ok(checks)
 }
 
-/// The result table.
-pub fn table(checks: &[Check]) -> String {
-    let mut t = Table::new(["check", "n", "mismatches", "", "first mismatch"])
-        .left_align(0)
-        .left_align(4);
-    for c in checks {
-        t.row([
-            c.name.clone(),
-            c.n.to_string(),
-            c.mismatches.to_string(),
-            if c.passed() { "✓" } else { "✗" }.to_string(),
-            c.first.clone().unwrap_or_default(),
-        ]);
+/// What `isolate selftest` found.
+pub struct SelftestReport {
+    /// The backend's name and device line.
+    pub backend: String,
+    pub checks: Vec<Check>,
+    /// Why `auto` fell back to the CPU.
+    pub fallback: Option<String>,
+}
+
+impl SelftestReport {
+    /// How many checks failed.
+    pub fn failed(&self) -> usize {
+        self.checks.iter().filter(|c| !c.passed()).count()
     }
-    t.render()
+    /// Exit 0 when every check passed, 1 otherwise.
+    pub fn exit_code(&self) -> i32 {
+        (self.failed() > 0) as i32
+    }
+}
+
+/// Opens the backend `kind` asks for and runs every check on it.
+pub fn run(kind: BackendKind, opt: &Options) -> Result<SelftestReport> {
+    let selected = crate::backend::select(kind)?;
+    let be = selected.backend();
+    Ok(SelftestReport {
+        backend: format!("{} — {}", be.name(), be.describe()),
+        checks: checks(&selected.device, opt)?,
+        fallback: selected.fallback,
+    })
 }

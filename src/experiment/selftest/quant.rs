@@ -6,7 +6,7 @@
 use crate::backend::cuda::quant::quantize;
 use crate::backend::cuda::CudaBackend;
 use crate::error::Result;
-use crate::experiment::selftest::data::{edge_values, Rng};
+use crate::testdata::{edge_values, Rng};
 use crate::experiment::selftest::Check;
 use crate::formats::DType;
 use crate::io::Tensor;

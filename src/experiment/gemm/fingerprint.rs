@@ -4,7 +4,7 @@
 //! bit-equal elements, then by the fraction within 1 ulp, then by the largest ulp distance. On a GPU backend the
 //! GPU-only GEMMs (`tc`, `tc-fast-accum`, `cublaslt`: the real kernels) are ranked with them ([`gpu_variants`]).
 
-use crate::backend::Backend;
+use crate::backend::{Backend, Device};
 use crate::error::{Error, Result};
 use crate::formats::DType;
 use crate::gemm::{
@@ -143,9 +143,9 @@ pub fn gpu_variants() -> Vec<GemmChoice> {
 }
 
 /// The grid for a backend: the emulations of [`default_variants`], and on CUDA the [`gpu_variants`].
-pub fn variants_for(be: &dyn Backend) -> Vec<GemmChoice> {
+pub fn variants_for(device: &Device) -> Vec<GemmChoice> {
     let mut v: Vec<GemmChoice> = default_variants().into_iter().map(Into::into).collect();
-    if be.name() == "cuda" {
+    if device.cuda().is_some() {
         v.extend(gpu_variants());
     }
     v
@@ -245,16 +245,16 @@ mod tests {
     use super::*;
     use crate::backend::CpuBackend;
     use crate::formats::Fp8Format;
-    use crate::gemm::synthetic::{quantized, ScaleKind};
+    use crate::testdata::{quantized, Scales};
 
-    fn operands(kind: ScaleKind) -> (Operand, Operand) {
+    fn operands(kind: Scales) -> (Operand, Operand) {
         (
-            quantized(6, 512, 1, 128, Fp8Format::E4m3fn, kind, 31).into(),
-            quantized(72, 512, 128, 128, Fp8Format::E4m3fn, kind, 32).into(),
+            quantized(6, 512, (1, 128), Fp8Format::E4m3fn, kind, 31).into(),
+            quantized(72, 512, (128, 128), Fp8Format::E4m3fn, kind, 32).into(),
         )
     }
 
-    fn rank(spec: &str, kind: ScaleKind) -> GemmFingerprint {
+    fn rank(spec: &str, kind: Scales) -> GemmFingerprint {
         let (a, b) = operands(kind);
         let target = gemm(&GemmSpec::parse(spec).unwrap(), &a, &b)
             .unwrap()
@@ -270,11 +270,11 @@ mod tests {
     #[test]
     fn the_variant_that_made_the_output_ranks_first() {
         for (spec, kind) in [
-            ("blockwise-v3,out=f32", ScaleKind::Any),
-            ("blockwise,split_k=2", ScaleKind::Any),
-            ("fast-accum,acc=trunc:11,out=f32", ScaleKind::Pow2),
-            ("blockwise,acc=f32-seq,promote=32,out=f32", ScaleKind::Any),
-            ("dequant-bf16", ScaleKind::Any),
+            ("blockwise-v3,out=f32", Scales::Any),
+            ("blockwise,split_k=2", Scales::Any),
+            ("fast-accum,acc=trunc:11,out=f32", Scales::Pow2),
+            ("blockwise,acc=f32-seq,promote=32,out=f32", Scales::Any),
+            ("dequant-bf16", Scales::Any),
         ] {
             let f = rank(spec, kind);
             let want = GemmChoice::Emulation(GemmSpec::parse(spec).unwrap().canonical());
@@ -301,8 +301,8 @@ mod tests {
 
     #[test]
     fn variants_that_do_not_fit_are_skipped_with_a_reason() {
-        let a: Operand = quantized(2, 256, 1, 64, Fp8Format::E4m3fn, ScaleKind::Pow2, 1).into();
-        let b: Operand = quantized(8, 256, 128, 128, Fp8Format::E4m3fn, ScaleKind::Pow2, 2).into();
+        let a: Operand = quantized(2, 256, (1, 64), Fp8Format::E4m3fn, Scales::Pow2, 1).into();
+        let b: Operand = quantized(8, 256, (128, 128), Fp8Format::E4m3fn, Scales::Pow2, 2).into();
         let t = gemm(&GemmSpec::parse("blockwise,promote=64").unwrap(), &a, &b)
             .unwrap()
             .to_tensor("t")

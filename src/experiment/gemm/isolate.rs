@@ -4,7 +4,7 @@
 //! A = target quant + target GEMM, B = reference quant + reference GEMM,
 //! C1 = reference quant + target GEMM, C2 = target quant + reference GEMM.
 //! The `vs_ref` metrics and the severity compare each path with R = `ref_out` when given, else B. The drift
-//! used for the shares is 1 − cos(path, B) by default (`Thresholds::shares_vs_ref_out` = false): C1 and C2
+//! used for the shares is 1 − cos(path, B) by default (`VerdictThresholds::shares_vs_ref_out` = false): C1 and C2
 //! each differ from B in exactly one factor, so measuring against B isolates the factors even when B itself
 //! does not reproduce `ref_out` (e.g. `ref_out` is an unquantized f32 layer whose weight-quantization error
 //! every path shares; measured against it, that common drift would make every share ≈ 1). With
@@ -19,8 +19,9 @@
 //! the target's kernel and the verdict is provisional.
 
 use crate::error::Result;
-pub use crate::experiment::gemm_attribution::{
-    attribute, Attribution, Metrics, Sanity, Thresholds, Verdict, PATHS,
+use crate::experiment::Stopwatch;
+pub use crate::experiment::gemm::attribution::{
+    attribute, Attribution, Metrics, Sanity, VerdictThresholds, Verdict, PATHS,
 };
 use crate::formats::DType;
 use crate::gemm::{GemmChoice, Operand};
@@ -52,7 +53,7 @@ pub struct IsolateInputs<'a> {
     pub ref_gemm: GemmChoice,
     pub target_out: Option<&'a Tensor>,
     pub ref_out: Option<&'a Tensor>,
-    pub thresholds: Thresholds,
+    pub thresholds: VerdictThresholds,
 }
 
 /// The result of `isolate gemm`.
@@ -69,7 +70,12 @@ pub fn run(
     inp: &IsolateInputs,
     progress: &(dyn Fn(usize, usize, usize) + Sync),
 ) -> Result<IsolateResult> {
-    run_with(&crate::backend::CpuBackend, inp, progress)
+    run_with(
+        &crate::backend::CpuBackend,
+        inp,
+        progress,
+        &mut Stopwatch::start(),
+    )
 }
 
 /// [`run`] with the GEMMs computed on `be` (the same bits on every backend).
@@ -77,6 +83,7 @@ pub fn run_with(
     be: &dyn crate::backend::Backend,
     inp: &IsolateInputs,
     progress: &(dyn Fn(usize, usize, usize) + Sync),
+    phases: &mut Stopwatch,
 ) -> Result<IsolateResult> {
     let (m, n) = (inp.target_act.operand.rows(), inp.weight.rows());
     let target_out = inp
@@ -93,7 +100,6 @@ pub fn run_with(
         (&inp.ref_act, &inp.target_gemm),
         (&inp.target_act, &inp.ref_gemm),
     ];
-    let mut phases = crate::report::phases::Phases::start();
     let mut outs: Vec<Tensor> = Vec::with_capacity(4);
     for (i, (act, choice)) in plan.iter().enumerate() {
         // An emulation is a pure function of its operands: a path with the same activation and the same
@@ -189,15 +195,7 @@ mod tests {
     use super::*;
 
     fn isolate(target_act: &Operand, ref_act: &Operand, tg: &str, rg: &str) -> IsolateResult {
-        let w: Operand = crate::gemm::synthetic::quantized(
-            96,
-            512,
-            128,
-            128,
-            crate::formats::Fp8Format::E4m3fn,
-            crate::gemm::synthetic::ScaleKind::Pow2,
-            41,
-        )
+        let w: Operand = crate::testdata::quantized(96, 512, (128, 128), crate::formats::Fp8Format::E4m3fn, crate::testdata::Scales::Pow2, 41)
         .into();
         let inp = IsolateInputs {
             target_act: Activation {
@@ -213,7 +211,7 @@ mod tests {
             ref_gemm: GemmChoice::parse(rg).unwrap(),
             target_out: None,
             ref_out: None,
-            thresholds: Thresholds::default(),
+            thresholds: VerdictThresholds::default(),
         };
         let r = run(&inp, &|_, _, _| {}).unwrap();
         let saved = saved_tensors(&inp, &r).unwrap();
@@ -236,16 +234,8 @@ mod tests {
 
     #[test]
     fn planted_quantizer_and_gemm_differences_get_their_verdicts() {
-        use crate::gemm::synthetic::{quantized, ScaleKind};
-        let q = quantized(
-            8,
-            512,
-            1,
-            128,
-            crate::formats::Fp8Format::E4m3fn,
-            ScaleKind::Pow2,
-            40,
-        );
+        use crate::testdata::{quantized, Scales};
+        let q = quantized(8, 512, (1, 128), crate::formats::Fp8Format::E4m3fn, Scales::Pow2, 40);
         // A different quantizer: every 16th code one step up in magnitude (a rounding disagreement).
         let mut t = q.clone();
         for c in t.q.iter_mut().step_by(16) {

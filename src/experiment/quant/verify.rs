@@ -10,8 +10,8 @@ use crate::quant::layout::{payload_bytes, payload_format, read_scales, XsLayout}
 use crate::quant::scale::e8m0_code_of;
 use crate::quant::{NonFinite, QuantSpec, Quantized};
 
-pub use crate::experiment::quant_cause::Cause;
-use crate::experiment::quant_cause::{ordinal, scale_cause};
+pub use crate::experiment::quant::cause::Cause;
+use crate::experiment::quant::cause::{ordinal, scale_cause};
 
 /// One side of the comparison.
 #[derive(Clone, Debug)]
@@ -51,7 +51,7 @@ pub struct GroupMismatch {
 
 /// The result of [`verify`].
 #[derive(Clone, Debug)]
-pub struct QuantReport {
+pub struct VerifyReport {
     pub reference: String,
     pub candidate: String,
     pub rows: usize,
@@ -80,7 +80,7 @@ pub struct QuantReport {
     pub cand_scale_kind: Option<&'static str>,
 }
 
-impl QuantReport {
+impl VerifyReport {
     pub fn q_match(&self) -> f64 {
         frac(self.q_equal, self.elements)
     }
@@ -127,7 +127,7 @@ pub fn verify(
     reference: &QuantSpec,
     candidate: Candidate<'_>,
     show: usize,
-) -> Result<QuantReport> {
+) -> Result<VerifyReport> {
     verify_with(&crate::backend::CpuBackend, x, reference, candidate, show)
 }
 
@@ -138,7 +138,7 @@ pub fn verify_with(
     reference: &QuantSpec,
     candidate: Candidate<'_>,
     show: usize,
-) -> Result<QuantReport> {
+) -> Result<VerifyReport> {
     if reference.is_none() {
         return Err(Error::Usage(
             "--reference none does not quantize: name a quant preset".into(),
@@ -229,12 +229,12 @@ fn scales_equal(rs: f32, cs: f32, ccode: Option<u8>) -> bool {
 }
 
 /// Compares two quantized operands of the same shape and grid; `xv` is x as f32 (for listing).
-pub fn compare(r: &Side, c: &Side, xv: &[f32], show: usize) -> QuantReport {
+pub fn compare(r: &Side, c: &Side, xv: &[f32], show: usize) -> VerifyReport {
     let (rows, cols, g) = (r.q.rows, r.q.cols, r.q.block_cols);
     let ng = cols.div_ceil(g);
     let fmt = r.q.fmt;
     let max = fmt.max_finite();
-    let mut rep = QuantReport {
+    let mut rep = VerifyReport {
         reference: r.label.clone(),
         candidate: c.label.clone(),
         rows,

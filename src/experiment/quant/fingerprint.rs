@@ -15,7 +15,7 @@ use crate::quant::scale::{amax, e8m0_code_of, group_scale};
 use crate::quant::spec::{Axis, EpsOn, NanRule, Pow2, QRule, QuantSpec, ScaleRule};
 
 /// The dump to explain.
-pub struct Dump<'a> {
+pub struct QuantDump<'a> {
     /// x as a row-major f32 matrix [rows, cols].
     pub x: &'a [f32],
     pub rows: usize,
@@ -135,7 +135,7 @@ const Q_RULES: [(QRule, bool, Overflow); 6] = [
 ];
 
 /// Scores every combination on the dump.
-pub fn fingerprint(d: &Dump<'_>) -> Fingerprint {
+pub fn fingerprint(d: &QuantDump<'_>) -> Fingerprint {
     let (rows, cols, g) = (d.rows, d.cols, d.group);
     let ng = cols.div_ceil(g);
     let nonfinite = d.x.iter().any(|v| !v.is_finite());
@@ -412,7 +412,7 @@ mod tests {
 
     fn run(spec: &str, xv: &[f32], rows: usize, cols: usize) -> Fingerprint {
         let (q, s, g) = dump_of(spec, xv, rows, cols);
-        fingerprint(&Dump {
+        fingerprint(&QuantDump {
             x: xv,
             rows,
             cols,

@@ -1,8 +1,13 @@
-//! Test inputs for the selftest and the GPU tests: a small deterministic PRNG and the edge values every kernel
-//! must agree on (±0, subnormals, ties, the 448/464/480 boundaries, NaN, inf, powers of two and the values
-//! just above them that split `float-ceil` from `ceil`).
+//! Deterministic test data, the one source of randomness for the selftest, the benchmarks and the tests: a
+//! SplitMix64 generator, the edge values every codec kernel must agree on (±0, subnormals, ties, the 448/464/480
+//! boundaries, NaN, inf, powers of two and the values just above them that split `float-ceil` from `ceil`), and
+//! random FP8 operands with block scales.
 
-/// SplitMix64 (Steele, Lea, Flood 2014): a tiny deterministic generator for test data (no dependency).
+use crate::formats::{Fp8Format, Overflow};
+use crate::quant::Quantized;
+
+/// SplitMix64 (Steele, Lea, Flood 2014): a tiny deterministic generator, the same stream on every platform
+/// (no dependency, so library code can use it).
 #[derive(Clone, Debug)]
 pub struct Rng(u64);
 
@@ -11,6 +16,7 @@ impl Rng {
         Rng(seed)
     }
 
+    /// The next 64 random bits.
     pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
@@ -23,7 +29,7 @@ impl Rng {
         (self.next_u64() >> 32) as u32
     }
 
-    /// Uniform in [0, n).
+    /// Uniform in [0, n) (multiply-shift: no modulo bias worth speaking of for n < 2^32).
     pub fn below(&mut self, n: usize) -> usize {
         (((self.next_u64() >> 11) as u128 * n as u128) >> 53) as usize
     }
@@ -135,8 +141,8 @@ pub fn codec_inputs(rng: &mut Rng, n: usize) -> Vec<f32> {
             _ => {
                 // Exact e4m3 ties and near-ties at every magnitude the format holds.
                 let c = rng.below(126) as u8;
-                let a = crate::formats::Fp8Format::E4m3fn.decode(c);
-                let b = crate::formats::Fp8Format::E4m3fn.decode(c + 1);
+                let a = Fp8Format::E4m3fn.decode(c);
+                let b = Fp8Format::E4m3fn.decode(c + 1);
                 let mid = (a + b) * 0.5;
                 f32::from_bits(
                     mid.to_bits()
@@ -150,33 +156,57 @@ pub fn codec_inputs(rng: &mut Rng, n: usize) -> Vec<f32> {
     v
 }
 
-/// A random quantized operand `[rows, cols]` in `br × bc` blocks: codes from normal values (no NaN codes)
-/// and f32 scales, powers of two when `pow2` (E8M0-style) else arbitrary positive values.
+/// How the FP8 codes of a random operand are drawn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Codes {
+    /// Every finite code equally likely (exercises every exponent, subnormals included).
+    Uniform,
+    /// Normal values of spread max/4 encoded with saturation (what real activations look like).
+    Normal,
+}
+
+/// How the block scales of a random operand are drawn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scales {
+    /// Powers of two 2^e, e ∈ [−14, −3] (E8M0-style scales).
+    Pow2,
+    /// Arbitrary positive f32 values 2^e·(1 + u), u ∈ [0, 1) (f32 scales).
+    Any,
+}
+
+/// A random quantized operand `[rows, cols]` of `fmt` in `br × bc` scale blocks (no NaN codes).
 pub fn random_quantized(
     rng: &mut Rng,
     rows: usize,
     cols: usize,
     (br, bc): (usize, usize),
-    fmt: crate::formats::Fp8Format,
-    pow2: bool,
-) -> crate::quant::Quantized {
-    use crate::formats::Overflow;
+    fmt: Fp8Format,
+    codes: Codes,
+    scales: Scales,
+) -> Quantized {
     let spread = fmt.max_finite() as f64 / 4.0;
     let q: Vec<u8> = (0..rows * cols)
-        .map(|_| fmt.encode((rng.normal() * spread) as f32, Overflow::Saturate))
+        .map(|_| match codes {
+            Codes::Normal => fmt.encode((rng.normal() * spread) as f32, Overflow::Saturate),
+            Codes::Uniform => loop {
+                let c = rng.below(256) as u8;
+                if !fmt.is_nan(c) && fmt.decode(c).is_finite() {
+                    break c;
+                }
+            },
+        })
         .collect();
     let (gr, gc) = (rows.div_ceil(br), cols.div_ceil(bc));
     let scales = (0..gr * gc)
         .map(|_| {
             let e = rng.below(12) as i32 - 14;
-            if pow2 {
-                2f32.powi(e)
-            } else {
-                (2f64.powi(e) * (1.0 + rng.unit())) as f32
+            match scales {
+                Scales::Pow2 => 2f32.powi(e),
+                Scales::Any => (2f64.powi(e) * (1.0 + rng.unit())) as f32,
             }
         })
         .collect();
-    crate::quant::Quantized {
+    Quantized {
         rows,
         cols,
         fmt,
@@ -185,4 +215,16 @@ pub fn random_quantized(
         block_cols: bc,
         scales,
     }
+}
+
+/// [`random_quantized`] with uniform codes from a fresh generator seeded with `seed` (the tests' shorthand).
+pub fn quantized(
+    rows: usize,
+    cols: usize,
+    block: (usize, usize),
+    fmt: Fp8Format,
+    scales: Scales,
+    seed: u64,
+) -> Quantized {
+    random_quantized(&mut Rng::new(seed), rows, cols, block, fmt, Codes::Uniform, scales)
 }

@@ -38,7 +38,7 @@ impl Verdict {
 
 /// The thresholds of the verdict rule (command-line options).
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Thresholds {
+pub struct VerdictThresholds {
     /// A share at least this large is "the" cause (0.8).
     pub major: f64,
     /// A share below this is negligible; each share at least this large makes `both` (0.2).
@@ -49,9 +49,9 @@ pub struct Thresholds {
     pub shares_vs_ref_out: bool,
 }
 
-impl Default for Thresholds {
+impl Default for VerdictThresholds {
     fn default() -> Self {
-        Thresholds {
+        VerdictThresholds {
             major: 0.8,
             minor: 0.2,
             equal_drift: 1e-12,
@@ -60,7 +60,7 @@ impl Default for Thresholds {
     }
 }
 
-impl Thresholds {
+impl VerdictThresholds {
     /// The rule in one line.
     pub fn rule(&self) -> String {
         format!(
@@ -101,13 +101,9 @@ impl Metrics {
             severity: c.severity(),
         }
     }
-    /// 1 − cos, never below 0 (NaN stays NaN).
+    /// [`crate::metrics::drift_of_cos`] of this path's cosine.
     pub fn drift(&self) -> f64 {
-        if self.cos.is_nan() {
-            f64::NAN
-        } else {
-            (1.0 - self.cos).max(0.0)
-        }
+        crate::metrics::drift_of_cos(self.cos)
     }
 }
 
@@ -146,7 +142,7 @@ pub fn attribute(
     outs: [&Tensor; 4],
     ref_out: Option<&Tensor>,
     target_out: Option<&Tensor>,
-    t: &Thresholds,
+    t: &VerdictThresholds,
 ) -> Result<Attribution> {
     let [a, b, _, _] = outs;
     let r = ref_out.unwrap_or(b);
@@ -295,7 +291,7 @@ mod tests {
             [&o[0], &o[1], &o[2], &o[3]],
             None,
             None,
-            &Thresholds::default(),
+            &VerdictThresholds::default(),
         )
         .unwrap()
     }
@@ -318,7 +314,7 @@ mod tests {
         assert_eq!(none.severity.symbol(), "✓");
         // Thresholds are options.
         let o = outs(1e-2, 0.0, 1e-3, 0.8e-2);
-        let t = Thresholds {
+        let t = VerdictThresholds {
             major: 0.6,
             ..Default::default()
         };
@@ -337,7 +333,7 @@ mod tests {
             [&o[0], &o[1], &o[2], &o[3]],
             None,
             None,
-            &Thresholds::default(),
+            &VerdictThresholds::default(),
         )
         .unwrap();
         assert_eq!(a.verdict, Verdict::Inconclusive);
@@ -355,7 +351,7 @@ mod tests {
             [&o[0], &o[1], &o[2], &o[3]],
             Some(&refo),
             Some(&target),
-            &Thresholds::default(),
+            &VerdictThresholds::default(),
         )
         .unwrap();
         assert_eq!(a.reference, "ref_out");
@@ -368,7 +364,7 @@ mod tests {
         // B (C1 ≈ B) and against ref_out.
         assert_eq!(a.verdict, Verdict::Quant);
         assert_eq!(a.shares_vs, "B");
-        let t = Thresholds {
+        let t = VerdictThresholds {
             shares_vs_ref_out: true,
             ..Default::default()
         };
@@ -391,7 +387,7 @@ mod tests {
             [&o2[0], &o2[1], &o2[2], &o2[3]],
             Some(&refo),
             None,
-            &Thresholds::default(),
+            &VerdictThresholds::default(),
         )
         .unwrap();
         assert_eq!(g.verdict, Verdict::Gemm);
@@ -407,7 +403,7 @@ mod tests {
             [&o[0], &o[1], &o[2], &o[3]],
             None,
             Some(&other),
-            &Thresholds::default(),
+            &VerdictThresholds::default(),
         )
         .unwrap();
         assert!(p.sanity.provisional && p.sanity.notes[0].contains("provisional"));

@@ -3,7 +3,7 @@
 
 use crate::backend::Backend;
 use crate::error::Result;
-use crate::experiment::fingerprint::Fingerprint;
+use crate::experiment::quant::fingerprint::Fingerprint;
 use crate::io::Tensor;
 
 /// What the GPU re-run found.
@@ -21,38 +21,6 @@ pub struct GpuCheck {
     pub refused: Vec<(String, String)>,
     /// Variants whose GPU result disagrees with the CPU verdict.
     pub disagree: Vec<String>,
-}
-
-impl GpuCheck {
-    /// One line for the terminal.
-    pub fn line(&self) -> String {
-        let mut s = format!(
-            "GPU check ({}): {} best variants re-run on the GPU, {} reproduce the dump bit for bit (CPU: {})",
-            self.device, self.checked, self.reproduce, self.cpu_reproduce
-        );
-        if !self.disagree.is_empty() {
-            s.push_str(&format!(
-                "; GPU and CPU DISAGREE on: {}",
-                self.disagree.join(", ")
-            ));
-        }
-        if !self.refused.is_empty() {
-            s.push_str(&format!("; {} refused by the GPU path", self.refused.len()));
-        }
-        s
-    }
-
-    /// The `gpu_check` JSON object.
-    pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "device": self.device,
-            "checked": self.checked,
-            "reproduce": self.reproduce,
-            "cpu_reproduce": self.cpu_reproduce,
-            "disagree": self.disagree,
-            "refused": self.refused.iter().map(|(v, r)| serde_json::json!({"variant": v, "reason": r})).collect::<Vec<_>>(),
-        })
-    }
 }
 
 /// Scales equal bit for bit, or both NaN (a GPU returns the canonical NaN, x86 keeps the payload).

@@ -1,23 +1,13 @@
 //! A user quant kernel (`--candidate kernel:FILE.cu[:ENTRY]`) run on the GPU over an activation, its output
 //! shaped as the reference's [`Quantized`] (1×G groups of the reference spec, its FP8 format).
 
-use crate::backend::cuda::user::{self, KernelRef};
+use crate::backend::cuda::user;
+use crate::kernel_ref::KernelRef;
 use crate::backend::cuda::CudaBackend;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::io::Tensor;
 use crate::quant::cpu::{check_float_input, matrix_dims};
 use crate::quant::{QuantSpec, Quantized};
-
-/// The GPU a kernel candidate runs on; no GPU is a one-line error naming the kernel (exit 2).
-pub fn gpu_for(k: &KernelRef) -> Result<CudaBackend> {
-    CudaBackend::new().map_err(|e| match e {
-        Error::NoGpu(w) => Error::NoGpu(format!(
-            "--candidate kernel:{} needs a CUDA GPU: {w}",
-            k.path.display()
-        )),
-        e => e,
-    })
-}
 
 /// Compiles and runs the kernel over `x` (ABI v1 with `group = reference.group`).
 pub fn run_user_kernel(

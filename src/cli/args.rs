@@ -1,0 +1,104 @@
+//! Flag groups and value parsers shared by the commands: every closed set of values is parsed by clap (its
+//! help lists the values, a wrong one is rejected before any work starts), every spec string by its type's
+//! parser, and the report destinations are one group for every command.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+use clap::Args;
+
+use crate::backend::BackendKind;
+use crate::report::{Dest, Outputs};
+
+/// A parser for a closed set: the values of `all`, spelled by `name`.
+pub fn one_of<T: Copy + Send + Sync + 'static>(
+    all: &'static [T],
+    name: fn(T) -> &'static str,
+) -> impl TypedValueParser<Value = T> {
+    PossibleValuesParser::new(all.iter().map(|&t| PossibleValue::new(name(t)))).map(
+        move |s: String| {
+            *all.iter()
+                .find(|&&t| name(t) == s)
+                .expect("clap accepted only a listed value")
+        },
+    )
+}
+
+/// A parser for a type whose `FromStr` error is a message (spec strings, `kernel:` references).
+pub fn parsed<T>(s: &str) -> Result<T, String>
+where
+    T: FromStr<Err = String>,
+{
+    T::from_str(s)
+}
+
+/// `--json PATH|-`, `--markdown PATH|-`, `--html PATH`: where the report goes besides the terminal.
+#[derive(Args, Debug, Clone, Default)]
+pub struct OutputArgs {
+    /// Write the report as JSON to PATH (`-` = stdout, which then replaces the table).
+    #[arg(long, value_name = "PATH")]
+    pub json: Option<String>,
+    /// Write the report as Markdown to PATH (`-` = stdout, which then replaces the table).
+    #[arg(long, value_name = "PATH")]
+    pub markdown: Option<String>,
+    /// Write one self-contained HTML page (tables and SVG plots) to PATH.
+    #[arg(long, value_name = "PATH")]
+    pub html: Option<PathBuf>,
+}
+
+impl OutputArgs {
+    /// The destinations as the report layer takes them.
+    pub fn outputs(&self) -> Outputs {
+        Outputs {
+            json: self.json.as_deref().map(Dest::parse),
+            markdown: self.markdown.as_deref().map(Dest::parse),
+            html: self.html.clone(),
+        }
+    }
+}
+
+/// `--backend auto|cpu|cuda`.
+#[derive(Args, Debug, Clone, Copy, Default)]
+pub struct BackendArg {
+    /// Where to compute: auto (CUDA when a GPU is there, else the CPU, saying so), cpu, or cuda (exit 2
+    /// without a GPU).
+    #[arg(long, value_parser = one_of(&BackendKind::ALL, BackendKind::name), default_value = "auto")]
+    pub backend: BackendKind,
+}
+
+/// Says on stderr where a data command ran when `auto` fell back to the CPU, and what the backend decided on
+/// its own (after the report, so a bad input still gets exactly one line: its error).
+pub fn say_where_it_ran(fallback: &Option<String>, backend_notes: &[String]) {
+    for n in backend_notes {
+        eprintln!("isolate: {n}");
+    }
+    if let Some(why) = fallback {
+        eprintln!("isolate: no usable GPU ({why}); ran on the CPU backend");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct T {
+        #[command(flatten)]
+        b: BackendArg,
+    }
+
+    #[test]
+    fn closed_sets_list_their_values() {
+        assert_eq!(
+            T::try_parse_from(["t", "--backend", "cpu"]).unwrap().b.backend,
+            BackendKind::Cpu
+        );
+        let e = T::try_parse_from(["t", "--backend", "gpu"])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("possible values: auto, cpu, cuda"), "{e}");
+    }
+}

@@ -1,0 +1,206 @@
+//! `isolate gemm` and `isolate gemm fingerprint` as experiments: a typed request in, a result out.
+//!
+//! - [`isolate`]: replays a dumped activation through A = target quant + target GEMM, B = reference quant +
+//!   reference GEMM, C1 = reference quant + target GEMM, C2 = target quant + reference GEMM and attributes the
+//!   drift ([`isolate::run_with`], [`attribution`]), docs/method.md §6;
+//! - [`fingerprint`]: ranks GEMM emulations by how well they reproduce a dumped `target_out`.
+
+use std::path::PathBuf;
+
+use crate::backend::{self, BackendKind, Selected};
+use crate::error::Result;
+use crate::experiment::{Progress, Stopwatch};
+use crate::io::Roles;
+
+pub mod attribution;
+pub mod fingerprint;
+pub mod isolate;
+pub mod maps;
+pub mod operands;
+
+pub use crate::gemm::GemmChoice;
+pub use crate::quant::layout::XsLayout;
+pub use crate::quant::QuantSpec;
+pub use attribution::{Verdict, VerdictThresholds};
+pub use operands::{ActivationQuant, DumpFormat};
+
+/// The roles `isolate gemm` reads.
+pub const ROLES: [&str; 7] = ["x", "xq", "xs", "w", "ws", "target_out", "ref_out"];
+
+/// Where the operands come from.
+#[derive(Clone, Debug)]
+pub struct GemmInputs {
+    /// Tensor files (.safetensors, .pt, .npy).
+    pub files: Vec<PathBuf>,
+    /// `ROLE=TENSOR` mappings.
+    pub names: Vec<String>,
+    /// How dumped codes and scales are read.
+    pub dump: DumpFormat,
+    /// Quantizer of a floating weight `w` (128×128 blocks).
+    pub weight_quant: QuantSpec,
+    /// Where the quantizers and GEMMs run.
+    pub backend: BackendKind,
+}
+
+/// `isolate gemm`.
+#[derive(Clone, Debug)]
+pub struct IsolateRequest {
+    pub inputs: GemmInputs,
+    pub target_quant: ActivationQuant,
+    pub ref_quant: ActivationQuant,
+    pub target_gemm: GemmChoice,
+    pub ref_gemm: GemmChoice,
+    pub thresholds: VerdictThresholds,
+    /// Write the four outputs and both quantized activations here.
+    pub save: Option<PathBuf>,
+}
+
+/// What `isolate gemm` found, with where it ran and how long each phase took.
+pub struct IsolateReport {
+    pub result: isolate::IsolateResult,
+    /// Per-element ulp spreads of A, C1 and C2 against B, and the map of where A and B differ.
+    pub spreads: Vec<maps::UlpSpread>,
+    pub diff_map: maps::DiffMap,
+    /// The file `--save` wrote.
+    pub saved: Option<PathBuf>,
+    /// Why `auto` fell back to the CPU.
+    pub fallback: Option<String>,
+    /// What the backend decided on its own (a GEMM it handed to the CPU).
+    pub backend_notes: Vec<String>,
+    /// Wall-clock phases.
+    pub timings: Vec<(String, f64)>,
+}
+
+/// The device for a GEMM request: a GPU-only GEMM needs the GPU (said before any work), otherwise `kind`.
+fn device_for(kind: BackendKind, gemms: &[&GemmChoice]) -> Result<Selected> {
+    match gemms.iter().find_map(|g| g.gpu()) {
+        Some(g) => Ok(Selected::of(backend::require_gpu(kind, g)?)),
+        None => backend::select(kind),
+    }
+}
+
+/// Runs `isolate gemm`; `progress` hears of the GEMMs as they go.
+pub fn run_isolate(req: &IsolateRequest, progress: &dyn Progress) -> Result<IsolateReport> {
+    let mut clock = Stopwatch::start();
+    let files = crate::io::load_all(&req.inputs.files)?;
+    let roles = Roles::new(files, &req.inputs.names, &ROLES)?;
+    clock.mark("load (map files, roles)");
+    let selected = device_for(req.inputs.backend, &[&req.target_gemm, &req.ref_gemm])?;
+    let be = selected.backend();
+    clock.mark(&format!("backend start ({})", be.name()));
+    let w = operands::weight(be, &roles, &req.inputs.weight_quant, req.inputs.dump.raw_fp8)?;
+    clock.mark("weight (load or quantize)");
+    let (tname, tact) = operands::activation(be, &req.target_quant, &roles, req.inputs.dump)?;
+    let (rname, ract) = operands::activation(be, &req.ref_quant, &roles, req.inputs.dump)?;
+    operands::check_same_shape(&tact, &ract)?;
+    clock.mark("activations (quantize both)");
+    let inp = isolate::IsolateInputs {
+        target_act: isolate::Activation {
+            quant: tname,
+            operand: &tact,
+        },
+        ref_act: isolate::Activation {
+            quant: rname,
+            operand: &ract,
+        },
+        weight: &w,
+        target_gemm: req.target_gemm.clone(),
+        ref_gemm: req.ref_gemm.clone(),
+        target_out: roles.get_opt("target_out"),
+        ref_out: roles.get_opt("ref_out"),
+        thresholds: req.thresholds,
+    };
+    progress.begin(
+        "4 GEMM paths",
+        4.0 * (tact.rows() * w.rows()) as f64 * w.cols() as f64,
+    );
+    let result = isolate::run_with(
+        be,
+        &inp,
+        &|path, done, total| {
+            progress.set((path * total + done) as f64 / (4 * total.max(1)) as f64)
+        },
+        &mut clock,
+    );
+    progress.end();
+    let result = result?;
+    let b = &result.paths[1].output;
+    let spreads = [0, 2, 3]
+        .map(|i| maps::ulp_spread(result.paths[i].name, &result.paths[i].output, b))
+        .to_vec();
+    let diff_map = maps::diff_map(&result.paths[0].output, b, tact.rows(), w.rows());
+    clock.mark("ulp spreads and difference map");
+    if let Some(path) = &req.save {
+        crate::io::safetensors_io::write(path, &isolate::saved_tensors(&inp, &result)?, None)?;
+        clock.mark("--save");
+    }
+    Ok(IsolateReport {
+        result,
+        spreads,
+        diff_map,
+        saved: req.save.clone(),
+        fallback: selected.fallback.clone(),
+        backend_notes: be.take_notes(),
+        timings: clock.phases,
+    })
+}
+
+/// `isolate gemm fingerprint`.
+#[derive(Clone, Debug)]
+pub struct FingerprintRequest {
+    pub inputs: GemmInputs,
+    /// The activation the target multiplied (default: the dump's `xq`/`xs`).
+    pub target_quant: ActivationQuant,
+    /// Rows of the ranking to show.
+    pub top: usize,
+}
+
+/// What `isolate gemm fingerprint` found.
+pub struct FingerprintReport {
+    pub fingerprint: fingerprint::GemmFingerprint,
+    pub top: usize,
+    pub fallback: Option<String>,
+    pub backend_notes: Vec<String>,
+}
+
+impl FingerprintReport {
+    /// Exit 0 when some variant reproduces `target_out` bit for bit.
+    pub fn exit_code(&self) -> i32 {
+        let exact = self
+            .fingerprint
+            .ranking
+            .first()
+            .is_some_and(|v| v.bitwise == 1.0);
+        (!exact) as i32
+    }
+}
+
+/// Runs `isolate gemm fingerprint`; `progress(done, total)` over the variants.
+pub fn run_fingerprint(
+    req: &FingerprintRequest,
+    progress: &dyn Progress,
+) -> Result<FingerprintReport> {
+    let files = crate::io::load_all(&req.inputs.files)?;
+    let roles = Roles::new(files, &req.inputs.names, &ROLES)?;
+    let selected = backend::select(req.inputs.backend)?;
+    let be = selected.backend();
+    let (_, act) = operands::activation(be, &req.target_quant, &roles, req.inputs.dump)?;
+    let w = operands::weight(be, &roles, &req.inputs.weight_quant, req.inputs.dump.raw_fp8)?;
+    let target = roles.get("target_out")?;
+    let variants = fingerprint::variants_for(&selected.device);
+    progress.begin(
+        "GEMM variants",
+        variants.len() as f64 * (act.rows() * w.rows()) as f64 * w.cols() as f64,
+    );
+    let f = fingerprint::fingerprint(be, &act, &w, target, &variants, &|d, t| {
+        progress.set(d as f64 / t.max(1) as f64)
+    });
+    progress.end();
+    let f = f?;
+    Ok(FingerprintReport {
+        fingerprint: f,
+        top: req.top,
+        fallback: selected.fallback.clone(),
+        backend_notes: be.take_notes(),
+    })
+}

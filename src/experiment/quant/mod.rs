@@ -1,0 +1,225 @@
+//! `isolate quant` (is a quantizer byte-equal to a reference preset?) and `isolate fingerprint` (which
+//! quantizer rules reproduce a dumped `xq`/`xs`?) as experiments: a typed request in, a result out.
+
+use std::path::PathBuf;
+
+use crate::backend::{self, BackendKind, Device, Selected};
+use crate::error::{Error, Result};
+use crate::io::Roles;
+use crate::kernel_ref::KernelRef;
+use crate::quant::cpu::{matrix_dims, to_matrix};
+use crate::quant::layout::{infer_group_for, payload_bytes, payload_format, read_scales};
+
+pub mod cause;
+pub mod fingerprint;
+pub mod fingerprint_gpu;
+pub mod kernel;
+pub mod verify;
+
+pub use crate::formats::Fp8Format;
+pub use crate::quant::layout::XsLayout;
+pub use crate::quant::QuantSpec;
+
+/// The roles both commands read.
+pub const ROLES: [&str; 3] = ["x", "xq", "xs"];
+
+/// What `isolate quant` compares with the reference.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CandidateChoice {
+    /// Another quant spec applied to the same `x`.
+    Spec(QuantSpec),
+    /// The dump's `xq` and `xs`.
+    Dumped,
+    /// A user's CUDA kernel (quant ABI v1), run on the GPU.
+    Kernel(KernelRef),
+}
+
+impl std::str::FromStr for CandidateChoice {
+    type Err = String;
+    /// `dumped`, `kernel:FILE.cu[:ENTRY]` (the file must exist) or a quant spec.
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        if s.trim() == "dumped" {
+            return Ok(CandidateChoice::Dumped);
+        }
+        if let Some(k) = KernelRef::parse(s.trim()) {
+            return k
+                .checked()
+                .map(CandidateChoice::Kernel)
+                .map_err(|e| e.to_string());
+        }
+        QuantSpec::parse(s)
+            .map(CandidateChoice::Spec)
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// `isolate quant`.
+#[derive(Clone, Debug)]
+pub struct VerifyRequest {
+    pub files: Vec<PathBuf>,
+    pub names: Vec<String>,
+    pub reference: QuantSpec,
+    pub candidate: CandidateChoice,
+    pub xs_layout: XsLayout,
+    /// FP8 format of a raw u8 `xq` (default: the reference's).
+    pub fp8: Option<Fp8Format>,
+    /// How many differing codes and groups to list.
+    pub show: usize,
+    pub backend: BackendKind,
+}
+
+/// What `isolate quant` found, and where it ran.
+pub struct VerifyOutcome {
+    pub report: verify::VerifyReport,
+    pub fallback: Option<String>,
+}
+
+impl VerifyOutcome {
+    /// Exit 0 when byte-equal, 1 otherwise.
+    pub fn exit_code(&self) -> i32 {
+        (!self.report.byte_equal) as i32
+    }
+}
+
+/// The CUDA device a kernel candidate runs on: one line naming the kernel when there is none (exit 2).
+fn cuda_for_kernel(k: &KernelRef) -> Result<Device> {
+    Device::open_cuda().map_err(|e| match e {
+        Error::NoGpu(w) => Error::NoGpu(format!(
+            "--candidate kernel:{} needs a CUDA GPU: {w}",
+            k.path.display()
+        )),
+        e => e,
+    })
+}
+
+/// Runs `isolate quant`.
+pub fn run_verify(req: &VerifyRequest) -> Result<VerifyOutcome> {
+    let roles = Roles::new(crate::io::load_all(&req.files)?, &req.names, &ROLES)?;
+    let x = roles.get("x")?;
+    let selected = match (&req.candidate, req.backend) {
+        // A kernel candidate runs on the GPU; the reference then runs there too unless --backend cpu.
+        (CandidateChoice::Kernel(k), BackendKind::Auto) => Selected::of(cuda_for_kernel(k)?),
+        (_, kind) => backend::select(kind)?,
+    };
+    let candidate = match &req.candidate {
+        CandidateChoice::Kernel(k) => {
+            let own;
+            let cuda = match selected.device.cuda() {
+                Some(c) => c,
+                None => {
+                    own = cuda_for_kernel(k)?;
+                    own.cuda().expect("cuda_for_kernel opens a CUDA device")
+                }
+            };
+            verify::Candidate::Computed {
+                label: format!("kernel {}", k.path.display())
+                    + &k.entry.as_ref().map(|e| format!(":{e}")).unwrap_or_default(),
+                q: kernel::run_user_kernel(cuda, k, x, &req.reference)?,
+            }
+        }
+        CandidateChoice::Dumped => verify::Candidate::Dumped {
+            xq: roles.get("xq")?,
+            xs: roles.get("xs")?,
+            layout: req.xs_layout,
+            fp8: req.fp8,
+        },
+        CandidateChoice::Spec(s) => verify::Candidate::Spec(s.clone()),
+    };
+    let report = verify::verify_with(selected.backend(), x, &req.reference, candidate, req.show)?;
+    Ok(VerifyOutcome {
+        report,
+        fallback: selected.fallback,
+    })
+}
+
+/// `isolate fingerprint`.
+#[derive(Clone, Debug)]
+pub struct FingerprintRequest {
+    pub files: Vec<PathBuf>,
+    pub names: Vec<String>,
+    /// Rows of the ranking to show.
+    pub top: usize,
+    pub xs_layout: XsLayout,
+    pub fp8: Option<Fp8Format>,
+    /// Group size G when the scale shape leaves it ambiguous (default: inferred from xs).
+    pub group: Option<usize>,
+    pub backend: BackendKind,
+}
+
+/// What `isolate fingerprint` found.
+pub struct FingerprintReport {
+    pub fingerprint: fingerprint::Fingerprint,
+    /// What was fingerprinted, in words (tensors, dtypes, shapes, scale kind, layout).
+    pub subject: String,
+    pub top: usize,
+    /// The best variants re-run by the GPU quantizer (on a GPU backend).
+    pub gpu: Option<fingerprint_gpu::GpuCheck>,
+    pub fallback: Option<String>,
+}
+
+impl FingerprintReport {
+    /// Exit 0 when some variant reproduces every group, 1 otherwise.
+    pub fn exit_code(&self) -> i32 {
+        (!self.fingerprint.reproduced()) as i32
+    }
+}
+
+/// Best variants re-run on a GPU backend.
+const GPU_CHECK_MAX: usize = 16;
+
+/// Runs `isolate fingerprint`. The variant search always runs on the CPU (it shares per-group work across
+/// ~900 variants); on a GPU the best variants are then re-run by the GPU quantizer and checked against the
+/// dump.
+pub fn run_fingerprint(req: &FingerprintRequest) -> Result<FingerprintReport> {
+    let roles = Roles::new(crate::io::load_all(&req.files)?, &req.names, &ROLES)?;
+    let (x, xq, xs) = (roles.get("x")?, roles.get("xq")?, roles.get("xs")?);
+    let (m, k) = matrix_dims(x, "x")?;
+    let fmt = payload_format(xq, req.fp8, None)?;
+    let q = payload_bytes(xq, m, k)?;
+    let (g, ng) = match req.group {
+        Some(0) => return Err(Error::Usage("--group must be at least 1".into())),
+        Some(g) => (g, k.div_ceil(g)),
+        None => infer_group_for(xs, req.xs_layout, m, k)?,
+    };
+    let scales = read_scales(xs, req.xs_layout, m, ng)?;
+    let selected = backend::select(req.backend)?;
+    let (_, _, xv) = to_matrix(x, "x")?;
+    let f = fingerprint::fingerprint(&fingerprint::QuantDump {
+        x: &xv,
+        rows: m,
+        cols: k,
+        q,
+        fmt,
+        scales: &scales.values,
+        codes: scales.codes.as_deref(),
+        group: g,
+    });
+    let gpu = match selected.device {
+        Device::Cpu(_) => None,
+        Device::Cuda(_) => Some(fingerprint_gpu::gpu_check(
+            selected.backend(),
+            &f,
+            x,
+            q,
+            &scales.values,
+            GPU_CHECK_MAX,
+        )?),
+    };
+    let subject = format!(
+        "fingerprint of xq ({} {:?}) with xs ({} {:?}, {} scales, --xs-layout {}) from x ({} [{m}, {k}])",
+        xq.dtype,
+        xq.shape,
+        xs.dtype,
+        xs.shape,
+        scales.kind,
+        req.xs_layout.name(),
+        x.dtype
+    );
+    Ok(FingerprintReport {
+        fingerprint: f,
+        subject,
+        top: req.top,
+        gpu,
+        fallback: selected.fallback,
+    })
+}

@@ -1,6 +1,6 @@
 //! Tests of the `.pt` reader on torch-style zips assembled here (pickle laid out as torch's protocol-2
 //! pickler does; see `pickle_builder`). The golden files written by real torch are tested in
-//! `tests/io_golden.rs`.
+//! `tests/numerics/io_golden.rs`.
 
 use super::*;
 use crate::formats::DType;

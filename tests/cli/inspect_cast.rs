@@ -2,27 +2,12 @@
 //! values come from the library's codecs element by element, independently of `cast`'s buffer path.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use isolate::formats::convert::{element_f32, f32_to_bf16_bits, f32_to_f16_bits};
 use isolate::formats::{e8m0, DType, E8m0Round, Fp8Format, Overflow};
 use isolate::io::{safetensors_io, Tensor};
 
-fn isolate(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_isolate"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
+use crate::common::{fixture, isolate, s};
 
 fn t(name: &str, dtype: DType, shape: Vec<usize>, bytes: Vec<u8>) -> Tensor {
     Tensor::new(name, dtype, shape, bytes).unwrap()
@@ -64,10 +49,10 @@ fn inspect_json_lists_names_dtypes_shapes_and_nan_counts() {
         t("z", DType::F32, vec![0], vec![]),
     ];
     safetensors_io::write(&p, &tensors, None).unwrap();
-    let npy = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/io/npy_i64.npy");
-    let (code, out, err) = isolate(&["inspect", s(&p), s(&npy), "--json", "-"]);
-    assert_eq!(code, 0, "{err}");
-    let rows: serde_json::Value = serde_json::from_str(&out).expect("stdout is only JSON");
+    let npy = fixture("io/npy_i64.npy");
+    let o = isolate(&["inspect", s(&p), s(&npy), "--json", "-"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let rows: serde_json::Value = serde_json::from_str(&o.stdout).expect("stdout is only JSON");
     let rows = rows.as_array().unwrap();
     assert_eq!(rows.len(), 7);
     let row = |n: &str| {
@@ -155,8 +140,8 @@ fn sweep() -> Vec<f32> {
 fn run_cast(input: &Path, out: &Path, extra: &[&str]) -> Vec<Tensor> {
     let mut args = vec!["cast", "--input", s(input), "--out", s(out)];
     args.extend_from_slice(extra);
-    let (code, _, err) = isolate(&args);
-    assert_eq!(code, 0, "{args:?}: {err}");
+    let o = isolate(&args);
+    assert_eq!(o.code, 0, "{args:?}: {}", o.stderr);
     safetensors_io::read(out).unwrap()
 }
 
@@ -269,11 +254,7 @@ fn cast_converts_each_float_element_and_copies_the_rest() {
 #[test]
 fn cast_turns_npy_into_safetensors_and_refuses_duplicate_names() {
     let d = tempfile::tempdir().unwrap();
-    let fx = |n: &str| -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("fixtures/io")
-            .join(n)
-    };
+    let fx = |n: &str| -> PathBuf { fixture("io").join(n) };
     let out = d.path().join("o.safetensors");
     let got = run_cast(&fx("npy_f32_fortran.npy"), &out, &["--to", "bf16"]);
     assert_eq!(
@@ -286,7 +267,7 @@ fn cast_turns_npy_into_safetensors_and_refuses_duplicate_names() {
         .collect();
     assert_eq!(got[0].bytes(), &want[..]);
     let p = fx("npy_f16.npy");
-    let (code, _, err) = isolate(&[
+    let o = isolate(&[
         "cast",
         "--input",
         s(&p),
@@ -297,7 +278,8 @@ fn cast_turns_npy_into_safetensors_and_refuses_duplicate_names() {
         "--out",
         s(&out),
     ]);
-    assert_eq!(code, 2);
+    assert_eq!(o.code, 2);
+    let err = &o.stderr;
     assert!(
         err.contains("npy_f16") && err.contains("more than one input") && !err.contains("panicked"),
         "{err}"

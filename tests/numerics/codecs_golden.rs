@@ -6,18 +6,14 @@
 //! for bf16/f16 only the class, since CUDA returns a canonical NaN and the CPU keeps a payload).
 
 #![allow(clippy::needless_range_loop)] // codes index both tables
-use std::path::Path;
-
 use isolate::formats::convert::{f32_to_bf16_bits, f32_to_f16_bits};
 use isolate::formats::{e8m0, DType, E8m0Round, Fp8Format, Overflow};
 use isolate::io::{safetensors_io, Tensor};
 
+use crate::common::fixture;
+
 fn golden() -> Vec<Tensor> {
-    safetensors_io::read(Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/fixtures/golden/codecs.safetensors"
-    )))
-    .expect("golden codecs file")
+    safetensors_io::read(&fixture("golden/codecs.safetensors")).expect("golden codecs file")
 }
 
 fn get<'a>(g: &'a [Tensor], name: &str) -> &'a Tensor {
@@ -145,11 +141,7 @@ fn bf16_and_f16_casts_match_torch_nan_by_class() {
 /// still say what the probe measured, and that `float_ceil_pow2` follows them on both sides of each threshold.
 #[test]
 fn float_ceil_follows_the_exhaustive_cuda_log2f_probe() {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/fixtures/golden/cuda_log2f.json"
-    ))
-    .unwrap();
+    let text = std::fs::read_to_string(fixture("golden/cuda_log2f.json")).unwrap();
     let j: serde_json::Value = serde_json::from_str(&text).unwrap();
     let max_rest: Vec<u32> = j["max_rest"]
         .as_array()
@@ -193,11 +185,7 @@ fn float_ceil_follows_the_exhaustive_cuda_log2f_probe() {
 /// not at some: measured by fixtures/gen/probe_log2f_pow2.py (H100, torch 2.11).
 #[test]
 fn cuda_log2f_is_exact_at_powers_of_two() {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/fixtures/golden/cuda_log2f_pow2.json"
-    ))
-    .unwrap();
+    let text = std::fs::read_to_string(fixture("golden/cuda_log2f_pow2.json")).unwrap();
     let j: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(j["f32_exact"].as_array().unwrap().len(), 277);
     assert!(j["f32_inexact"].as_array().unwrap().is_empty());

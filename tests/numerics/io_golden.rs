@@ -3,15 +3,11 @@
 //! name in its `skipped` metadata. The fixtures and sidecars come from `fixtures/gen/make_io_fixtures.py`:
 //! the .npy ones from numpy (committed), the .pt ones from torch.save on the GPU machine.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use isolate::io::{self, safetensors_io};
 
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures/io")
-        .join(name)
-}
+use crate::common::fixture;
 
 /// The `skipped` list of a sidecar's metadata.
 fn skipped(sidecar: &Path) -> Vec<String> {
@@ -23,9 +19,9 @@ fn skipped(sidecar: &Path) -> Vec<String> {
 }
 
 fn check(file: &str) {
-    let path = fixture(file);
+    let path = fixture("io").join(file);
     let stem = file.rsplit_once('.').unwrap().0;
-    let sidecar = fixture(&format!("{stem}.expected.safetensors"));
+    let sidecar = fixture("io").join(format!("{stem}.expected.safetensors"));
     let got = io::load(&path).unwrap_or_else(|e| panic!("{file}: {e}"));
     let want = safetensors_io::read(&sidecar).unwrap();
     let names = |ts: &[io::Tensor]| ts.iter().map(|t| t.name.clone()).collect::<Vec<_>>();
@@ -61,7 +57,7 @@ fn check(file: &str) {
 #[test]
 fn npy_fixtures_from_numpy() {
     let mut n = 0;
-    for e in std::fs::read_dir(fixture("")).unwrap() {
+    for e in std::fs::read_dir(fixture("io")).unwrap() {
         let name = e.unwrap().file_name().to_string_lossy().into_owned();
         if name.ends_with(".npy") && name != "void_bf16.npy" {
             check(&name);
@@ -98,7 +94,7 @@ pt_golden! {
 /// The ATOM forward dump reads as its documented fields (numerics-spec §1.6), not just as "what torch wrote".
 #[test]
 fn atom_dump_fields() {
-    let f = io::load(&fixture("layer00_Block_rank0.pt")).unwrap();
+    let f = io::load(&fixture("io/layer00_Block_rank0.pt")).unwrap();
     let names: Vec<&str> = f.tensors.iter().map(|t| t.name.as_str()).collect();
     assert_eq!(
         names,
@@ -112,7 +108,7 @@ fn atom_dump_fields() {
     );
     assert_eq!(f.get("hidden").unwrap().shape, vec![4, 8]);
     assert_eq!(f.notes, ["shape: tuple (4, 8) (not a tensor; skipped)"]);
-    let w = io::load(&fixture("weight_rank0_layer0.pt")).unwrap();
+    let w = io::load(&fixture("io/weight_rank0_layer0.pt")).unwrap();
     assert_eq!(w.tensors[0].name, "model.layers.0.self_attn.wq_a.weight");
     assert_eq!(w.tensors[0].dtype, isolate::formats::DType::F8E4M3FN);
     assert_eq!(w.notes.len(), 3, "{:?}", w.notes);

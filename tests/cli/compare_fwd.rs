@@ -1,10 +1,9 @@
 //! `compare ref-vs-target` and `compare layer-bisect` on synthetic safetensors dumps written here.
 
-mod compare_common;
-
 use std::path::Path;
 
-use compare_common::*;
+use crate::common::{isolate, Run};
+use crate::compare_util::*;
 
 const T: usize = 12;
 const H: usize = 40;

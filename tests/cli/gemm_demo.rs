@@ -3,24 +3,20 @@
 //! both emulations reproducing their dumps bit for bit; the real cuBLASLt block-scaled GEMM against the
 //! exact-partial-sum reference must give `gemm`, provisional, with no emulation bit-exact to cuBLAS.
 
-use std::process::Command;
+use crate::common::isolate;
 
-fn isolate(args: &[&str]) -> (i32, serde_json::Value) {
-    let out = Command::new(env!("CARGO_BIN_EXE_isolate"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(args)
-        .args(["--json", "-"])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    let json = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {stderr}"));
-    (out.status.code().unwrap(), json)
+/// `isolate ARGS --json -`: (exit code, JSON), never a panic.
+fn isolate_json(args: &[&str]) -> (i32, serde_json::Value) {
+    let mut a = args.to_vec();
+    a.extend(["--json", "-"]);
+    let out = isolate(&a);
+    assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+    (out.code, out.json())
 }
 
 #[test]
 fn planted_quantizer_difference_is_attributed_to_quant() {
-    let (code, j) = isolate(&[
+    let (code, j) = isolate_json(&[
         "gemm",
         "--input",
         "fixtures/demo/quant_drift.safetensors",
@@ -44,7 +40,7 @@ fn planted_quantizer_difference_is_attributed_to_quant() {
     assert_eq!(j["paths"]["B"]["vs_ref"]["cos"], 1.0);
     assert!(j["paths"]["A"]["vs_ref"]["cos"].as_f64().unwrap() < 0.9995);
     // The target's own dumped xq/xs replay the same way.
-    let (code, j) = isolate(&[
+    let (code, j) = isolate_json(&[
         "gemm",
         "--input",
         "fixtures/demo/quant_drift.safetensors",
@@ -63,7 +59,7 @@ fn planted_quantizer_difference_is_attributed_to_quant() {
 
 #[test]
 fn real_cublas_gemm_difference_is_attributed_to_gemm_provisionally() {
-    let (code, j) = isolate(&[
+    let (code, j) = isolate_json(&[
         "gemm",
         "--input",
         "fixtures/demo/gemm_drift.safetensors",
@@ -82,7 +78,7 @@ fn real_cublas_gemm_difference_is_attributed_to_gemm_provisionally() {
     assert_eq!(j["sanity"]["b_reproduces_ref"], true);
     assert_eq!(j["sanity"]["a_reproduces_target"], false);
     assert_eq!(j["sanity"]["provisional"], true);
-    let (code, j) = isolate(&[
+    let (code, j) = isolate_json(&[
         "gemm",
         "--fingerprint",
         "--input",

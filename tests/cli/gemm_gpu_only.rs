@@ -2,24 +2,12 @@
 //! cannot run: exit 2 with one line saying the GEMM runs only on the GPU and why. The GPU side is in
 //! tests/gpu.rs.
 
-use std::process::Command;
+use crate::common::{isolate, Run};
 
+/// Relative to the crate's folder, where `isolate` runs the binary.
 const DEMO: &str = "fixtures/demo/gemm_drift.safetensors";
 
-fn isolate(args: &[&str]) -> (i32, String, String) {
-    let o = Command::new(env!("CARGO_BIN_EXE_isolate"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
-
-fn gemm(target: &str, reference: &str, extra: &[&str]) -> (i32, String, String) {
+fn gemm(target: &str, reference: &str, extra: &[&str]) -> Run {
     let mut a = vec![
         "gemm",
         "--input",
@@ -37,7 +25,8 @@ fn gemm(target: &str, reference: &str, extra: &[&str]) -> (i32, String, String) 
     isolate(&a)
 }
 
-fn one_line_exit_2((code, out, err): (i32, String, String), want: &str) {
+fn one_line_exit_2(o: Run, want: &str) {
+    let (code, out, err) = (o.code, o.stdout, o.stderr);
     assert_eq!(code, 2, "stdout {out} stderr {err}");
     assert_eq!(err.lines().count(), 1, "one line expected: {err}");
     assert!(err.contains(want), "'{want}' not in: {err}");

@@ -2,15 +2,15 @@
 //! (fixtures/gen/compare_fixtures.py, run on the GPU machine): every cos / rel / max_abs against ATOM's
 //! `cos_max` computed independently in f64 PyTorch, the planted layer and slot, the schema verdicts.
 
-mod compare_common;
-
 use std::path::PathBuf;
 
-use compare_common::*;
 use serde_json::Value;
 
+use crate::common::{fixture, isolate};
+use crate::compare_util::*;
+
 fn dir(sub: &str) -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/compare")).join(sub)
+    fixture("compare").join(sub)
 }
 
 fn expected() -> Value {

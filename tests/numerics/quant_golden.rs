@@ -3,18 +3,14 @@
 //! H100 run). Codes are compared as bytes; scales as f32 bits (NaN by class).
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use isolate::io::{safetensors_io, Tensor};
 use isolate::quant::{quantize_activation, quantize_weight, QuantSpec, Quantized};
 
-const GOLDEN: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/fixtures/golden/quant/quant_golden.safetensors"
-);
+use crate::common::fixture;
 
 fn golden() -> BTreeMap<String, Tensor> {
-    safetensors_io::read(Path::new(GOLDEN))
+    safetensors_io::read(&fixture("golden/quant/quant_golden.safetensors"))
         .expect("fixtures/golden/quant/quant_golden.safetensors (run fixtures/gen/quant_golden.py on the GPU)")
         .into_iter()
         .map(|t| (t.name.clone(), t))

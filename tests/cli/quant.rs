@@ -1,12 +1,12 @@
 //! `isolate quant` end to end: the binary on the bundled real activation and on dumps written here, JSON
 //! fields, exit codes, NaN reporting.
 
-mod quant_common;
-
 use isolate::formats::DType;
 use isolate::io::Tensor;
 use isolate::quant::scale::e8m0_code_of;
-use quant_common::*;
+
+use crate::common::{bad, isolate, s};
+use crate::quant_util::*;
 
 #[test]
 fn real_activation_poc_passes_and_fails() {
@@ -21,7 +21,7 @@ fn real_activation_poc_passes_and_fails() {
     ]);
     assert_eq!(pass.code, 0, "{}{}", pass.stdout, pass.stderr);
     assert!(pass.stdout.contains("BYTE-EQUAL"), "{}", pass.stdout);
-    let j = json(&isolate(&[
+    let j = isolate(&[
         "quant",
         "--input",
         REAL,
@@ -31,7 +31,8 @@ fn real_activation_poc_passes_and_fails() {
         "vllm-ue8m0",
         "--json",
         "-",
-    ]));
+    ])
+    .json();
     assert_eq!(j["byte_equal"], true);
     assert_eq!(j["q_match"], 1.0);
     assert_eq!(j["s_match"], 1.0);
@@ -66,7 +67,7 @@ fn real_activation_poc_passes_and_fails() {
         "3",
     ]);
     assert_eq!(o.code, 1);
-    let j = json(&o);
+    let j = o.json();
     assert_eq!(j["byte_equal"], false);
     let (qm, sm) = (
         j["q_match"].as_f64().unwrap(),
@@ -109,7 +110,7 @@ fn real_activation_poc_passes_and_fails() {
         "-",
     ]);
     assert_eq!(o.code, 1);
-    let j = json(&o);
+    let j = o.json();
     let causes: Vec<&str> = j["causes"]
         .as_array()
         .unwrap()
@@ -218,7 +219,7 @@ fn dumped_candidate_in_every_scale_layout() {
         "-",
     ]);
     assert_eq!(o.code, 1, "{}", o.stderr);
-    let j = json(&o);
+    let j = o.json();
     assert_eq!(j["mismatches"][0]["row"], 5);
     assert_eq!(j["mismatches"][0]["col"], 77);
     assert_eq!(j["causes"][0]["cause"], "one_code");
@@ -252,7 +253,7 @@ fn nan_in_x_is_reported_or_rejected_per_source() {
         "{}",
         o.stdout
     );
-    let j = json(&isolate(&[
+    let j = isolate(&[
         "quant",
         "--input",
         s(&p),
@@ -262,7 +263,8 @@ fn nan_in_x_is_reported_or_rejected_per_source() {
         "deepgemm-ue8m0",
         "--json",
         "-",
-    ]));
+    ])
+    .json();
     assert_eq!(j["x_nonfinite"]["nan"], 1);
     assert_eq!(j["x_nonfinite"]["first_nan"], serde_json::json!([2, 17]));
     assert_eq!(j["byte_equal"], true);

@@ -1,11 +1,11 @@
 //! `isolate fingerprint` end to end on dumps of the bundled real activation.
 
-mod quant_common;
-
 use isolate::formats::DType;
 use isolate::io::Tensor;
 use isolate::quant::scale::e8m0_code_of;
-use quant_common::*;
+
+use crate::common::{isolate, s};
+use crate::quant_util::*;
 
 #[test]
 fn fingerprint_finds_the_rules_of_real_dumps() {
@@ -26,7 +26,7 @@ fn fingerprint_finds_the_rules_of_real_dumps() {
         "5",
     ]);
     assert_eq!(o.code, 0, "{}", o.stderr);
-    let j = json(&o);
+    let j = o.json();
     assert_eq!(j["reproduced"], true);
     assert_eq!(j["group"], 128);
     assert_eq!(j["fp8"], "e4m3fn");
@@ -68,7 +68,7 @@ fn fingerprint_finds_the_rules_of_real_dumps() {
     // vLLM fp32 scales: the scale formula (div) and q (div) are proven.
     let (xq, xs, _) = dump("vllm");
     let p = write(dir.path(), "v.safetensors", &[xq, xs]);
-    let j = json(&isolate(&[
+    let j = isolate(&[
         "fingerprint",
         "--input",
         REAL,
@@ -76,7 +76,8 @@ fn fingerprint_finds_the_rules_of_real_dumps() {
         s(&p),
         "--json",
         "-",
-    ]));
+    ])
+    .json();
     assert_eq!(j["proven"]["scale"], "div");
     assert_eq!(j["proven"]["pow2"], "none");
     assert_eq!(j["best"][0], "vllm");
@@ -99,7 +100,7 @@ fn fingerprint_finds_the_rules_of_real_dumps() {
             Tensor::new("xs", DType::I32, vec![3, ma], packed).unwrap(),
         ],
     );
-    let j = json(&isolate(&[
+    let j = isolate(&[
         "fingerprint",
         "--input",
         REAL,
@@ -109,7 +110,8 @@ fn fingerprint_finds_the_rules_of_real_dumps() {
         "packed-ue8m0",
         "--json",
         "-",
-    ]));
+    ])
+    .json();
     assert_eq!(j["reproduced"], true, "{j}");
     assert_eq!(j["proven"]["pow2"], "nearest");
 
@@ -130,24 +132,20 @@ fn fingerprint_finds_the_rules_of_real_dumps() {
 
 #[test]
 fn backend_cuda_without_a_gpu_is_one_line_and_exit_2() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_isolate"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args([
-            "fingerprint",
-            "--backend",
-            "cuda",
-            "--input",
-            "fixtures/minilm/ffn_act.safetensors",
-            "--input",
-            "fixtures/minilm/ffn_act_q.safetensors",
-        ])
-        .output()
-        .unwrap();
+    let out = isolate(&[
+        "fingerprint",
+        "--backend",
+        "cuda",
+        "--input",
+        "fixtures/minilm/ffn_act.safetensors",
+        "--input",
+        "fixtures/minilm/ffn_act_q.safetensors",
+    ]);
     if isolate::backend::cuda::probe::driver().is_ok() {
         return; // a GPU machine: covered by tests/gpu.rs
     }
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.code, 2);
+    let err = &out.stderr;
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(
         err.contains("--backend cuda") && !err.contains("panicked"),

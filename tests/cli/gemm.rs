@@ -2,13 +2,14 @@
 //! one clear line (exit 2) for each kind of bad input.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use isolate::formats::{DType, Fp8Format};
 use isolate::gemm::synthetic::{quantized, ScaleKind};
 use isolate::gemm::{gemm, GemmSpec, Operand};
 use isolate::io::{safetensors_io, Tensor};
 use isolate::quant::Quantized;
+
+use crate::common::isolate;
 
 fn codes(name: &str, q: &Quantized) -> Tensor {
     Tensor::new(name, DType::F8E4M3FN, vec![q.rows, q.cols], q.q.clone()).unwrap()
@@ -61,23 +62,11 @@ fn dump(dir: &Path, target_spec: &str, k: usize) -> PathBuf {
     p
 }
 
-fn isolate(args: &[&str]) -> (i32, String, String) {
-    let o = Command::new(env!("CARGO_BIN_EXE_isolate"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
-
 #[test]
 fn fingerprint_finds_the_kernel_that_made_target_out() {
     let d = tempfile::tempdir().unwrap();
     let p = dump(d.path(), "blockwise-v3", 512);
-    let (code, stdout, err) = isolate(&[
+    let o = isolate(&[
         "gemm",
         "--fingerprint",
         "--input",
@@ -85,8 +74,8 @@ fn fingerprint_finds_the_kernel_that_made_target_out() {
         "--json",
         "-",
     ]);
-    assert_eq!(code, 0, "{err}");
-    let j: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let j = o.json();
     assert!(
         j["best"]
             .as_array()
@@ -98,14 +87,15 @@ fn fingerprint_finds_the_kernel_that_made_target_out() {
     );
     assert_eq!(j["ranking"][0]["bitwise"], 1.0);
     assert_eq!(j["out"], "bf16");
-    let (_, text, _) = isolate(&[
+    let text = isolate(&[
         "gemm",
         "--fingerprint",
         "--input",
         p.to_str().unwrap(),
         "--top",
         "3",
-    ]);
+    ])
+    .stdout;
     assert!(
         text.contains("bit-exact: ") && text.contains("blockwise-v3"),
         "{text}"
@@ -136,9 +126,9 @@ fn verdicts_json_and_exit_codes() {
         "--json",
         "-",
     ]);
-    let (code, stdout, err) = isolate(&a);
-    assert_eq!(code, 0, "{err}");
-    let j: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let o = isolate(&a);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let j = o.json();
     assert_eq!(j["verdict"], "none");
     assert_eq!(j["sanity"]["a_reproduces_target"], true);
     assert_eq!(j["paths"]["C1"]["gemm"], "blockwise");
@@ -153,13 +143,13 @@ fn verdicts_json_and_exit_codes() {
         "--json",
         "-",
     ]);
-    let (code, stdout, _) = isolate(&g);
-    let j: serde_json::Value = serde_json::from_str(&stdout).unwrap();
-    assert_eq!((code, j["verdict"].as_str()), (1, Some("gemm")));
+    let o = isolate(&g);
+    let j = o.json();
+    assert_eq!((o.code, j["verdict"].as_str()), (1, Some("gemm")));
     assert!(j["shares"]["gemm"].as_f64().unwrap() > 0.8);
     // A different quantizer (the reference: x as it is, i.e. the other codes dequantized), same GEMM: quant.
     let save = d.path().join("paths.safetensors");
-    let (code, stdout, err) = isolate(&[
+    let o = isolate(&[
         "gemm",
         "--input",
         f,
@@ -174,11 +164,12 @@ fn verdicts_json_and_exit_codes() {
         "--save",
         save.to_str().unwrap(),
     ]);
-    assert_eq!(code, 1, "{err}");
-    assert!(stdout.contains("verdict: quant"), "{stdout}");
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert!(o.stdout.contains("verdict: quant"), "{}", o.stdout);
     assert!(
-        stdout.contains("quant 1.000 (C2), gemm 0.000 (C1)"),
-        "{stdout}"
+        o.stdout.contains("quant 1.000 (C2), gemm 0.000 (C1)"),
+        "{}",
+        o.stdout
     );
     let saved = isolate::io::load(&save).unwrap();
     let mut names: Vec<&str> = saved.tensors.iter().map(|t| t.name.as_str()).collect();
@@ -191,17 +182,19 @@ fn verdicts_json_and_exit_codes() {
     // A provisional verdict when A does not reproduce target_out.
     let mut pv = base.to_vec();
     pv.extend(["--target-gemm", "fast-accum", "--ref-gemm", "exact"]);
-    let (code, stdout, _) = isolate(&pv);
-    assert_eq!(code, 1);
+    let o = isolate(&pv);
+    assert_eq!(o.code, 1);
     assert!(
-        stdout.contains("provisional") && stdout.contains("APPROXIMATE"),
-        "{stdout}"
+        o.stdout.contains("provisional") && o.stdout.contains("APPROXIMATE"),
+        "{}",
+        o.stdout
     );
 }
 
 fn bad(args: &[&str], want: &str) {
-    let (code, stdout, err) = isolate(args);
-    assert_eq!(code, 2, "{args:?}: stdout {stdout} stderr {err}");
+    let o = isolate(args);
+    let err = &o.stderr;
+    assert_eq!(o.code, 2, "{args:?}: stdout {} stderr {err}", o.stdout);
     assert_eq!(err.lines().count(), 1, "{args:?}: one line expected: {err}");
     assert!(err.contains(want), "{args:?}: '{want}' not in: {err}");
 }
@@ -321,9 +314,9 @@ fn bad_inputs_are_one_line_and_exit_2() {
         ],
         "K = 300 is not a multiple",
     );
-    let (code, _, err) = isolate(&["gemm", "--input", f, "--target-quant", "dumped"]);
-    assert_eq!(code, 2, "{err}");
-    assert!(err.contains("--ref-quant"), "{err}");
+    let o = isolate(&["gemm", "--input", f, "--target-quant", "dumped"]);
+    assert_eq!(o.code, 2, "{}", o.stderr);
+    assert!(o.stderr.contains("--ref-quant"), "{}", o.stderr);
 
     // A 1-D weight, and an activation without rows (bf16 x quantized by a preset).
     let x = |rows: usize| {
@@ -370,7 +363,7 @@ const MINILM: &str = "fixtures/minilm/ffn_act.safetensors";
 #[test]
 fn real_activation_planted_quantizer_and_gemm_differences() {
     // torch-e8m0 (nearest E8M0 scales, ATOM act_quant_inplace) vs deepgemm-ue8m0 (ceil), same GEMM: quant.
-    let (code, stdout, err) = isolate(&[
+    let o = isolate(&[
         "gemm",
         "--input",
         MINILM,
@@ -385,13 +378,13 @@ fn real_activation_planted_quantizer_and_gemm_differences() {
         "--json",
         "-",
     ]);
-    assert_eq!(code, 1, "{err}");
-    let j: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    let j = o.json();
     assert_eq!(j["verdict"], "quant");
     assert_eq!(j["paths"]["A"]["quant"], "torch-e8m0");
     assert_eq!(j["paths"]["C1"]["vs_ref"]["bitwise"], true);
     // Same quantizer, an accumulation difference: gemm (attributed, and flagged as noise-level ✓).
-    let (code, stdout, err) = isolate(&[
+    let o = isolate(&[
         "gemm",
         "--input",
         MINILM,
@@ -406,8 +399,8 @@ fn real_activation_planted_quantizer_and_gemm_differences() {
         "--json",
         "-",
     ]);
-    assert_eq!(code, 1, "{err}");
-    let j: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    let j = o.json();
     assert_eq!(
         (j["verdict"].as_str(), j["severity"].as_str()),
         (Some("gemm"), Some("✓"))
@@ -442,12 +435,12 @@ fn real_activation_planted_quantizer_and_gemm_differences() {
         "--ref-gemm",
         "exact",
     ];
-    let (code, stdout, err) = isolate(&args);
-    assert_eq!(code, 1, "{err}");
-    assert!(stdout.contains("verdict: "), "{stdout}");
+    let o = isolate(&args);
+    assert_eq!(o.code, 1, "{}", o.stderr);
+    assert!(o.stdout.contains("verdict: "), "{}", o.stdout);
     let mut none = args.to_vec();
     none.extend(["--weight-quant", "none"]);
-    assert_eq!(isolate(&none).0, 1);
+    assert_eq!(isolate(&none).code, 1);
     let mut badq = args.to_vec();
     badq.extend(["--weight-quant", "deepgem"]);
     bad(&badq, "--weight-quant");

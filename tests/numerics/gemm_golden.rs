@@ -9,9 +9,13 @@ use isolate::io::{self, Tensor, TensorFile};
 use isolate::metrics::compare;
 use isolate::quant::Quantized;
 
-fn load(path: &str) -> TensorFile {
-    io::load(Path::new(path))
-        .unwrap_or_else(|e| panic!("{path}: {e} (run fixtures/gen/gemm_golden.py)"))
+use crate::common::fixture;
+
+/// `fixtures/REL`.
+fn load(rel: &str) -> TensorFile {
+    let path = fixture(rel);
+    io::load(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (run fixtures/gen/gemm_golden.py)", path.display()))
 }
 
 fn get<'a>(f: &'a TensorFile, name: &str) -> &'a Tensor {
@@ -78,7 +82,7 @@ fn check_outputs(golden: &TensorFile, a: &Operand, b: &Operand) {
 
 #[test]
 fn deepseek_shaped_case_is_bit_exact_against_pytorch() {
-    let g = load("fixtures/golden/gemm_deepseek.safetensors");
+    let g = load("golden/gemm_deepseek.safetensors");
     let a = operand(get(&g, "xq"), get(&g, "xs"), 1);
     let b = operand(get(&g, "w"), get(&g, "ws"), 128);
     assert_eq!((a.rows(), b.rows(), a.cols()), (8, 256, 7168));
@@ -87,8 +91,8 @@ fn deepseek_shaped_case_is_bit_exact_against_pytorch() {
 
 #[test]
 fn minilm_ffn_down_projection_is_bit_exact_against_pytorch() {
-    let g = load("fixtures/golden/gemm_minilm.safetensors");
-    let m = load("fixtures/minilm/ffn_act.safetensors");
+    let g = load("golden/gemm_minilm.safetensors");
+    let m = load("minilm/ffn_act.safetensors");
     // The weight: the golden file's own (when the script quantized `w_down`) or the MiniLM fixture's.
     let (w, ws) = match (g.get("w"), g.get("ws")) {
         (Some(w), Some(ws)) => (w, ws),

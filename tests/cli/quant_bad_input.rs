@@ -1,12 +1,12 @@
 //! Every bad input of issue 3 for `isolate quant` and `isolate fingerprint`: one line on stderr, exit 2.
 
-mod quant_common;
-
 use std::path::Path;
 
 use isolate::formats::DType;
 use isolate::io::Tensor;
-use quant_common::*;
+
+use crate::common::{bad, s};
+use crate::quant_util::*;
 
 #[test]
 fn bad_inputs_exit_2_with_one_clear_line() {

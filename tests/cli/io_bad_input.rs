@@ -1,29 +1,14 @@
 //! Bad input through the binary: every case must exit 2 with one line on stderr that names the file (or the
 //! flag) and what was wrong, and never panic.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
-fn isolate(args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_isolate"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures/io")
-        .join(name)
-}
+use crate::common::{fixture, isolate};
 
 /// `isolate inspect FILE` fails with exit 2 and one stderr line containing the file and every `want`.
 fn refused(args: &[&str], names: &str, want: &[&str]) -> String {
-    let (code, err) = isolate(args);
+    let o = isolate(args);
+    let (code, err) = (o.code, o.stderr);
     assert_eq!(code, 2, "{args:?}: exit {code}, stderr {err:?}");
     assert!(!err.contains("panicked"), "{args:?}: {err}");
     assert_eq!(
@@ -101,7 +86,7 @@ fn safetensors_that_lie_or_are_cut() {
     );
     std::fs::write(&p, &ok).unwrap();
     assert_eq!(
-        isolate(&["inspect", p.to_str().unwrap()]).0,
+        isolate(&["inspect", p.to_str().unwrap()]).code,
         0,
         "the well-formed file reads"
     );
@@ -194,7 +179,7 @@ fn safetensors_that_lie_or_are_cut() {
 #[test]
 fn pickles_with_a_global_outside_the_allowlist() {
     let err = inspect_refused(
-        &fixture("evil_global.pt"),
+        &fixture("io/evil_global.pt"),
         &["'os.system'", "allowlist", "data.pkl"],
     );
     assert!(err.contains("evil_global.pt"));
@@ -203,7 +188,7 @@ fn pickles_with_a_global_outside_the_allowlist() {
 #[test]
 fn truncated_pt_zip() {
     let d = tempfile::tempdir().unwrap();
-    let full = std::fs::read(fixture("evil_global.pt")).unwrap();
+    let full = std::fs::read(fixture("io/evil_global.pt")).unwrap();
     let p = d.path().join("cut.pt");
     for n in [4, full.len() / 2, full.len() - 1] {
         std::fs::write(&p, &full[..n]).unwrap();
@@ -213,18 +198,18 @@ fn truncated_pt_zip() {
 
 #[test]
 fn truncated_and_legacy_pt_written_by_torch() {
-    inspect_refused(&fixture("truncated.pt"), &["not a readable zip archive"]);
+    inspect_refused(&fixture("io/truncated.pt"), &["not a readable zip archive"]);
     inspect_refused(
-        &fixture("legacy.pt"),
+        &fixture("io/legacy.pt"),
         &["legacy", "_use_new_zipfile_serialization"],
     );
 }
 
 #[test]
 fn npy_that_lie_or_hold_no_numpy_type() {
-    inspect_refused(&fixture("void_bf16.npy"), &["|V2", "safetensors"]);
+    inspect_refused(&fixture("io/void_bf16.npy"), &["|V2", "safetensors"]);
     let d = tempfile::tempdir().unwrap();
-    let good = std::fs::read(fixture("npy_f32_c.npy")).unwrap();
+    let good = std::fs::read(fixture("io/npy_f32_c.npy")).unwrap();
     let p = d.path().join("cut.npy");
     std::fs::write(&p, &good[..good.len() - 3]).unwrap();
     inspect_refused(&p, &["needs 48 bytes", "45", "truncated"]);
@@ -243,7 +228,7 @@ fn npy_that_lie_or_hold_no_numpy_type() {
 
 #[test]
 fn unknown_dtype_round_and_overflow_names() {
-    let input = fixture("npy_f32_c.npy");
+    let input = fixture("io/npy_f32_c.npy");
     let input = input.to_str().unwrap();
     let d = tempfile::tempdir().unwrap();
     let out = d.path().join("o.safetensors");

@@ -1,10 +1,9 @@
 //! `compare slot-invariance` on synthetic per-layer dumps written here.
 
-mod compare_common;
-
 use std::path::Path;
 
-use compare_common::*;
+use crate::common::{isolate, Run};
+use crate::compare_util::*;
 
 const H: usize = 24;
 const PER: usize = 5; // tokens per slot: 4 slots → 20 tokens, not a power of two

@@ -1,7 +1,7 @@
 //! The README demo: real MiniLM activations (fixtures/minilm/ffn_act.safetensors) and what DeepGEMM and vLLM
 //! dump for them on an H100 (fixtures/minilm/ffn_act_q.safetensors, made by fixtures/gen/quant_golden.py).
 
-use std::process::Command;
+use crate::common::isolate;
 
 const X: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -11,18 +11,6 @@ const Q: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/fixtures/minilm/ffn_act_q.safetensors"
 );
-
-fn isolate(args: &[&str]) -> (i32, String, String) {
-    let o = Command::new(env!("CARGO_BIN_EXE_isolate"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
 
 fn quant(reference: &str, extra: &[&str]) -> i32 {
     let mut a = vec![
@@ -37,9 +25,14 @@ fn quant(reference: &str, extra: &[&str]) -> i32 {
         "dumped",
     ];
     a.extend_from_slice(extra);
-    let (code, out, err) = isolate(&a);
-    assert!(code == 0 || code == 1, "{reference} {extra:?}: {out}{err}");
-    code
+    let o = isolate(&a);
+    assert!(
+        o.code == 0 || o.code == 1,
+        "{reference} {extra:?}: {}{}",
+        o.stdout,
+        o.stderr
+    );
+    o.code
 }
 
 #[test]
@@ -72,9 +65,9 @@ fn vllm_dump_passes_vllm_and_fails_deepgemm() {
 
 #[test]
 fn fingerprints_of_the_real_dumps() {
-    let (code, out, err) = isolate(&["fingerprint", "--input", X, "--input", Q, "--json", "-"]);
-    assert_eq!(code, 0, "{err}");
-    let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let o = isolate(&["fingerprint", "--input", X, "--input", Q, "--json", "-"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    let j = o.json();
     let best: Vec<&str> = j["best"]
         .as_array()
         .unwrap()
@@ -86,7 +79,7 @@ fn fingerprints_of_the_real_dumps() {
         .as_array()
         .unwrap()
         .contains(&"float-ceil".into()));
-    let (code, out, _) = isolate(&[
+    let o = isolate(&[
         "fingerprint",
         "--input",
         X,
@@ -99,8 +92,8 @@ fn fingerprints_of_the_real_dumps() {
         "--json",
         "-",
     ]);
-    assert_eq!(code, 0);
-    let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(o.code, 0);
+    let j = o.json();
     assert_eq!(j["proven"]["scale"], "div");
     assert_eq!(j["proven"]["q"], "div");
     assert_eq!(j["best"][0], "vllm");

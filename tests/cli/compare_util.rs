@@ -1,8 +1,6 @@
-//! Shared helpers of the compare integration tests: write synthetic dumps, run the binary.
-#![allow(dead_code)]
+//! Helpers of the compare tests: synthetic dumps, an independent `cos_max`, JSON floats.
 
 use std::path::Path;
-use std::process::Command;
 
 use isolate::formats::DType;
 use isolate::io::{safetensors_io, Tensor};
@@ -39,52 +37,6 @@ pub fn values(n: usize, seed: u64) -> Vec<f32> {
             ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
         })
         .collect()
-}
-
-/// Output of one run of the binary.
-pub struct Run {
-    pub code: i32,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl Run {
-    /// stdout parsed as JSON.
-    pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\nstderr: {}", self.stdout, self.stderr))
-    }
-    /// Asserts a bad-input failure: exit 2 and exactly one line on stderr containing every `needle`.
-    pub fn assert_bad_input(&self, needles: &[&str]) {
-        assert_eq!(
-            self.code, 2,
-            "stdout: {}\nstderr: {}",
-            self.stdout, self.stderr
-        );
-        assert_eq!(
-            self.stderr.trim_end().lines().count(),
-            1,
-            "one line: {}",
-            self.stderr
-        );
-        assert!(!self.stderr.contains("panicked"), "{}", self.stderr);
-        for n in needles {
-            assert!(self.stderr.contains(n), "'{n}' not in: {}", self.stderr);
-        }
-    }
-}
-
-/// Runs `isolate ARGS`.
-pub fn isolate<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_isolate"))
-        .args(args)
-        .output()
-        .expect("run isolate");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
 }
 
 /// Independent f64 `cos_max(a, b)` of ATOM (plain sums; b is the reference).

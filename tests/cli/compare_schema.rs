@@ -1,15 +1,15 @@
 //! `compare schema` on synthetic weight dumps written here: prefixes, missing names, shape and dtype changes,
 //! aiter-shuffled fp8 weights, e8m0 scales, tensor-parallel shards.
 
-mod compare_common;
-
 use std::path::{Path, PathBuf};
 
-use compare_common::*;
 use isolate::formats::shuffle::shuffle_aiter16x16;
 use isolate::formats::{e8m0, DType, E8m0Round, Fp8Format, Overflow};
 use isolate::io::Tensor;
 use serde_json::json;
+
+use crate::common::{isolate, Run};
+use crate::compare_util::*;
 
 const N: usize = 32;
 const K: usize = 64;

@@ -39,7 +39,7 @@ if [ -f "$g" ]; then
   demo=("$d/isolate" gemm --backend cuda --input "$g" --target-quant deepgemm-ue8m0 --ref-quant deepgemm-ue8m0)
   step gemm-cublaslt gemm-cublaslt.txt "${demo[@]}" --target-gemm cublaslt --ref-gemm blockwise
   step gemm-kernel gemm-kernel.txt "${demo[@]}" --target-gemm "kernel:$d/examples/gemm_blockwise.cu" --ref-gemm blockwise
-  step gemm-fingerprint gemm-fingerprint.txt "$d/isolate" gemm --fingerprint --backend cuda --input "$g" \
+  step gemm-fingerprint gemm-fingerprint.txt "$d/isolate" gemm fingerprint --backend cuda --input "$g" \
     --target-quant deepgemm-ue8m0 --top 8
 fi
 # isolate gemm end to end at M=4096, N=K=7168 (load, quantize both, 4 paths, report), when torch is there to make

@@ -86,14 +86,11 @@ pub fn emit(r: &dyn Render, out: &Outputs) -> Result<()> {
             "--json - and --markdown - cannot both go to stdout".into(),
         ));
     }
-    if !out.takes_stdout() || out.html.is_some() {
-        let doc = r.document(out.html.is_some());
-        if !out.takes_stdout() {
-            print!("{}", doc.to_terminal());
-        }
-        if let Some(p) = &out.html {
-            std::fs::write(p, doc.to_html()).map_err(|e| Error::io(p, e))?;
-        }
+    if !out.takes_stdout() {
+        print!("{}", r.document(false).to_terminal());
+    }
+    if let Some(p) = &out.html {
+        std::fs::write(p, r.document(true).to_html()).map_err(|e| Error::io(p, e))?;
     }
     if let Some(dest) = &out.json {
         write(dest, &(json::pretty(&r.json()) + "\n"))?;

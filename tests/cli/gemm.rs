@@ -1,10 +1,10 @@
-//! `isolate gemm` and `isolate gemm --fingerprint` through the binary: verdicts, JSON fields, exit codes, and
+//! `isolate gemm` and `isolate gemm fingerprint` through the binary: verdicts, JSON fields, exit codes, and
 //! one clear line (exit 2) for each kind of bad input.
 
 use std::path::{Path, PathBuf};
 
 use isolate::formats::{DType, Fp8Format};
-use isolate::gemm::synthetic::{quantized, ScaleKind};
+use isolate::testdata::{quantized, Scales};
 use isolate::gemm::{gemm, GemmSpec, Operand};
 use isolate::io::{safetensors_io, Tensor};
 use isolate::quant::Quantized;
@@ -31,15 +31,15 @@ fn out(spec: &str, a: &Quantized, b: &Quantized, name: &str) -> Tensor {
 /// xq/xs (the target quantizer's activation), x (bf16: another quantizer's codes — one code in 16 moved one
 /// step — dequantized), w/ws, w2/ws2 (a weight with another K), and target_out made by `target_spec`.
 fn dump(dir: &Path, target_spec: &str, k: usize) -> PathBuf {
-    let xq = quantized(6, k, 1, 128, Fp8Format::E4m3fn, ScaleKind::Any, 1);
+    let xq = quantized(6, k, (1, 128), Fp8Format::E4m3fn, Scales::Any, 1);
     let mut xr = xq.clone();
     for c in xr.q.iter_mut().step_by(16) {
         if *c & 0x7F < 0x7D {
             *c += 1;
         }
     }
-    let w = quantized(80, k, 128, 128, Fp8Format::E4m3fn, ScaleKind::Any, 2);
-    let w2 = quantized(80, k - 128, 128, 128, Fp8Format::E4m3fn, ScaleKind::Any, 5);
+    let w = quantized(80, k, (128, 128), Fp8Format::E4m3fn, Scales::Any, 2);
+    let w2 = quantized(80, k - 128, (128, 128), Fp8Format::E4m3fn, Scales::Any, 5);
     let x: Vec<u8> = (0..xr.rows * xr.cols)
         .flat_map(|i| {
             half::bf16::from_f32(xr.dequant(i / xr.cols, i % xr.cols))
@@ -68,7 +68,7 @@ fn fingerprint_finds_the_kernel_that_made_target_out() {
     let p = dump(d.path(), "blockwise-v3", 512);
     let o = isolate(&[
         "gemm",
-        "--fingerprint",
+        "fingerprint",
         "--input",
         p.to_str().unwrap(),
         "--json",
@@ -89,7 +89,7 @@ fn fingerprint_finds_the_kernel_that_made_target_out() {
     assert_eq!(j["out"], "bf16");
     let text = isolate(&[
         "gemm",
-        "--fingerprint",
+        "fingerprint",
         "--input",
         p.to_str().unwrap(),
         "--top",
@@ -264,6 +264,11 @@ fn bad_inputs_are_one_line_and_exit_2() {
     spec("blockwise,promote=7", "32, 64, 128, none");
     call(&["--fp8", "e3m4"], "--fp8 e3m4");
     call(&["--name", "colour=x"], "unknown role 'colour'");
+    // The mode flag became a subcommand: the old spelling says what to type instead.
+    bad(
+        &["gemm", "--fingerprint", "--input", f],
+        "is now a subcommand: isolate gemm fingerprint",
+    );
     bad(
         &[
             "gemm",
@@ -284,8 +289,8 @@ fn bad_inputs_are_one_line_and_exit_2() {
     );
 
     // K not a multiple of the weight's 128-wide blocks.
-    let xq = quantized(2, 300, 1, 100, Fp8Format::E4m3fn, ScaleKind::Pow2, 3);
-    let w = quantized(4, 300, 128, 128, Fp8Format::E4m3fn, ScaleKind::Pow2, 4);
+    let xq = quantized(2, 300, (1, 100), Fp8Format::E4m3fn, Scales::Pow2, 3);
+    let w = quantized(4, 300, (128, 128), Fp8Format::E4m3fn, Scales::Pow2, 4);
     let p2 = d.path().join("k300.safetensors");
     safetensors_io::write(
         &p2,

@@ -80,7 +80,7 @@ fn real_cublas_gemm_difference_is_attributed_to_gemm_provisionally() {
     assert_eq!(j["sanity"]["provisional"], true);
     let (code, j) = isolate_json(&[
         "gemm",
-        "--fingerprint",
+        "fingerprint",
         "--input",
         "fixtures/demo/gemm_drift.safetensors",
         "--target-quant",

@@ -247,7 +247,7 @@ fn unknown_dtype_round_and_overflow_names() {
         &[
             "cast", "--input", input, "--to", "e8m0", "--round", "sideways", "--out", out,
         ],
-        "--round 'sideways'",
+        "--round sideways",
         &["nearest"],
     );
     refused(
@@ -262,7 +262,7 @@ fn unknown_dtype_round_and_overflow_names() {
             "--out",
             out,
         ],
-        "--overflow 'wrap'",
+        "--overflow wrap",
         &["saturate"],
     );
     assert!(

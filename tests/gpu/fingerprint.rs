@@ -4,8 +4,8 @@ use crate::support::{gpu, repo_file};
 
 #[test]
 fn fingerprint_best_variants_reproduce_the_real_dump_on_the_gpu() {
-    use isolate::experiment::fingerprint::{fingerprint, Dump};
-    use isolate::experiment::fingerprint_gpu::gpu_check;
+    use isolate::experiment::quant::fingerprint::{fingerprint, QuantDump};
+    use isolate::experiment::quant::fingerprint_gpu::gpu_check;
     use isolate::quant::cpu::to_matrix;
     use isolate::quant::layout::{payload_bytes, payload_format, read_scales, XsLayout};
     let Some(b) = gpu() else { return };
@@ -26,7 +26,7 @@ fn fingerprint_best_variants_reproduce_the_real_dump_on_the_gpu() {
     let fmt = payload_format(xq, None, None).unwrap();
     let q = payload_bytes(xq, m, k).unwrap();
     let scales = read_scales(xs, XsLayout::Row, m, k / 128).unwrap();
-    let f = fingerprint(&Dump {
+    let f = fingerprint(&QuantDump {
         x: &xv,
         rows: m,
         cols: k,
@@ -39,10 +39,10 @@ fn fingerprint_best_variants_reproduce_the_real_dump_on_the_gpu() {
     assert!(f.reproduced());
     let c = gpu_check(&b, &f, x, q, &scales.values, 16).unwrap();
     assert_eq!(c.checked, 16);
-    assert_eq!(c.reproduce, 16, "{}", c.line());
+    assert_eq!(c.reproduce, 16, "{}", isolate::report::fingerprint::gpu_check_line(&c));
     assert!(
         c.disagree.is_empty() && c.refused.is_empty(),
         "{}",
-        c.line()
+        isolate::report::fingerprint::gpu_check_line(&c)
     );
 }

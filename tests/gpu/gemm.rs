@@ -76,7 +76,7 @@ fn cublaslt_bf16_epilogue_equals_isolates_rounding() {
 }
 
 /// `tc` (WGMMA, promotion every 128 K) through `isolate gemm` on the demo: close to the exact blockwise
-/// reference; `--fingerprint` on the GPU ranks tc and cublaslt, and skips tc-fast-accum (block scales) with
+/// reference: `gemm fingerprint` on the GPU ranks tc and cublaslt, and skips tc-fast-accum (block scales) with
 /// the reason.
 #[test]
 fn tc_in_isolate_gemm_and_gpu_variants_in_the_fingerprint() {
@@ -87,7 +87,7 @@ fn tc_in_isolate_gemm_and_gpu_variants_in_the_fingerprint() {
     let demo = repo_file("fixtures/demo/gemm_drift.safetensors");
     let (_, f) = cli_json(&[
         "gemm",
-        "--fingerprint",
+        "fingerprint",
         "--backend",
         "cuda",
         "--input",

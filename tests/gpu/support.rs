@@ -24,13 +24,15 @@ pub fn assert_all_pass(checks: &[Check]) {
     assert!(
         failed.is_empty(),
         "{}",
-        selftest::table(
-            &checks
-                .iter()
-                .filter(|c| !c.passed())
-                .cloned()
-                .collect::<Vec<_>>()
+        isolate::report::Render::document(
+            &selftest::SelftestReport {
+                backend: "cuda".into(),
+                checks: failed.iter().map(|c| (*c).clone()).collect(),
+                fallback: None,
+            },
+            false
         )
+        .to_terminal()
     );
 }
 

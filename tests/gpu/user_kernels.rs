@@ -1,6 +1,6 @@
 //! The example user kernels (examples/*.cu, compiled with NVRTC) against the presets they implement.
 
-use isolate::experiment::selftest;
+use isolate::testdata::{Codes, Scales};
 
 use crate::support::{demo_gemm, examples_dir, gpu};
 
@@ -8,7 +8,8 @@ use crate::support::{demo_gemm, examples_dir, gpu};
 /// preset byte for byte on finite bf16 input.
 #[test]
 fn example_user_kernel_is_byte_equal_to_deepgemm_ue8m0() {
-    use isolate::backend::cuda::user::{self, KernelRef};
+    use isolate::backend::cuda::user;
+    use isolate::kernel_ref::KernelRef;
     use isolate::formats::DType;
     use isolate::io::Tensor;
     use isolate::quant::{quantize_activation, QuantSpec};
@@ -21,7 +22,7 @@ fn example_user_kernel_is_byte_equal_to_deepgemm_ue8m0() {
     )
     .unwrap();
     let (m, kk) = (300, 1024);
-    let mut rng = selftest::data::Rng::new(9);
+    let mut rng = isolate::testdata::Rng::new(9);
     let bytes: Vec<u8> = (0..m * kk)
         .flat_map(|i| {
             let s = 2f64.powi((i / kk % 13) as i32 - 6);
@@ -45,19 +46,20 @@ fn example_user_kernel_is_byte_equal_to_deepgemm_ue8m0() {
 /// as unwritten outputs, and end to end through `isolate gemm --target-gemm kernel:...` on the demo.
 #[test]
 fn example_gemm_kernel_equals_blockwise() {
-    use isolate::backend::cuda::{user::KernelRef, user_gemm};
+    use isolate::backend::cuda::user_gemm;
+    use isolate::kernel_ref::KernelRef;
     use isolate::formats::Fp8Format;
     use isolate::gemm::{gemm, GemmSpec, Operand, OutType};
     let Some(b) = gpu() else { return };
     let k = KernelRef::parse(&format!("kernel:{}/gemm_blockwise.cu", examples_dir())).unwrap();
-    let mut rng = selftest::data::Rng::new(21);
+    let mut rng = isolate::testdata::Rng::new(21);
     for (m, n, kk, fmt) in [
         (70, 200, 512, Fp8Format::E4m3fn),
         (1, 64, 128, Fp8Format::E4m3fn),
         (130, 129, 384, Fp8Format::E4m3fnuz),
     ] {
-        let a = selftest::data::random_quantized(&mut rng, m, kk, (1, 128), fmt, false);
-        let w = selftest::data::random_quantized(&mut rng, n, kk, (128, 128), fmt, false);
+        let a = isolate::testdata::random_quantized(&mut rng, m, kk, (1, 128), fmt, Codes::Normal, Scales::Any);
+        let w = isolate::testdata::random_quantized(&mut rng, n, kk, (128, 128), fmt, Codes::Normal, Scales::Any);
         for (out, spec) in [
             (OutType::F32, "blockwise,out=f32"),
             (OutType::Bf16, "blockwise"),
@@ -73,8 +75,8 @@ fn example_gemm_kernel_equals_blockwise() {
             );
         }
     }
-    let a = selftest::data::random_quantized(&mut rng, 8, 128, (1, 128), Fp8Format::E5m2, true);
-    let w = selftest::data::random_quantized(&mut rng, 8, 128, (128, 128), Fp8Format::E5m2, true);
+    let a = isolate::testdata::random_quantized(&mut rng, 8, 128, (1, 128), Fp8Format::E5m2, Codes::Normal, Scales::Pow2);
+    let w = isolate::testdata::random_quantized(&mut rng, 8, 128, (128, 128), Fp8Format::E5m2, Codes::Normal, Scales::Pow2);
     let e = user_gemm::run(&b, &k, &a, &w, OutType::Bf16)
         .unwrap_err()
         .to_string();

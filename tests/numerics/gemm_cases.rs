@@ -4,7 +4,7 @@
 
 use isolate::error::Error;
 use isolate::formats::{Fp8Format, Overflow};
-use isolate::gemm::synthetic::{quantized, ScaleKind, SplitMix};
+use isolate::testdata::{quantized, Rng, Scales};
 use isolate::gemm::{gemm, GemmSpec, Operand, Preset};
 use isolate::quant::Quantized;
 
@@ -82,12 +82,12 @@ fn permute(o: &Operand, perm: &[usize]) -> Operand {
 #[test]
 fn block_exact_partials_do_not_depend_on_the_order_of_k_in_a_block() {
     let (m, n, k) = (8, 96, 512);
-    let a: Operand = quantized(m, k, 1, 128, FN, ScaleKind::Any, 1).into();
-    let b: Operand = quantized(n, k, 128, 128, FN, ScaleKind::Any, 2).into();
-    let mut g = SplitMix(3);
+    let a: Operand = quantized(m, k, (1, 128), FN, Scales::Any, 1).into();
+    let b: Operand = quantized(n, k, (128, 128), FN, Scales::Any, 2).into();
+    let mut g = Rng::new(3);
     let mut perm: Vec<usize> = (0..128).collect();
     for i in (1..128).rev() {
-        perm.swap(i, g.below(i as u64 + 1) as usize);
+        perm.swap(i, g.below(i + 1));
     }
     let (pa, pb) = (permute(&a, &perm), permute(&b, &perm));
     let bits = |v: Vec<f32>| v.into_iter().map(f32::to_bits).collect::<Vec<_>>();
@@ -107,8 +107,8 @@ fn block_exact_partials_do_not_depend_on_the_order_of_k_in_a_block() {
 #[test]
 fn blockwise_differs_from_exact_only_by_f32_rounding() {
     let (m, n, k) = (6, 80, 1024);
-    let a: Operand = quantized(m, k, 1, 128, FN, ScaleKind::Any, 4).into();
-    let b: Operand = quantized(n, k, 128, 128, FN, ScaleKind::Any, 5).into();
+    let a: Operand = quantized(m, k, (1, 128), FN, Scales::Any, 4).into();
+    let b: Operand = quantized(n, k, (128, 128), FN, Scales::Any, 5).into();
     let bw = run("blockwise,out=f32", &a, &b);
     let ex = run("exact", &a, &b);
     let nb = k / 128;
@@ -201,8 +201,8 @@ fn bf16_output_rounds_the_f32_result_to_nearest_even() {
     assert_eq!(run("blockwise,out=f32", &a, &b), vec![257.0, 258.0]);
     assert_eq!(run("blockwise", &a, &b), vec![256.0, 258.0]);
     // On random data bf16 output is exactly bf16(f32 output).
-    let a: Operand = quantized(4, 384, 1, 128, FN, ScaleKind::Any, 8).into();
-    let b: Operand = quantized(70, 384, 128, 128, FN, ScaleKind::Any, 9).into();
+    let a: Operand = quantized(4, 384, (1, 128), FN, Scales::Any, 8).into();
+    let b: Operand = quantized(70, 384, (128, 128), FN, Scales::Any, 9).into();
     let f = run("blockwise,out=f32", &a, &b);
     let h = run("blockwise", &a, &b);
     assert!(f
@@ -227,15 +227,15 @@ fn err(spec: &str, a: &Operand, b: &Operand) -> Error {
 
 #[test]
 fn bad_shapes_are_errors_not_panics() {
-    let a: Operand = quantized(2, 256, 1, 128, FN, ScaleKind::Pow2, 1).into();
-    let b: Operand = quantized(3, 384, 128, 128, FN, ScaleKind::Pow2, 2).into();
+    let a: Operand = quantized(2, 256, (1, 128), FN, Scales::Pow2, 1).into();
+    let b: Operand = quantized(3, 384, (128, 128), FN, Scales::Pow2, 2).into();
     let e = err("blockwise", &a, &b);
     assert!(
         matches!(&e, Error::BadTensor(m) if m.contains("inner dimensions disagree") && m.contains("[2, 256]") && m.contains("[3, 384]")),
         "{e}"
     );
 
-    let mut bq = quantized(3, 256, 128, 128, FN, ScaleKind::Pow2, 3);
+    let mut bq = quantized(3, 256, (128, 128), FN, Scales::Pow2, 3);
     bq.scales.push(1.0);
     let e = err("blockwise", &a, &bq.into());
     assert!(
@@ -243,8 +243,8 @@ fn bad_shapes_are_errors_not_panics() {
         "{e}"
     );
 
-    let a2: Operand = quantized(2, 200, 1, 128, FN, ScaleKind::Pow2, 4).into();
-    let b2: Operand = quantized(3, 200, 128, 128, FN, ScaleKind::Pow2, 5).into();
+    let a2: Operand = quantized(2, 200, (1, 128), FN, Scales::Pow2, 4).into();
+    let b2: Operand = quantized(3, 200, (128, 128), FN, Scales::Pow2, 5).into();
     let e = err("blockwise", &a2, &b2);
     assert!(
         matches!(&e, Error::BadTensor(m) if m.contains("K = 200 is not a multiple")),
@@ -253,7 +253,7 @@ fn bad_shapes_are_errors_not_panics() {
     // A dequantized (plain) GEMM has no blocks: any K works.
     assert_eq!(run("dequant-bf16", &a2, &b2).len(), 6);
 
-    let mut short = quantized(2, 256, 1, 128, FN, ScaleKind::Pow2, 6);
+    let mut short = quantized(2, 256, (1, 128), FN, Scales::Pow2, 6);
     short.q.pop();
     let e = err("blockwise", &short.into(), &b);
     assert!(
@@ -261,12 +261,12 @@ fn bad_shapes_are_errors_not_panics() {
         "{e}"
     );
 
-    let b3: Operand = quantized(3, 256, 128, 128, FN, ScaleKind::Pow2, 7).into();
+    let b3: Operand = quantized(3, 256, (128, 128), FN, Scales::Pow2, 7).into();
     assert!(matches!(
         err("blockwise,split_k=3", &a, &b3),
         Error::Usage(_)
     ));
-    let a4: Operand = quantized(2, 256, 1, 64, FN, ScaleKind::Pow2, 8).into();
+    let a4: Operand = quantized(2, 256, (1, 64), FN, Scales::Pow2, 8).into();
     assert!(
         matches!(err("blockwise", &a4, &b3), Error::Usage(m) if m.contains("promote=128 does not fit the activation's 64-wide"))
     );

@@ -6,7 +6,7 @@
 
 use isolate::formats::Fp8Format;
 use isolate::gemm::operand::Bounds;
-use isolate::gemm::synthetic::{quantized, ScaleKind, SplitMix};
+use isolate::testdata::{quantized, Rng, Scales};
 use isolate::gemm::{gemm, Acc, Dequant, GemmSpec, Operand, OutType, Promote, ScaleOrder};
 
 /// A value as an exact integer multiple of 2^unit.
@@ -263,10 +263,10 @@ fn every_preset_and_override_matches_the_reference_on_all_formats() {
     let (m, n, k) = (5, 70, 384);
     for (i, fa) in Fp8Format::ALL.into_iter().enumerate() {
         for (j, fb) in Fp8Format::ALL.into_iter().enumerate() {
-            for kind in [ScaleKind::Pow2, ScaleKind::Any] {
-                let seed = (i * 3 + j) as u64 * 2 + (kind == ScaleKind::Any) as u64;
-                let a: Operand = quantized(m, k, 1, 128, fa, kind, 100 + seed).into();
-                let b: Operand = quantized(n, k, 128, 128, fb, kind, 200 + seed).into();
+            for kind in [Scales::Pow2, Scales::Any] {
+                let seed = (i * 3 + j) as u64 * 2 + (kind == Scales::Any) as u64;
+                let a: Operand = quantized(m, k, (1, 128), fa, kind, 100 + seed).into();
+                let b: Operand = quantized(n, k, (128, 128), fb, kind, 200 + seed).into();
                 for s in SPECS {
                     check(s, &a, &b);
                 }
@@ -279,7 +279,7 @@ fn every_preset_and_override_matches_the_reference_on_all_formats() {
 /// product that the next position cancels (a[k+1] = −a[k], b[k+1] = b[k]): an f64 running sum loses the
 /// small products in between, so these blocks need the slow exact path.
 fn wide_plain(rows: usize, cols: usize, seed: u64, pairs: &[bool], negate: bool) -> Operand {
-    let mut g = SplitMix(seed);
+    let mut g = Rng::new(seed);
     let mut values = vec![0f32; rows * cols];
     for r in 0..rows {
         for k in 0..cols {
@@ -311,7 +311,7 @@ fn wide_plain(rows: usize, cols: usize, seed: u64, pairs: &[bool], negate: bool)
 #[test]
 fn plain_operands_and_inexact_blocks_match_the_reference() {
     let (m, n, k) = (6, 67, 384);
-    let mut g = SplitMix(9);
+    let mut g = Rng::new(9);
     let mut pairs = vec![false; k];
     let mut kk = 0;
     while kk + 1 < k {
@@ -337,7 +337,7 @@ fn plain_operands_and_inexact_blocks_match_the_reference() {
         s as f32 != x.to_f32()
     });
     assert!(naive_wrong);
-    let bq: Operand = quantized(n, k, 128, 128, Fp8Format::E5m2, ScaleKind::Pow2, 3).into();
+    let bq: Operand = quantized(n, k, (128, 128), Fp8Format::E5m2, Scales::Pow2, 3).into();
     for s in SPECS {
         check(s, &a, &b);
         check(s, &a, &bq);
@@ -347,8 +347,8 @@ fn plain_operands_and_inexact_blocks_match_the_reference() {
 #[test]
 fn non_finite_codes_propagate_as_ieee() {
     let (m, n, k) = (2, 3, 128);
-    let mut a = quantized(m, k, 1, 128, Fp8Format::E5m2, ScaleKind::Pow2, 5);
-    let b: Operand = quantized(n, k, 128, 128, Fp8Format::E5m2, ScaleKind::Pow2, 6).into();
+    let mut a = quantized(m, k, (1, 128), Fp8Format::E5m2, Scales::Pow2, 5);
+    let b: Operand = quantized(n, k, (128, 128), Fp8Format::E5m2, Scales::Pow2, 6).into();
     a.q[0] = 0x7C; // +inf in row 0
     a.q[k] = 0x7F; // NaN in row 1
     let a: Operand = a.into();

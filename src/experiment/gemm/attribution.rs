@@ -226,7 +226,7 @@ fn sanity(a_vs_target: Option<Metrics>, b_vs_ref: Option<Metrics>) -> Sanity {
         Some(m) => {
             notes.push(format!(
                 "A does not reproduce target_out ({}, cos {:.9}, rel {:.3e}): the chosen target \
-                 emulation is not the target's kernel; the verdict is provisional (try --fingerprint)",
+                 emulation is not the target's kernel; the verdict is provisional (try `isolate gemm fingerprint`)",
                 equality(m),
                 m.cos,
                 m.rel

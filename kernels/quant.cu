@@ -124,6 +124,7 @@ ISO_DEV void q_store_scale(const QuantParams& p, long long idx, float s) {
         ((float*)p.s)[idx] = s;
 }
 
+#ifndef ISOLATE_BENCH_VARIANTS
 // One warp per block of the scale grid (grid-stride over blocks).
 extern "C" __global__ void quant_blocks(QuantParams p) {
     const int lane = threadIdx.x & 31;
@@ -156,6 +157,7 @@ extern "C" __global__ void quant_blocks(QuantParams p) {
         }
     }
 }
+#endif  // quant_blocks is production; the bench-only module (quant_variants.cu) leaves it out
 
 // Whether s = 2^k with an exact reciprocal: then x/s = x·fl32(1/s) bit for bit (as the CPU twin uses too).
 ISO_DEV bool q_recip_exact(float s) {
@@ -301,11 +303,14 @@ ISO_DEV void act_fastv(const QuantParams& p) {
 // every group starts at a chunk index divisible by L, so a warp's tail drops whole groups (hence the
 // __activemask() in the shuffles). quant_act_w64_L (the default, launched with one thread per chunk): 64 bytes
 // (32 values) per thread, G = 32·L.
+#ifndef ISOLATE_BENCH_VARIANTS
 extern "C" __global__ void __launch_bounds__(256) quant_act_w64_1(QuantParams p) { act_fastv<1, 4>(p); }
 extern "C" __global__ void __launch_bounds__(256) quant_act_w64_2(QuantParams p) { act_fastv<2, 4>(p); }
 extern "C" __global__ void __launch_bounds__(256) quant_act_w64_4(QuantParams p) { act_fastv<4, 4>(p); }
 extern "C" __global__ void __launch_bounds__(256) quant_act_w64_8(QuantParams p) { act_fastv<8, 4>(p); }
-// Variants timed by `isolate bench quant` (G = 128; kernels/NOTES.md has their figures): v4 (16 bytes per
+#else
+// Variants timed by `isolate bench quant` only (G = 128; docs/kernels.md §3 has their figures), compiled into
+// the module quant_variants (kernels/quant_variants.cu), never into the production module: v4 (16 bytes per
 // thread, two chunks per grid-stride step) and its one- and four-chunk forms; v5 (32 bytes per thread);
 // 128 bytes per thread.
 extern "C" __global__ void __launch_bounds__(256) quant_act_fast16(QuantParams p) { act_fast<16, 2>(p); }
@@ -313,3 +318,4 @@ extern "C" __global__ void __launch_bounds__(256) quant_act_fast16_u1(QuantParam
 extern "C" __global__ void __launch_bounds__(256) quant_act_fast16_u4(QuantParams p) { act_fast<16, 4>(p); }
 extern "C" __global__ void __launch_bounds__(256) quant_act_w32_8(QuantParams p) { act_fastv<8, 2>(p); }
 extern "C" __global__ void __launch_bounds__(256) quant_act_w128_2(QuantParams p) { act_fastv<2, 8>(p); }
+#endif

@@ -78,6 +78,8 @@ struct BlockwiseParams {
     out_bf16: i32,
 }
 
+crate::kernel_params_layout!(BlockwiseParams, "../../../kernels/gemm_blockwise.cu", 96, { a: 0, sa: 8, b: 16, sb: 24, c: 32, m: 40, n: 44, k: 48, a_br: 52, a_bc: 56, b_br: 60, b_bc: 64, a_fmt: 68, b_fmt: 72, interval: 76, n_intervals: 80, split_k: 84, left: 88, out_bf16: 92 });
+
 // SAFETY: plain old data with the C layout the kernel declares.
 unsafe impl DeviceRepr for BlockwiseParams {}
 

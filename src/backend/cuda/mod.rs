@@ -24,6 +24,7 @@ pub mod codecs;
 pub mod cublaslt;
 pub mod gemm;
 pub mod gpu_gemm;
+pub mod param_layout;
 pub mod probe;
 pub mod quant;
 pub mod registry;

@@ -48,6 +48,8 @@ pub struct QuantParams {
     scale_e8m0: i32,
 }
 
+crate::kernel_params_layout!(QuantParams, "../../../kernels/quant.cu", 120, { x: 0, q: 8, s: 16, flags: 24, rows: 32, cols: 40, br: 48, bc: 52, in_dtype: 56, fmt: 60, max: 64, eps: 68, eps_on: 72, scale_mul: 76, pow2: 80, code_clamp: 84, target_max_pow2: 88, mbits: 92, q_mul: 96, clamp: 100, overflow: 104, nan_rule: 108, scale_e8m0: 112 });
+
 // SAFETY: plain old data with the C layout the kernel declares.
 unsafe impl DeviceRepr for QuantParams {}
 
@@ -188,7 +190,17 @@ pub fn launch(be: &CudaBackend, spec: &QuantSpec, b: &mut QuantBuffers) -> Resul
     launch_named(be, spec, b, name)
 }
 
-/// [`launch`] with kernel `name` of kernels/quant.cu (a variant of the one `kernel_for` picks, for benches).
+/// The production entry points of kernels/quant.cu; every other name is a bench-only variant in the module
+/// `quant_variants` (kernels/quant_variants.cu).
+const PRODUCTION: [&str; 5] = [
+    "quant_blocks",
+    "quant_act_w64_1",
+    "quant_act_w64_2",
+    "quant_act_w64_4",
+    "quant_act_w64_8",
+];
+
+/// [`launch`] with kernel `name` of kernels/quant.cu, or of the bench-only kernels/quant_variants.cu.
 pub fn launch_named(
     be: &CudaBackend,
     spec: &QuantSpec,
@@ -212,7 +224,12 @@ pub fn launch_named(
         Some(n) => (n, true),
         None => (name, false),
     };
-    let f = be.function("quant", name)?;
+    let module = if PRODUCTION.contains(&name) {
+        "quant"
+    } else {
+        "quant_variants"
+    };
+    let f = be.function(module, name)?;
     let work = if name == "quant_blocks" {
         let (gr, gc) = b.grid();
         gr * gc * 32

@@ -56,6 +56,8 @@ struct TcParams {
     out_bf16: i32,
 }
 
+crate::kernel_params_layout!(TcParams, "../../../kernels/gemm_tc.cu", 80, { a: 0, sa: 8, b: 16, sb: 24, c: 32, m: 40, n: 44, k: 48, a_br: 52, a_bc: 56, b_br: 60, b_bc: 64, interval: 68, out_bf16: 72 });
+
 // SAFETY: plain old data with the C layout the kernel declares.
 unsafe impl DeviceRepr for TcParams {}
 

@@ -34,6 +34,8 @@ struct WgParams {
     out_bf16: i32,
 }
 
+crate::kernel_params_layout!(WgParams, "../../../kernels/gemm_wgmma.cu", 48, { sa: 0, sb: 8, c: 16, m: 24, n: 28, k: 32, a_br: 36, out_bf16: 40 });
+
 // SAFETY: plain old data with the C layout the kernel declares.
 unsafe impl DeviceRepr for WgParams {}
 

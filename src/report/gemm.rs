@@ -137,9 +137,9 @@ pub fn document(rep: &IsolateReport, figures: bool) -> Doc {
         doc.push(Block::Figure {
             svg: ulp_bars(&rep.spreads),
             caption: format!(
-                "Per-element distance to B in units in the last place of the {} output (log scale): a GEMM-order \
-                 difference stays within a few ulp, a quantizer difference spreads wide.",
-                r.paths[1].output.dtype
+                "Per-element distance to B in units in the last place of {} (log scale): a GEMM-order difference \
+                 stays within a few ulp, a quantizer difference spreads wide.",
+                rep.spreads.first().map(|s| s.unit.to_string()).unwrap_or_default()
             ),
         });
         let m = &rep.diff_map;

@@ -472,7 +472,7 @@ pub struct TileMap {
 pub fn tile_map(m: &TileMap) -> String {
     let (ml, mt) = (64.0, 40.0);
     let (nr, nc) = (m.row_labels.len().max(1), m.col_labels.len().max(1));
-    let cs = (720.0 / nc as f64).clamp(4.0, 24.0);
+    let cs = (720.0 / nc as f64).min(480.0 / nr as f64).clamp(3.0, 24.0);
     let w = (ml + cs * nc as f64 + 24.0).max(480.0);
     let h = mt + cs * nr as f64 + 64.0;
     let mut o = format!(

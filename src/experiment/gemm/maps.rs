@@ -2,7 +2,9 @@
 //! (in the output's own format, docs/numerics.md §7) and a map of output tiles with the fraction of elements that
 //! differ in each, so that a structured error (one column block, every 32nd element) shows at a glance.
 
+use crate::formats::DType;
 use crate::io::Tensor;
+use crate::metrics::decode::decode_f64;
 use crate::metrics::ulp::ordered;
 
 /// Upper bounds (inclusive) of the ulp-distance buckets; a last bucket holds everything larger.
@@ -13,6 +15,9 @@ const BUCKET_TOP: [u64; 8] = [0, 1, 2, 4, 8, 16, 64, 256];
 pub struct UlpSpread {
     /// The path compared (A, C1, C2).
     pub path: &'static str,
+    /// The format the distances are counted in: the outputs' own, or f32 when their dtypes differ (every bf16
+    /// value is an f32 value, so the count is still exact).
+    pub unit: DType,
     /// (bucket label, count), from "0" to "> 256".
     pub buckets: Vec<(String, u64)>,
     /// Elements where either side is NaN.
@@ -48,13 +53,33 @@ fn labels() -> Vec<String> {
     v
 }
 
-/// The ulp-distance spread of `a` against `b` (same dtype and element count).
+/// The elements of `t` in `unit`: its own bytes, or its values as f32 bytes.
+fn in_unit(t: &Tensor, unit: DType) -> std::borrow::Cow<'_, [u8]> {
+    if t.dtype == unit {
+        return std::borrow::Cow::Borrowed(t.bytes());
+    }
+    let mut v = vec![0f64; t.numel()];
+    decode_f64(t.dtype, t.bytes(), 0, &mut v);
+    std::borrow::Cow::Owned(v.iter().flat_map(|&x| (x as f32).to_le_bytes()).collect())
+}
+
+/// The format two outputs are compared in: their dtype, or f32 when they differ.
+fn unit_of(a: &Tensor, b: &Tensor) -> DType {
+    if a.dtype == b.dtype {
+        a.dtype
+    } else {
+        DType::F32
+    }
+}
+
+/// The ulp-distance spread of `a` against `b` (same element count).
 pub fn ulp_spread(path: &'static str, a: &Tensor, b: &Tensor) -> UlpSpread {
     let mut counts = vec![0u64; BUCKET_TOP.len() + 1];
     let mut nan = 0;
-    let (ab, bb) = (a.bytes(), b.bytes());
+    let unit = unit_of(a, b);
+    let (ab, bb) = (in_unit(a, unit), in_unit(b, unit));
     for i in 0..a.numel().min(b.numel()) {
-        match (ordered(a.dtype, ab, i), ordered(b.dtype, bb, i)) {
+        match (ordered(unit, &ab, i), ordered(unit, &bb, i)) {
             (Some(x), Some(y)) => {
                 let d = x.abs_diff(y);
                 let k = BUCKET_TOP
@@ -68,6 +93,7 @@ pub fn ulp_spread(path: &'static str, a: &Tensor, b: &Tensor) -> UlpSpread {
     }
     UlpSpread {
         path,
+        unit,
         buckets: labels().into_iter().zip(counts).collect(),
         nan,
     }
@@ -76,16 +102,17 @@ pub fn ulp_spread(path: &'static str, a: &Tensor, b: &Tensor) -> UlpSpread {
 /// Cells of at most this many per side.
 const MAX_CELLS: usize = 64;
 
-/// The map of where `a` and `b` ([M, N], same dtype) differ, in tiles of a power-of-two size chosen so the map
-/// has at most 64×64 cells.
+/// The map of where `a` and `b` ([M, N]) differ (bytes of the same dtype, else values), in tiles of a
+/// power-of-two size chosen so the map has at most 64×64 cells.
 pub fn diff_map(a: &Tensor, b: &Tensor, rows: usize, cols: usize) -> DiffMap {
     let side = |n: usize| n.div_ceil(MAX_CELLS).max(1).next_power_of_two();
     let tile = (side(rows), side(cols));
     let grid = (rows.div_ceil(tile.0), cols.div_ceil(tile.1));
     let mut diff = vec![0u64; grid.0 * grid.1];
     let mut total = vec![0u64; grid.0 * grid.1];
-    let (ab, bb) = (a.bytes(), b.bytes());
-    let w = a.dtype.size();
+    let unit = unit_of(a, b);
+    let (ab, bb) = (in_unit(a, unit), in_unit(b, unit));
+    let w = unit.size();
     for r in 0..rows {
         for c in 0..cols {
             let i = r * cols + c;
@@ -140,5 +167,28 @@ mod tests {
         assert_eq!(s.nan, 0);
         assert_eq!(s.buckets.iter().map(|b| b.1).sum::<u64>(), (m * n) as u64);
         assert_eq!(s.buckets.last().unwrap().0, "> 256");
+        // A bf16 path against an f32 reference: counted in f32 units, values compared.
+        let tb16 = Tensor::new(
+            "A",
+            DType::BF16,
+            vec![m, n],
+            b.iter()
+                .flat_map(|&x| half::bf16::from_f32(x).to_bits().to_le_bytes())
+                .collect(),
+        )
+        .unwrap();
+        let s = ulp_spread("A", &tb16, &tb);
+        assert_eq!(s.unit, DType::F32);
+        // Values that bf16 holds exactly are at distance 0; the others round away by thousands of f32 ulps.
+        let exact = b
+            .iter()
+            .filter(|&&x| half::bf16::from_f32(x).to_f32() == x)
+            .count() as u64;
+        assert!(exact < (m * n) as u64);
+        assert_eq!(s.buckets[0].1, exact);
+        assert_eq!(s.buckets.last().unwrap().1, (m * n) as u64 - exact);
+        let map = diff_map(&tb16, &tb, m, n);
+        assert!(map.frac[0] == 0.0 && map.frac.iter().any(|&f| f > 0.0));
     }
+
 }

@@ -142,7 +142,7 @@ extern "C" __global__ void quant_blocks(QuantParams p) {
             m = max(m, q_abs_bits(q_load(p, i), p.nan_rule));
         }
 #pragma unroll
-        for (int o = 16; o > 0; o >>= 1) m = max(m, __shfl_xor_sync(0xFFFFFFFFu, m, o));
+        for (int o = 16; o > 0; o >>= 1) m = max(m, ISO_SHFL_XOR(m, o));
         const float amax = q_amax_from_bits(m);
         const float s = q_group_scale(p, amax);
         const float inv = 1.0f / s;
@@ -231,7 +231,7 @@ ISO_DEV void act_chunk(const QuantParams& p, long long c, uint4 v) {
 #pragma unroll
     for (int i = 0; i < 8; i++) m = max(m, q_abs_bits(x[i], p.nan_rule));
 #pragma unroll
-    for (int o = L / 2; o > 0; o >>= 1) m = max(m, __shfl_xor_sync(__activemask(), m, o));
+    for (int o = L / 2; o > 0; o >>= 1) m = max(m, ISO_SHFL_XOR_ACTIVE(m, o));
     const float s = q_group_scale(p, q_amax_from_bits(m));
     const float inv = 1.0f / s;
     u32 lo, hi;
@@ -280,7 +280,7 @@ ISO_DEV void act_fastv(const QuantParams& p) {
 #pragma unroll
         for (int i = 0; i < 8 * V; i++) m = max(m, q_abs_bits(xs[i], p.nan_rule));
 #pragma unroll
-        for (int o = L / 2; o > 0; o >>= 1) m = max(m, __shfl_xor_sync(__activemask(), m, o));
+        for (int o = L / 2; o > 0; o >>= 1) m = max(m, ISO_SHFL_XOR_ACTIVE(m, o));
         const float s = q_group_scale(p, q_amax_from_bits(m));
         const float inv = 1.0f / s;
 #pragma unroll

@@ -1,3 +1,4 @@
+// isolate-hip: gfx942 gfx950 (also compiled for AMD by build.rs; run on the CPU executor by src/backend/simt)
 // Quantization over every QuantSpec axis (src/quant/{scale,element,cpu}.rs): one kernel source, the preset's
 // axes as parameters. amax → eps floor → raw scale → power-of-two rounding → x/s or x·fl32(1/s) → clamp → cast.
 //

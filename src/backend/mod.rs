@@ -12,6 +12,7 @@ use crate::quant::{QuantSpec, Quantized};
 
 pub mod cpu;
 pub mod cuda;
+pub mod hip;
 pub mod simt;
 
 pub use cpu::CpuBackend;

@@ -14,7 +14,9 @@
 // - Buffers come from simt_alloc: each ends (rounded up to 16 bytes) on an inaccessible page, with another
 //   before its first page; a fault there (or anywhere, while a kernel runs on an executor thread) stops the
 //   launch with "kernel K: read/write N bytes past the end of buffer `name`". Writes into the < 16 bytes of
-//   rounding slack are found by a canary check after the launch. The harness never crashes on them.
+//   rounding slack, or before the data within its first page, are found by a canary check after the launch;
+//   reads there are not faults (they see the canary bytes). An address far outside every buffer may land in a
+//   neighbouring buffer's guard page and be described relative to it. The harness never crashes on them.
 // - Math: CUDA's log2f is the measured H100 one (exact k just above 2^k; see src/formats/e8m0.rs and the table
 //   the Rust side writes into simt_log2f_table.h); every other libm function is the host's (correctly rounded
 //   or within an ulp: CUDA's own expf/logf/... may differ by an ulp). No FMA contraction (-ffp-contract=off),

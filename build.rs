@@ -231,7 +231,10 @@ mod hip {
             let mut version = v.trim().to_string();
             if zig {
                 if let Ok(z) = Command::new(&c).arg("version").output() {
-                    version = format!("zig {} ({version})", String::from_utf8_lossy(&z.stdout).trim());
+                    version = format!(
+                        "zig {} ({version})",
+                        String::from_utf8_lossy(&z.stdout).trim()
+                    );
                 }
             }
             return Some(Clang { version, ..clang });
@@ -284,7 +287,11 @@ mod hip {
             .map_or("none at build time".to_string(), |c| c.version.clone());
         writeln!(reg, "/// How the embedded code objects were built.").unwrap();
         writeln!(reg, "pub const BUILT_WITH: &str = {built:?};").unwrap();
-        writeln!(reg, "/// Every embedded code object, by module then target.").unwrap();
+        writeln!(
+            reg,
+            "/// Every embedded code object, by module then target."
+        )
+        .unwrap();
         writeln!(reg, "pub static CODE_OBJECTS: &[CodeObject] = &[").unwrap();
         if let Some(clang) = &clang {
             let header = kdir.join("hip_runtime.cuh");
@@ -321,8 +328,16 @@ mod hip {
                         Err(e) => Err(e.to_string()),
                     };
                     if let Err(log) = ok {
-                        let first: Vec<&str> = log.lines().filter(|l| l.contains("error")).take(10).collect();
-                        let msg = format!("kernel {} does not compile for {t}:\n{}", f.display(), first.join("\n"));
+                        let first: Vec<&str> = log
+                            .lines()
+                            .filter(|l| l.contains("error"))
+                            .take(10)
+                            .collect();
+                        let msg = format!(
+                            "kernel {} does not compile for {t}:\n{}",
+                            f.display(),
+                            first.join("\n")
+                        );
                         if require {
                             panic!("{msg}");
                         }

@@ -45,7 +45,11 @@ pub fn parse(b: &[u8]) -> Option<CodeObjectInfo> {
     if b.get(0..4)? != b"\x7fELF" || b[4] != 2 || b[5] != 1 {
         return None;
     }
-    let (shoff, shentsize, shnum) = (u64_at(b, 40)?, u16_at(b, 58)? as usize, u16_at(b, 60)? as usize);
+    let (shoff, shentsize, shnum) = (
+        u64_at(b, 40)?,
+        u16_at(b, 58)? as usize,
+        u16_at(b, 60)? as usize,
+    );
     let sh = |i: usize| shoff + i * shentsize;
     let mut symbols = Vec::new();
     for i in 0..shnum {
@@ -104,15 +108,26 @@ mod tests {
                     .iter()
                     .find(|c| c.module == *module && c.target == target)
                     .unwrap_or_else(|| panic!("no {module} code object for {target}"));
-                let info = parse(co.bytes).unwrap_or_else(|| panic!("{module}/{target}: not an ELF64"));
+                let info =
+                    parse(co.bytes).unwrap_or_else(|| panic!("{module}/{target}: not an ELF64"));
                 assert_eq!(info.machine, EM_AMDGPU, "{module}/{target}");
                 assert_eq!(info.os_abi, ELFOSABI_AMDGPU_HSA, "{module}/{target}");
                 assert_eq!(info.abi_version, 3, "{module}/{target}: code object v5");
-                assert_eq!(Some(info.mach), mach(target), "{module}/{target}: e_flags arch");
+                assert_eq!(
+                    Some(info.mach),
+                    mach(target),
+                    "{module}/{target}: e_flags arch"
+                );
                 for k in *kernels {
-                    assert!(info.symbols.iter().any(|s| s == k), "{module}/{target}: no symbol {k}");
+                    assert!(
+                        info.symbols.iter().any(|s| s == k),
+                        "{module}/{target}: no symbol {k}"
+                    );
                     let kd = format!("{k}.kd");
-                    assert!(info.symbols.contains(&kd), "{module}/{target}: no kernel descriptor {kd}");
+                    assert!(
+                        info.symbols.contains(&kd),
+                        "{module}/{target}: no kernel descriptor {kd}"
+                    );
                 }
                 eprintln!(
                     "{module}/{target}: {} bytes, {} symbols, all {} launched kernels present ({BUILT_WITH})",

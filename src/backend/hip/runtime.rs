@@ -32,7 +32,8 @@ type HipMalloc = unsafe extern "C" fn(*mut *mut c_void, usize) -> c_int;
 type HipFree = unsafe extern "C" fn(*mut c_void) -> c_int;
 type HipMemcpy = unsafe extern "C" fn(*mut c_void, *const c_void, usize, c_int) -> c_int;
 type HipModuleLoadData = unsafe extern "C" fn(*mut *mut c_void, *const c_void) -> c_int;
-type HipModuleGetFunction = unsafe extern "C" fn(*mut *mut c_void, *mut c_void, *const c_char) -> c_int;
+type HipModuleGetFunction =
+    unsafe extern "C" fn(*mut *mut c_void, *mut c_void, *const c_char) -> c_int;
 #[allow(clippy::type_complexity)]
 type HipModuleLaunchKernel = unsafe extern "C" fn(
     *mut c_void,
@@ -143,7 +144,11 @@ impl Hip {
         // SAFETY: plain runtime calls with valid out-pointers.
         let rc = unsafe { init(0) };
         let mut n = 0;
-        let rc = if rc == 0 { unsafe { count(&mut n) } } else { rc };
+        let rc = if rc == 0 {
+            unsafe { count(&mut n) }
+        } else {
+            rc
+        };
         if rc == HIP_ERROR_NO_DEVICE || (rc == 0 && n == 0) {
             return Err(Error::NoGpu(format!(
                 "HIP runtime {library} is there but sees no AMD GPU (hipErrorNoDevice)"
@@ -168,7 +173,10 @@ impl Hip {
         if rc == 0 {
             Ok(())
         } else {
-            Err(Error::Gpu(format!("{what}: {} ({rc})", self.error_string(rc))))
+            Err(Error::Gpu(format!(
+                "{what}: {} ({rc})",
+                self.error_string(rc)
+            )))
         }
     }
 
@@ -183,7 +191,11 @@ impl Hip {
         let len = bytes.len().max(1);
         // SAFETY: out-pointer valid; the copy reads bytes.len() host bytes into a len-byte allocation.
         self.check(unsafe { (self.malloc)(&mut p, len) }, "hipMalloc")?;
-        let b = DeviceBuffer { hip: self, ptr: p, len };
+        let b = DeviceBuffer {
+            hip: self,
+            ptr: p,
+            len,
+        };
         self.check(
             unsafe { (self.memcpy)(p, bytes.as_ptr() as *const c_void, bytes.len(), H2D) },
             "hipMemcpy",
@@ -210,14 +222,22 @@ impl Hip {
             // SAFETY: the bytes are a complete code object; the runtime copies what it needs.
             let rc = unsafe { (self.module_load_data)(&mut h, co.bytes.as_ptr() as *const c_void) };
             if rc == 0 {
-                return Ok(HipModule { handle: h, target: co.target });
+                return Ok(HipModule {
+                    handle: h,
+                    target: co.target,
+                });
             }
             tried.push(format!("{}: {}", co.target, self.error_string(rc)));
         }
         Err(Error::NoGpu(if tried.is_empty() {
-            format!("no HIP code object for module {name} in this build (built without a HIP compiler)")
+            format!(
+                "no HIP code object for module {name} in this build (built without a HIP compiler)"
+            )
         } else {
-            format!("no code object of module {name} loads on this GPU ({})", tried.join("; "))
+            format!(
+                "no code object of module {name} loads on this GPU ({})",
+                tried.join("; ")
+            )
         }))
     }
 
@@ -230,7 +250,8 @@ impl Hip {
         block: [u32; 3],
         args: &mut [*mut c_void],
     ) -> Result<()> {
-        let c = CString::new(kernel).map_err(|_| Error::Usage(format!("kernel name {kernel:?}")))?;
+        let c =
+            CString::new(kernel).map_err(|_| Error::Usage(format!("kernel name {kernel:?}")))?;
         let mut f = std::ptr::null_mut();
         // SAFETY: valid module handle and out-pointer; the caller's args match the kernel's parameters.
         self.check(
@@ -272,7 +293,10 @@ mod tests {
             Err(e) => {
                 let s = e.to_string();
                 assert!(matches!(e, Error::NoGpu(_)), "{s}");
-                assert!(s.contains("no HIP runtime") || s.contains("hipErrorNoDevice"), "{s}");
+                assert!(
+                    s.contains("no HIP runtime") || s.contains("hipErrorNoDevice"),
+                    "{s}"
+                );
                 assert!(!s.contains('\n'));
             }
         }

@@ -19,7 +19,11 @@ const THREADS: u32 = 256;
 const MAX_BLOCKS: usize = 64;
 
 fn grid_for(n: usize) -> [u32; 3] {
-    [n.div_ceil(THREADS as usize).clamp(1, MAX_BLOCKS) as u32, 1, 1]
+    [
+        n.div_ceil(THREADS as usize).clamp(1, MAX_BLOCKS) as u32,
+        1,
+        1,
+    ]
 }
 const BLOCK: [u32; 3] = [THREADS, 1, 1];
 
@@ -32,7 +36,12 @@ pub fn e8m0_encode(m: &Module, warp: u32, x: &[f32], round: E8m0Round) -> Result
         grid_for(x.len()),
         BLOCK,
         warp,
-        &[Arg::Ptr(&dx), Arg::Ptr(&out), Arg::U64(x.len() as u64), Arg::I32(round_id(round))],
+        &[
+            Arg::Ptr(&dx),
+            Arg::Ptr(&out),
+            Arg::U64(x.len() as u64),
+            Arg::I32(round_id(round)),
+        ],
     )?;
     Ok(out.to_vec())
 }
@@ -52,7 +61,13 @@ pub fn e8m0_decode(m: &Module, warp: u32, codes: &[u8]) -> Result<Vec<f32>> {
 }
 
 /// Kernel `fp8_encode`.
-pub fn fp8_encode(m: &Module, warp: u32, x: &[f32], fmt: Fp8Format, ov: Overflow) -> Result<Vec<u8>> {
+pub fn fp8_encode(
+    m: &Module,
+    warp: u32,
+    x: &[f32],
+    fmt: Fp8Format,
+    ov: Overflow,
+) -> Result<Vec<u8>> {
     let dx = m.upload(bytemuck::cast_slice(x), "x")?;
     let out = m.alloc(x.len(), "out")?;
     m.launch(
@@ -80,7 +95,12 @@ pub fn fp8_decode(m: &Module, warp: u32, codes: &[u8], fmt: Fp8Format) -> Result
         grid_for(codes.len()),
         BLOCK,
         warp,
-        &[Arg::Ptr(&dc), Arg::Ptr(&out), Arg::U64(codes.len() as u64), Arg::I32(fmt_id(fmt))],
+        &[
+            Arg::Ptr(&dc),
+            Arg::Ptr(&out),
+            Arg::U64(codes.len() as u64),
+            Arg::I32(fmt_id(fmt)),
+        ],
     )?;
     Ok(super::f32s(out.as_slice()))
 }
@@ -96,7 +116,12 @@ pub fn encode_sweep(m: &Module, warp: u32, what: Sweep, base: u32, n: usize) -> 
             grid_for(n),
             BLOCK,
             warp,
-            &[Arg::U32(base), Arg::Ptr(&out), Arg::U64(n as u64), Arg::I32(round_id(r))],
+            &[
+                Arg::U32(base),
+                Arg::Ptr(&out),
+                Arg::U64(n as u64),
+                Arg::I32(round_id(r)),
+            ],
         )?,
         Sweep::Fp8(f, o) => m.launch(
             "fp8_encode_sweep",
@@ -210,8 +235,15 @@ fn in_dtype(d: DType) -> Result<i32> {
 
 /// The kernel `crate::backend::cuda::quant::kernel_for` picks (the fast 1×G path for bf16, G ∈ {32, 64, 128,
 /// 256}, K % G = 0; else `quant_blocks`) and the number of threads it is launched with.
-pub fn kernel_for(dtype: DType, rows: usize, cols: usize, br: usize, bc: usize) -> (&'static str, usize) {
-    let fast = br == 1 && dtype == DType::BF16 && matches!(bc, 32 | 64 | 128 | 256) && cols % bc == 0;
+pub fn kernel_for(
+    dtype: DType,
+    rows: usize,
+    cols: usize,
+    br: usize,
+    bc: usize,
+) -> (&'static str, usize) {
+    let fast =
+        br == 1 && dtype == DType::BF16 && matches!(bc, 32 | 64 | 128 | 256) && cols % bc == 0;
     if fast {
         let name = match bc / 32 {
             1 => "quant_act_w64_1",
@@ -229,7 +261,13 @@ pub fn kernel_for(dtype: DType, rows: usize, cols: usize, br: usize, bc: usize) 
 /// Quantizes `x` with kernels/quant.cu on the executor (`m` = that module), warps of `warp` lanes:
 /// activations in 1×G groups or weights in 128×128 blocks. Same checks, errors and results as
 /// `crate::quant::{quantize_activation, quantize_weight}` and the CUDA backend.
-pub fn quantize(m: &Module, warp: u32, spec: &QuantSpec, x: &Tensor, weight: bool) -> Result<Quantized> {
+pub fn quantize(
+    m: &Module,
+    warp: u32,
+    spec: &QuantSpec,
+    x: &Tensor,
+    weight: bool,
+) -> Result<Quantized> {
     quantize_with(m, warp, spec, x, weight, None)
 }
 
@@ -246,7 +284,11 @@ pub fn quantize_with(
     check_spec(spec)?;
     check_float_input(x, role)?;
     let (rows, cols) = matrix_dims(x, role)?;
-    let (br, bc) = if weight { (WEIGHT_BLOCK, WEIGHT_BLOCK) } else { (1, spec.group) };
+    let (br, bc) = if weight {
+        (WEIGHT_BLOCK, WEIGHT_BLOCK)
+    } else {
+        (1, spec.group)
+    };
     check_blocks(spec, role, rows, cols, br, bc)?;
     let (gr, gc) = (rows.div_ceil(br), cols.div_ceil(bc));
     if rows == 0 || cols == 0 {
@@ -311,7 +353,9 @@ pub fn run_user_quant(
     let dx = m.upload(x, "x")?;
     let dq = m.upload(&vec![0xA5u8; rows * k], "q")?;
     let ns = rows * k.div_ceil(group);
-    let poison: Vec<u8> = std::iter::repeat_n(0x7FBA_DBADu32.to_ne_bytes(), ns).flatten().collect();
+    let poison: Vec<u8> = std::iter::repeat_n(0x7FBA_DBADu32.to_ne_bytes(), ns)
+        .flatten()
+        .collect();
     let ds = m.upload(&poison, "s")?;
     let (ldx, ldq, lds) = (k as i64, k as i64, k.div_ceil(group) as i64);
     m.launch(

@@ -202,7 +202,8 @@ impl Module {
             .iter_mut()
             .map(|v| v.as_mut_ptr() as *mut c_void)
             .collect();
-        let cname = CString::new(name).map_err(|_| Error::Usage(format!("kernel name {name:?}")))?;
+        let cname =
+            CString::new(name).map_err(|_| Error::Usage(format!("kernel name {name:?}")))?;
         let mut err = vec![0u8; 2048];
         let workers = std::env::var("ISOLATE_SIMT_THREADS")
             .ok()
@@ -356,7 +357,9 @@ pub fn compile(
     }
     let table = log2f_table_header();
     let mode_s = format!("{mode:?}");
-    let inc_s = include_dir.map(|p| p.display().to_string()).unwrap_or_default();
+    let inc_s = include_dir
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
     let cxx_s = cxx.display().to_string();
     let key = fnv(&[
         SIMT_HPP.as_bytes(),
@@ -373,13 +376,17 @@ pub fn compile(
         return Ok(m);
     }
     let dir = cache_dir();
-    let inc = dir.join(format!("include-{:016x}", fnv(&[SIMT_HPP.as_bytes(), table.as_bytes()])));
+    let inc = dir.join(format!(
+        "include-{:016x}",
+        fnv(&[SIMT_HPP.as_bytes(), table.as_bytes()])
+    ));
     let io = |p: &Path, e| Error::io(p, e);
     if !inc.join("simt.hpp").exists() {
         std::fs::create_dir_all(inc.join("hip")).map_err(|e| io(&inc, e))?;
         std::fs::write(inc.join("simt_log2f_table.h"), &table).map_err(|e| io(&inc, e))?;
         for h in VENDOR_HEADERS {
-            std::fs::write(inc.join(h), "#pragma once\n#include \"simt.hpp\"\n").map_err(|e| io(&inc, e))?;
+            std::fs::write(inc.join(h), "#pragma once\n#include \"simt.hpp\"\n")
+                .map_err(|e| io(&inc, e))?;
         }
         let tmp = inc.join(format!("simt.hpp.{}", std::process::id()));
         std::fs::write(&tmp, SIMT_HPP).map_err(|e| io(&tmp, e))?;
@@ -422,7 +429,11 @@ pub fn compile(
             return Err(Error::Usage(format!(
                 "{what}: {} could not compile it for simt-cpu:\n{}",
                 cxx.display(),
-                if first.is_empty() { log.trim_end().to_string() } else { first.join("\n") }
+                if first.is_empty() {
+                    log.trim_end().to_string()
+                } else {
+                    first.join("\n")
+                }
             )));
         }
         std::fs::rename(&tmp_so, &so).map_err(|e| io(&so, e))?;
@@ -442,7 +453,10 @@ pub fn compile(
     let ver: unsafe extern "C" fn() -> c_int =
         unsafe { std::mem::transmute(sym(b"simt_abi_version\0")?) };
     if unsafe { ver() } != 1 {
-        return Err(Error::Usage(format!("simt-cpu: {} has another ABI", so.display())));
+        return Err(Error::Usage(format!(
+            "simt-cpu: {} has another ABI",
+            so.display()
+        )));
     }
     // SAFETY: the signatures of simt.hpp's exported functions.
     let m = Module {

@@ -11,7 +11,12 @@ use crate::quant::{QuantSpec, Quantized};
 
 /// (mode, warp width) combinations every kernel runs at: the CUDA source at 32, the HIP source at 64 (CDNA)
 /// and at 32 (RDNA), and the CUDA source at 64 (32-bit masks name the caller's half).
-const COMBOS: [(Mode, u32); 4] = [(Mode::Cuda, 32), (Mode::Hip, 64), (Mode::Hip, 32), (Mode::Cuda, 64)];
+const COMBOS: [(Mode, u32); 4] = [
+    (Mode::Cuda, 32),
+    (Mode::Hip, 64),
+    (Mode::Hip, 32),
+    (Mode::Cuda, 64),
+];
 
 fn module(name: &str, mode: Mode) -> &'static Module {
     builtin(name, mode).unwrap_or_else(|e| panic!("{e}"))
@@ -36,7 +41,19 @@ fn codec_values() -> Vec<f32> {
             }
         }
     }
-    v.extend([0.0, -0.0, f32::INFINITY, f32::NEG_INFINITY, f32::NAN, 448.0, 464.0, 464.00003, 240.0, 57344.0, 61440.0]);
+    v.extend([
+        0.0,
+        -0.0,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::NAN,
+        448.0,
+        464.0,
+        464.00003,
+        240.0,
+        57344.0,
+        61440.0,
+    ]);
     v
 }
 
@@ -57,7 +74,11 @@ fn check_codecs(mode: Mode, warp: u32) {
     for r in E8m0Round::ALL {
         let got = kernels::e8m0_encode(m, warp, &xs, r).unwrap();
         let want: Vec<u8> = xs.iter().map(|&x| e8m0::encode(x, r)).collect();
-        assert_eq!(count_diff(&got, &want), 0, "e8m0_encode {r:?} {mode:?}/{warp}");
+        assert_eq!(
+            count_diff(&got, &want),
+            0,
+            "e8m0_encode {r:?} {mode:?}/{warp}"
+        );
         checked += xs.len();
     }
     let got = kernels::e8m0_decode(m, warp, &codes).unwrap();
@@ -67,7 +88,11 @@ fn check_codecs(mode: Mode, warp: u32) {
         for ov in [Overflow::Saturate, Overflow::Nan] {
             let got = kernels::fp8_encode(m, warp, &xs, f, ov).unwrap();
             let want: Vec<u8> = xs.iter().map(|&x| f.encode(x, ov)).collect();
-            assert_eq!(count_diff(&got, &want), 0, "fp8_encode {f:?} {ov:?} {mode:?}/{warp}");
+            assert_eq!(
+                count_diff(&got, &want),
+                0,
+                "fp8_encode {f:?} {ov:?} {mode:?}/{warp}"
+            );
             checked += xs.len();
         }
         let got = kernels::fp8_decode(m, warp, &codes, f).unwrap();
@@ -75,19 +100,37 @@ fn check_codecs(mode: Mode, warp: u32) {
         assert_eq!(f32_bits(&got), f32_bits(&want), "fp8_decode {f:?}");
     }
     // The sweep kernels over a few windows of bit patterns (the FP8 maxima and the subnormal edge).
-    for base in [0x43DF_F000u32, 0x4367_F000, 0x4760_0000, 0x3C7F_F000, 0xC3E7_F000, 0x7F7F_F000] {
+    for base in [
+        0x43DF_F000u32,
+        0x4367_F000,
+        0x4760_0000,
+        0x3C7F_F000,
+        0xC3E7_F000,
+        0x7F7F_F000,
+    ] {
         let n = 8192;
         for r in E8m0Round::ALL {
             let got = kernels::encode_sweep(m, warp, Sweep::E8m0(r), base, n).unwrap();
-            let want: Vec<u8> = (0..n as u32).map(|i| e8m0::encode(f32::from_bits(base.wrapping_add(i)), r)).collect();
-            assert_eq!(count_diff(&got, &want), 0, "e8m0_encode_sweep {r:?} {base:#x}");
+            let want: Vec<u8> = (0..n as u32)
+                .map(|i| e8m0::encode(f32::from_bits(base.wrapping_add(i)), r))
+                .collect();
+            assert_eq!(
+                count_diff(&got, &want),
+                0,
+                "e8m0_encode_sweep {r:?} {base:#x}"
+            );
         }
         for f in Fp8Format::ALL {
             for ov in [Overflow::Saturate, Overflow::Nan] {
                 let got = kernels::encode_sweep(m, warp, Sweep::Fp8(f, ov), base, n).unwrap();
-                let want: Vec<u8> =
-                    (0..n as u32).map(|i| f.encode(f32::from_bits(base.wrapping_add(i)), ov)).collect();
-                assert_eq!(count_diff(&got, &want), 0, "fp8_encode_sweep {f:?} {ov:?} {base:#x}");
+                let want: Vec<u8> = (0..n as u32)
+                    .map(|i| f.encode(f32::from_bits(base.wrapping_add(i)), ov))
+                    .collect();
+                assert_eq!(
+                    count_diff(&got, &want),
+                    0,
+                    "fp8_encode_sweep {f:?} {ov:?} {base:#x}"
+                );
             }
         }
     }
@@ -104,8 +147,10 @@ fn codecs_hip_wave64() {
     check_codecs(Mode::Hip, 64);
 }
 
-const OPTS: crate::formats::convert::EncodeOptions =
-    crate::formats::convert::EncodeOptions { overflow: Overflow::Saturate, e8m0: E8m0Round::Ceil };
+const OPTS: crate::formats::convert::EncodeOptions = crate::formats::convert::EncodeOptions {
+    overflow: Overflow::Saturate,
+    e8m0: E8m0Round::Ceil,
+};
 
 /// A deterministic xorshift.
 struct Rng(u64);
@@ -133,7 +178,9 @@ fn quant_values(rows: usize, cols: usize, seed: u64) -> Vec<f32> {
                 (0, 0) => 0.0,
                 (1, 1) if j % 32 == 3 => 3.0e38,
                 (2, _) => r.unit() * 1e-41,
-                (3, 2) => f32::from_bits((448f32 * 2f32.powi(i as i32 % 9 - 4)).to_bits() + (j as u32 % 3)),
+                (3, 2) => f32::from_bits(
+                    (448f32 * 2f32.powi(i as i32 % 9 - 4)).to_bits() + (j as u32 % 3),
+                ),
                 (4, _) => 448.0 * ((j % 9) as f32 - 4.0),
                 _ => r.unit() * mag,
             };
@@ -155,19 +202,46 @@ fn tensor(dtype: DType, rows: usize, cols: usize, seed: u64) -> Tensor {
 
 /// Codes and scale bits that differ between two quantizations (scales compared as bits: NaN = NaN).
 fn quant_diff(a: &Quantized, b: &Quantized) -> (usize, usize) {
-    assert_eq!((a.rows, a.cols, a.block_rows, a.block_cols), (b.rows, b.cols, b.block_rows, b.block_cols));
-    (count_diff(&a.q, &b.q), count_diff(&f32_bits(&a.scales), &f32_bits(&b.scales)))
+    assert_eq!(
+        (a.rows, a.cols, a.block_rows, a.block_cols),
+        (b.rows, b.cols, b.block_rows, b.block_cols)
+    );
+    (
+        count_diff(&a.q, &b.q),
+        count_diff(&f32_bits(&a.scales), &f32_bits(&b.scales)),
+    )
 }
 
 /// The cases each preset runs: (what, dtype, rows, cols, group, weight).
 const QUANT_CASES: [(&str, DType, usize, usize, usize, bool); 7] = [
-    ("act bf16 G128 (fast path)", DType::BF16, 24, 1024, 128, false),
+    (
+        "act bf16 G128 (fast path)",
+        DType::BF16,
+        24,
+        1024,
+        128,
+        false,
+    ),
     ("act bf16 G32", DType::BF16, 8, 512, 32, false),
     ("act bf16 G64", DType::BF16, 8, 512, 64, false),
     ("act bf16 G256", DType::BF16, 8, 1024, 256, false),
-    ("act f32 G128 (quant_blocks)", DType::F32, 9, 640, 128, false),
+    (
+        "act f32 G128 (quant_blocks)",
+        DType::F32,
+        9,
+        640,
+        128,
+        false,
+    ),
     ("act f16 G128", DType::F16, 5, 384, 128, false),
-    ("weight bf16 128x128, partial blocks", DType::BF16, 200, 320, 128, true),
+    (
+        "weight bf16 128x128, partial blocks",
+        DType::BF16,
+        200,
+        320,
+        128,
+        true,
+    ),
 ];
 
 /// Every preset over every case on `module` (kernels/quant.cu or a variant), returning the total number of
@@ -209,7 +283,9 @@ fn run_quant_presets(m: &Module, mode: Mode, warp: u32, verbose: bool) -> (usize
 fn check_quant(mode: Mode, warp: u32) {
     let m = module("quant", mode);
     let (c, s, runs) = run_quant_presets(m, mode, warp, true);
-    eprintln!("simt quant {mode:?}/{warp}: {runs} preset×case runs, {c} codes and {s} scales differ");
+    eprintln!(
+        "simt quant {mode:?}/{warp}: {runs} preset×case runs, {c} codes and {s} scales differ"
+    );
     assert_eq!((c, s), (0, 0));
 }
 
@@ -261,14 +337,28 @@ fn quant_nonfinite_matches_cpu() {
 /// A deliberately broken reduction (the last xor step of every amax shuffle dropped) must be caught.
 #[test]
 fn broken_shuffle_is_caught() {
-    let src = crate::backend::cuda::registry::module_source("quant").unwrap().source;
-    let broken = src.replace("o > 0; o >>= 1) m = max(m, ISO_SHFL", "o > 1; o >>= 1) m = max(m, ISO_SHFL");
-    assert_eq!(broken.matches("o > 1; o >>= 1)").count(), 3, "the three amax reductions");
+    let src = crate::backend::cuda::registry::module_source("quant")
+        .unwrap()
+        .source;
+    let broken = src.replace(
+        "o > 0; o >>= 1) m = max(m, ISO_SHFL",
+        "o > 1; o >>= 1) m = max(m, ISO_SHFL",
+    );
+    assert_eq!(
+        broken.matches("o > 1; o >>= 1)").count(),
+        3,
+        "the three amax reductions"
+    );
     for (mode, warp) in [(Mode::Cuda, 32), (Mode::Hip, 64)] {
         let m = compile(&broken, "quant-broken-shuffle.cu", mode, None).unwrap();
         let (c, s, runs) = run_quant_presets(m, mode, warp, false);
-        eprintln!("broken shuffle {mode:?}/{warp}: {runs} runs, {c} codes and {s} scales differ (caught)");
-        assert!(c > 1000 && s > 100, "the broken kernel went unnoticed: {c} codes, {s} scales");
+        eprintln!(
+            "broken shuffle {mode:?}/{warp}: {runs} runs, {c} codes and {s} scales differ (caught)"
+        );
+        assert!(
+            c > 1000 && s > 100,
+            "the broken kernel went unnoticed: {c} codes, {s} scales"
+        );
     }
 }
 
@@ -313,15 +403,33 @@ fn out_of_bounds_and_bad_warp_calls_are_errors() {
     let m = compile(OOB_SRC, "oob-test.cu", Mode::Cuda, None).unwrap();
     use super::Arg;
     for (n, kernel, want) in [
-        (1000usize, "read_past", "read 0 bytes past the end of buffer `x` (4000 bytes)"),
+        (
+            1000usize,
+            "read_past",
+            "read 0 bytes past the end of buffer `x` (4000 bytes)",
+        ),
         (1001, "read_past", ""),
-        (1001, "write_past", "wrote 0 bytes past the end of buffer `y` (4004 bytes)"),
-        (1000, "write_past", "wrote 0 bytes past the end of buffer `y` (4000 bytes)"),
+        (
+            1001,
+            "write_past",
+            "wrote 0 bytes past the end of buffer `y` (4004 bytes)",
+        ),
+        (
+            1000,
+            "write_past",
+            "wrote 0 bytes past the end of buffer `y` (4000 bytes)",
+        ),
         (1000, "read_before", "before the start of buffer `x`"),
     ] {
         let x = m.upload(&vec![0u8; n * 4], "x").unwrap();
         let y = m.alloc(n * 4, "y").unwrap();
-        let r = m.launch(kernel, [8, 1, 1], [256, 1, 1], 32, &[Arg::Ptr(&x), Arg::Ptr(&y), Arg::U64(n as u64)]);
+        let r = m.launch(
+            kernel,
+            [8, 1, 1],
+            [256, 1, 1],
+            32,
+            &[Arg::Ptr(&x), Arg::Ptr(&y), Arg::U64(n as u64)],
+        );
         // A read inside the < 16 bytes of rounding slack is not a fault (only writes there are found).
         if n == 1001 && kernel == "read_past" {
             assert!(r.is_ok());
@@ -332,11 +440,35 @@ fn out_of_bounds_and_bad_warp_calls_are_errors() {
         assert!(e.contains(want) && e.contains(kernel), "{kernel}: {e}");
     }
     let out = m.alloc(64 * 4, "out").unwrap();
-    let e = m.launch("shfl_inactive", [1, 1, 1], [32, 1, 1], 32, &[Arg::Ptr(&out)]).unwrap_err().to_string();
+    let e = m
+        .launch(
+            "shfl_inactive",
+            [1, 1, 1],
+            [32, 1, 1],
+            32,
+            &[Arg::Ptr(&out)],
+        )
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("reads lane 16, which is not active"), "{e}");
-    let e = m.launch("trap", [2, 1, 1], [64, 1, 1], 32, &[Arg::Ptr(&out)]).unwrap_err().to_string();
-    assert!(e.contains("__trap() called") && e.contains("thread (7,0,0)"), "{e}");
-    let e = m.launch("trap", [1, 1, 1], [64, 1, 1], 32, &[Arg::Ptr(&out), Arg::U32(1)]).unwrap_err().to_string();
+    let e = m
+        .launch("trap", [2, 1, 1], [64, 1, 1], 32, &[Arg::Ptr(&out)])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("__trap() called") && e.contains("thread (7,0,0)"),
+        "{e}"
+    );
+    let e = m
+        .launch(
+            "trap",
+            [1, 1, 1],
+            [64, 1, 1],
+            32,
+            &[Arg::Ptr(&out), Arg::U32(1)],
+        )
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("takes 1 parameters"), "{e}");
     // After all that, a correct kernel with shared memory, barriers and a shuffle still runs.
     let n = 4096;
@@ -344,14 +476,29 @@ fn out_of_bounds_and_bad_warp_calls_are_errors() {
     let x = m.upload(bytemuck::cast_slice(&xv), "x").unwrap();
     let y = m.alloc(n * 4, "y").unwrap();
     for warp in [32, 64] {
-        m.launch("fine", [4, 1, 1], [256, 1, 1], warp, &[Arg::Ptr(&x), Arg::Ptr(&y), Arg::U64(n as u64)]).unwrap();
+        m.launch(
+            "fine",
+            [4, 1, 1],
+            [256, 1, 1],
+            warp,
+            &[Arg::Ptr(&x), Arg::Ptr(&y), Arg::U64(n as u64)],
+        )
+        .unwrap();
         let yv: Vec<f32> = super::f32s(y.as_slice());
         for i in 0..n {
             let b = i / 256 * 256;
             let lane = i % 256 % 32;
             let down = if lane + 1 < 32 { xv[i + 1] } else { xv[i] };
             // A 32-bit mask at wave64 names the caller's half: __shfl_down stays within 64 lanes.
-            let down = if warp == 64 { if i % 64 + 1 < 64 { xv[i + 1] } else { xv[i] } } else { down };
+            let down = if warp == 64 {
+                if i % 64 + 1 < 64 {
+                    xv[i + 1]
+                } else {
+                    xv[i]
+                }
+            } else {
+                down
+            };
             assert_eq!(yv[i], xv[b + (i - b + 1) % 256] + down, "i={i} warp={warp}");
         }
     }
@@ -367,15 +514,22 @@ fn example_user_kernel_equals_deepgemm_ue8m0() {
     let x = tensor(DType::BF16, rows, k, 99);
     let spec = crate::quant::presets::DEEPGEMM_UE8M0;
     let cpu = crate::quant::quantize_activation(&spec, &x).unwrap();
-    let (q, s) = kernels::run_user_quant(m, "quant_ue8m0", 32, x.bytes(), DType::BF16, rows, k, 128).unwrap();
+    let (q, s) =
+        kernels::run_user_quant(m, "quant_ue8m0", 32, x.bytes(), DType::BF16, rows, k, 128)
+            .unwrap();
     assert_eq!(count_diff(&q, &cpu.q), 0);
     assert_eq!(count_diff(&f32_bits(&s), &f32_bits(&cpu.scales)), 0);
     let src = std::fs::read_to_string(&path).unwrap();
     let wrong = src.replace("((bits & 0x7fffff) != 0)", "0");
     assert_ne!(wrong, src);
     let m = compile(&wrong, "quant_ue8m0_floor.cu", Mode::Cuda, path.parent()).unwrap();
-    let (q, s) = kernels::run_user_quant(m, "quant_ue8m0", 32, x.bytes(), DType::BF16, rows, k, 128).unwrap();
-    let (dq, ds) = (count_diff(&q, &cpu.q), count_diff(&f32_bits(&s), &f32_bits(&cpu.scales)));
+    let (q, s) =
+        kernels::run_user_quant(m, "quant_ue8m0", 32, x.bytes(), DType::BF16, rows, k, 128)
+            .unwrap();
+    let (dq, ds) = (
+        count_diff(&q, &cpu.q),
+        count_diff(&f32_bits(&s), &f32_bits(&cpu.scales)),
+    );
     eprintln!("floor-instead-of-ceil PoC: {dq} codes, {ds} scales differ (caught)");
     assert!(dq > 0 && ds > 0);
 }

@@ -13,6 +13,14 @@
 //!
 //! `ISOLATE_REQUIRE_NVCC=1` (set by `.ci/run`) turns "no usable nvcc" into a build error. A kernel that nvcc
 //! (or ptxas, when it sits next to nvcc) rejects is always a build error.
+//!
+//! HIP: a kernel whose first lines say `// isolate-hip: gfx942 gfx950` is also compiled for those AMD targets
+//! (clang `-x hip --offload-arch=… -nogpuinc -nogpulib -mcode-object-version=5` against the project's own
+//! `kernels/hip_runtime.cuh`) and its code objects go into `$OUT_DIR/hip_kernels.rs` (included by
+//! `src/backend/hip/registry.rs`). The compiler is `$ISOLATE_HIP_CLANG` (a clang, or a zig to run as
+//! `zig clang`), else the pinned zig of `scripts/install-hip-compiler.sh` under `.cache/hip`. Without one,
+//! build.rs warns and embeds none; `ISOLATE_REQUIRE_HIP=1` makes that, or a kernel clang rejects, a build error
+//! (without it a rejected kernel is a warning and is left out). `ISOLATE_NO_HIP=1` skips HIP.
 
 use std::env;
 use std::fmt::Write as _;
@@ -127,6 +135,227 @@ fn main() {
     }
     writeln!(reg, "];").unwrap();
     fs::write(out.join("kernels.rs"), reg).unwrap();
+    hip::build(&root, &out, &kdir, &files);
+}
+
+/// The AMD side: code objects for gfx942 / gfx950 and `$OUT_DIR/hip_kernels.rs`.
+mod hip {
+    use std::env;
+    use std::fmt::Write as _;
+    use std::fs;
+    use std::path::{Path, PathBuf};
+    use std::process::{Command, Stdio};
+
+    /// The targets a kernel may ask for.
+    const TARGETS: [&str; 2] = ["gfx942", "gfx950"];
+
+    /// clang flags for every HIP kernel: device code only, one code object per target (no offload bundle: the
+    /// wheel has no clang-offload-bundler), v5 code objects (older runtimes reject newer ones), no ROCm headers
+    /// or device libraries (kernels/hip_runtime.cuh instead), and the arithmetic of the nvcc build: no FMA
+    /// contraction, no flush-to-zero, IEEE division.
+    const FLAGS: &[&str] = &[
+        "-x",
+        "hip",
+        "-nogpuinc",
+        "-nogpulib",
+        "-mcode-object-version=5",
+        "--cuda-device-only",
+        "--no-gpu-bundle-output",
+        "-O3",
+        "-std=c++17",
+        "-ffp-contract=off",
+        "-fno-gpu-flush-denormals-to-zero",
+        "-Wno-pass-failed",
+    ];
+
+    struct Clang {
+        /// The program and the arguments before clang's own (`zig clang`).
+        cmd: Vec<PathBuf>,
+        /// Folders put first on the child's PATH (the `lld` wrapper).
+        path_dirs: Vec<PathBuf>,
+        version: String,
+    }
+
+    impl Clang {
+        fn command(&self) -> Command {
+            let mut c = Command::new(&self.cmd[0]);
+            c.args(&self.cmd[1..]);
+            if !self.path_dirs.is_empty() {
+                let mut p = self.path_dirs.clone();
+                if let Some(old) = env::var_os("PATH") {
+                    p.extend(env::split_paths(&old));
+                }
+                c.env("PATH", env::join_paths(p).unwrap());
+            }
+            c
+        }
+    }
+
+    fn find(root: &Path) -> Option<Clang> {
+        let cands: Vec<PathBuf> = env::var_os("ISOLATE_HIP_CLANG")
+            .map(PathBuf::from)
+            .into_iter()
+            .chain([root.join(".cache/hip/ziglang/zig")])
+            .collect();
+        for c in cands {
+            if !c.is_file() {
+                continue;
+            }
+            let zig = c.file_name().is_some_and(|n| n == "zig");
+            let mut cmd = vec![c.clone()];
+            if zig {
+                cmd.push("clang".into());
+            }
+            let path_dirs = if zig {
+                // scripts/install-hip-compiler.sh's `lld` wrapper, beside the ziglang folder.
+                c.parent()
+                    .and_then(|p| p.parent())
+                    .map(|p| p.join("bin"))
+                    .into_iter()
+                    .collect()
+            } else {
+                vec![]
+            };
+            let clang = Clang {
+                cmd,
+                path_dirs,
+                version: String::new(),
+            };
+            let Ok(o) = clang.command().arg("--version").output() else {
+                continue;
+            };
+            let text = String::from_utf8_lossy(&o.stdout).to_string();
+            let Some(v) = text.lines().next().filter(|l| l.contains("clang version")) else {
+                continue;
+            };
+            let mut version = v.trim().to_string();
+            if zig {
+                if let Ok(z) = Command::new(&c).arg("version").output() {
+                    version = format!(
+                        "zig {} ({version})",
+                        String::from_utf8_lossy(&z.stdout).trim()
+                    );
+                }
+            }
+            return Some(Clang { version, ..clang });
+        }
+        None
+    }
+
+    /// The targets `src` asks for in its first lines (`// isolate-hip: gfx942 gfx950`).
+    fn targets(src: &str) -> Vec<&'static str> {
+        src.lines()
+            .take(5)
+            .filter_map(|l| l.split("isolate-hip:").nth(1))
+            .flat_map(|t| t.split_whitespace())
+            .filter_map(|t| TARGETS.iter().find(|x| **x == t).copied())
+            .collect()
+    }
+
+    pub fn build(root: &Path, out: &Path, kdir: &Path, files: &[PathBuf]) {
+        for v in ["ISOLATE_HIP_CLANG", "ISOLATE_REQUIRE_HIP", "ISOLATE_NO_HIP"] {
+            println!("cargo:rerun-if-env-changed={v}");
+        }
+        println!("cargo:rerun-if-changed=.cache/hip/ziglang/zig");
+        let require = env::var("ISOLATE_REQUIRE_HIP").is_ok_and(|v| v == "1");
+        let clang = if env::var("ISOLATE_NO_HIP").is_ok_and(|v| v == "1") {
+            None
+        } else {
+            find(root)
+        };
+        let wanted: Vec<(&PathBuf, Vec<&str>)> = files
+            .iter()
+            .map(|f| (f, targets(&fs::read_to_string(f).unwrap_or_default())))
+            .filter(|(_, t)| !t.is_empty())
+            .collect();
+        if clang.is_none() {
+            if require {
+                panic!(
+                    "ISOLATE_REQUIRE_HIP=1 but no HIP compiler was found ($ISOLATE_HIP_CLANG, .cache/hip/ziglang/zig): \
+                     run scripts/install-hip-compiler.sh"
+                );
+            }
+            if !wanted.is_empty() && env::var("ISOLATE_NO_HIP").map_or(true, |v| v != "1") {
+                println!(
+                    "cargo:warning=no HIP compiler (scripts/install-hip-compiler.sh): no gfx942/gfx950 code objects embedded"
+                );
+            }
+        }
+        let mut reg = String::new();
+        let built = clang
+            .as_ref()
+            .map_or("none at build time".to_string(), |c| c.version.clone());
+        writeln!(reg, "/// How the embedded code objects were built.").unwrap();
+        writeln!(reg, "pub const BUILT_WITH: &str = {built:?};").unwrap();
+        writeln!(
+            reg,
+            "/// Every embedded code object, by module then target."
+        )
+        .unwrap();
+        writeln!(reg, "pub static CODE_OBJECTS: &[CodeObject] = &[").unwrap();
+        if let Some(clang) = &clang {
+            let header = kdir.join("hip_runtime.cuh");
+            for (f, targets) in &wanted {
+                let name = f.file_stem().unwrap().to_str().unwrap().to_string();
+                // The targets compile in parallel (the quant module takes ~15 s each).
+                let jobs: Vec<_> = targets
+                    .iter()
+                    .map(|t| {
+                        let obj = out.join(format!("{name}.{t}.hsaco"));
+                        let _ = fs::remove_file(&obj);
+                        let mut c = clang.command();
+                        c.args(FLAGS)
+                            .arg(format!("--offload-arch={t}"))
+                            .arg("-include")
+                            .arg(&header)
+                            .arg("-I")
+                            .arg(kdir)
+                            .arg(f)
+                            .arg("-o")
+                            .arg(&obj);
+                        c.stdout(Stdio::piped()).stderr(Stdio::piped());
+                        (t, obj, c.spawn())
+                    })
+                    .collect();
+                for (t, obj, child) in jobs {
+                    let ok = match child.and_then(|c| c.wait_with_output()) {
+                        Ok(o) if o.status.success() && obj.exists() => Ok(()),
+                        Ok(o) => Err(format!(
+                            "{}{}",
+                            String::from_utf8_lossy(&o.stdout),
+                            String::from_utf8_lossy(&o.stderr)
+                        )),
+                        Err(e) => Err(e.to_string()),
+                    };
+                    if let Err(log) = ok {
+                        let first: Vec<&str> = log
+                            .lines()
+                            .filter(|l| l.contains("error"))
+                            .take(10)
+                            .collect();
+                        let msg = format!(
+                            "kernel {} does not compile for {t}:\n{}",
+                            f.display(),
+                            first.join("\n")
+                        );
+                        if require {
+                            panic!("{msg}");
+                        }
+                        println!("cargo:warning={}", msg.replace('\n', " | "));
+                        continue;
+                    }
+                    writeln!(
+                        reg,
+                        "    CodeObject {{ module: {name:?}, target: {t:?}, bytes: include_bytes!({:?}) }},",
+                        obj.display().to_string()
+                    )
+                    .unwrap();
+                }
+            }
+        }
+        writeln!(reg, "];").unwrap();
+        fs::write(out.join("hip_kernels.rs"), reg).unwrap();
+    }
 }
 
 /// The source of `f` with every `#include "name"` of a file in `kernels/` replaced by that file (once each

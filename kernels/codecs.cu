@@ -1,3 +1,4 @@
+// isolate-hip: gfx942 gfx950 (also compiled for AMD by build.rs; run on the CPU executor by src/backend/simt)
 // Element-wise codec kernels: E8M0 encode/decode (every rounding mode) and FP8 encode/decode (every format and
 // overflow policy). Twins of src/formats/{e8m0,fp8}.rs; grid-stride loops, one element per thread step.
 #include "common.cuh"

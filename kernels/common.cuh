@@ -13,6 +13,19 @@ typedef long long i64;
 
 #define ISO_DEV __device__ __forceinline__
 
+// Warp shuffles, the one API difference between the targets: CUDA takes a 32-bit lane mask; HIP (ROCm ≥ 6.2
+// wants a 64-bit mask in the *_sync forms) uses the maskless form over its wavefront (64 lanes on CDNA). The
+// kernels reduce within groups of at most 32 lanes, so the same code is right at both widths. `__HIP__` is
+// clang's HIP mode (build.rs, hiprtc); ISO_SIMT_HIP is the CPU executor's (src/backend/simt).
+#if defined(__HIP__) || defined(ISO_SIMT_HIP)
+#define ISO_HIP 1
+#define ISO_SHFL_XOR(v, o) __shfl_xor((v), (o))
+#define ISO_SHFL_XOR_ACTIVE(v, o) __shfl_xor((v), (o))
+#else
+#define ISO_SHFL_XOR(v, o) __shfl_xor_sync(0xFFFFFFFFu, (v), (o))
+#define ISO_SHFL_XOR_ACTIVE(v, o) __shfl_xor_sync(__activemask(), (v), (o))
+#endif
+
 // Format ids shared with the host (src/backend/cuda/abi.rs).
 #define ISO_E4M3FN 0
 #define ISO_E4M3FNUZ 1

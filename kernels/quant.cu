@@ -1,3 +1,4 @@
+// isolate-hip: gfx942 gfx950 (also compiled for AMD by build.rs; run on the CPU executor by src/backend/simt)
 // Quantization over every QuantSpec axis (src/quant/{scale,element,cpu}.rs): one kernel source, the preset's
 // axes as parameters. amax → eps floor → raw scale → power-of-two rounding → x/s or x·fl32(1/s) → clamp → cast.
 //
@@ -143,7 +144,7 @@ extern "C" __global__ void quant_blocks(QuantParams p) {
             m = max(m, q_abs_bits(q_load(p, i), p.nan_rule));
         }
 #pragma unroll
-        for (int o = 16; o > 0; o >>= 1) m = max(m, __shfl_xor_sync(0xFFFFFFFFu, m, o));
+        for (int o = 16; o > 0; o >>= 1) m = max(m, ISO_SHFL_XOR(m, o));
         const float amax = q_amax_from_bits(m);
         const float s = q_group_scale(p, amax);
         const float inv = 1.0f / s;
@@ -233,7 +234,7 @@ ISO_DEV void act_chunk(const QuantParams& p, long long c, uint4 v) {
 #pragma unroll
     for (int i = 0; i < 8; i++) m = max(m, q_abs_bits(x[i], p.nan_rule));
 #pragma unroll
-    for (int o = L / 2; o > 0; o >>= 1) m = max(m, __shfl_xor_sync(__activemask(), m, o));
+    for (int o = L / 2; o > 0; o >>= 1) m = max(m, ISO_SHFL_XOR_ACTIVE(m, o));
     const float s = q_group_scale(p, q_amax_from_bits(m));
     const float inv = 1.0f / s;
     u32 lo, hi;
@@ -282,7 +283,7 @@ ISO_DEV void act_fastv(const QuantParams& p) {
 #pragma unroll
         for (int i = 0; i < 8 * V; i++) m = max(m, q_abs_bits(xs[i], p.nan_rule));
 #pragma unroll
-        for (int o = L / 2; o > 0; o >>= 1) m = max(m, __shfl_xor_sync(__activemask(), m, o));
+        for (int o = L / 2; o > 0; o >>= 1) m = max(m, ISO_SHFL_XOR_ACTIVE(m, o));
         const float s = q_group_scale(p, q_amax_from_bits(m));
         const float inv = 1.0f / s;
 #pragma unroll

@@ -16,6 +16,8 @@ use crate::quant::{QuantSpec, Quantized};
 
 pub mod cpu;
 pub mod cuda;
+pub mod hip;
+pub mod simt;
 
 pub use cpu::CpuBackend;
 pub use cuda::CudaBackend;

@@ -1,0 +1,535 @@
+//! The real kernel sources run by the SIMT executor, bitwise against their Rust twins (crate::formats,
+//! crate::quant), at warp 32 and wavefront 64; and the executor's own checks (a broken shuffle, reads and
+//! writes out of bounds, a shuffle from an inactive lane) caught with an error, not a crash.
+
+use super::kernels::{self, Sweep};
+use super::{builtin, compile, Mode, Module};
+use crate::formats::{e8m0, DType, E8m0Round, Fp8Format, Overflow};
+use crate::io::Tensor;
+use crate::quant::presets::PRESETS;
+use crate::quant::{QuantSpec, Quantized};
+
+/// (mode, warp width) combinations every kernel runs at: the CUDA source at 32, the HIP source at 64 (CDNA)
+/// and at 32 (RDNA), and the CUDA source at 64 (32-bit masks name the caller's half).
+const COMBOS: [(Mode, u32); 4] = [
+    (Mode::Cuda, 32),
+    (Mode::Hip, 64),
+    (Mode::Hip, 32),
+    (Mode::Cuda, 64),
+];
+
+fn module(name: &str, mode: Mode) -> &'static Module {
+    builtin(name, mode).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Every bf16 value as f32 and its ±1, ±2-ulp f32 neighbours, the first and last 256 mantissas of every
+/// binade of both signs (FP8 and E8M0 rounding ties and boundaries are among them), and the specials.
+fn codec_values() -> Vec<f32> {
+    let mut v = Vec::new();
+    for h in 0..=u16::MAX {
+        let b = (h as u32) << 16;
+        for d in [0u32, 1, 2] {
+            v.push(f32::from_bits(b.wrapping_add(d)));
+            v.push(f32::from_bits(b.wrapping_sub(d)));
+        }
+    }
+    for s in [0u32, 1] {
+        for e in 0..256u32 {
+            let base = (s << 31) | (e << 23);
+            for m in (0..256u32).chain(0x7F_FF00..0x80_0000) {
+                v.push(f32::from_bits(base | m));
+            }
+        }
+    }
+    v.extend([
+        0.0,
+        -0.0,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::NAN,
+        448.0,
+        464.0,
+        464.00003,
+        240.0,
+        57344.0,
+        61440.0,
+    ]);
+    v
+}
+
+fn count_diff<T: PartialEq>(a: &[T], b: &[T]) -> usize {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).filter(|(x, y)| x != y).count()
+}
+
+fn f32_bits(v: &[f32]) -> Vec<u32> {
+    v.iter().map(|x| x.to_bits()).collect()
+}
+
+fn check_codecs(mode: Mode, warp: u32) {
+    let m = module("codecs", mode);
+    let xs = codec_values();
+    let codes: Vec<u8> = (0..=255).collect();
+    let mut checked = 0usize;
+    for r in E8m0Round::ALL {
+        let got = kernels::e8m0_encode(m, warp, &xs, r).unwrap();
+        let want: Vec<u8> = xs.iter().map(|&x| e8m0::encode(x, r)).collect();
+        assert_eq!(
+            count_diff(&got, &want),
+            0,
+            "e8m0_encode {r:?} {mode:?}/{warp}"
+        );
+        checked += xs.len();
+    }
+    let got = kernels::e8m0_decode(m, warp, &codes).unwrap();
+    let want: Vec<f32> = codes.iter().map(|&c| e8m0::decode(c)).collect();
+    assert_eq!(f32_bits(&got), f32_bits(&want), "e8m0_decode");
+    for f in Fp8Format::ALL {
+        for ov in [Overflow::Saturate, Overflow::Nan] {
+            let got = kernels::fp8_encode(m, warp, &xs, f, ov).unwrap();
+            let want: Vec<u8> = xs.iter().map(|&x| f.encode(x, ov)).collect();
+            assert_eq!(
+                count_diff(&got, &want),
+                0,
+                "fp8_encode {f:?} {ov:?} {mode:?}/{warp}"
+            );
+            checked += xs.len();
+        }
+        let got = kernels::fp8_decode(m, warp, &codes, f).unwrap();
+        let want: Vec<f32> = codes.iter().map(|&c| f.decode(c)).collect();
+        assert_eq!(f32_bits(&got), f32_bits(&want), "fp8_decode {f:?}");
+    }
+    // The sweep kernels over a few windows of bit patterns (the FP8 maxima and the subnormal edge).
+    for base in [
+        0x43DF_F000u32,
+        0x4367_F000,
+        0x4760_0000,
+        0x3C7F_F000,
+        0xC3E7_F000,
+        0x7F7F_F000,
+    ] {
+        let n = 8192;
+        for r in E8m0Round::ALL {
+            let got = kernels::encode_sweep(m, warp, Sweep::E8m0(r), base, n).unwrap();
+            let want: Vec<u8> = (0..n as u32)
+                .map(|i| e8m0::encode(f32::from_bits(base.wrapping_add(i)), r))
+                .collect();
+            assert_eq!(
+                count_diff(&got, &want),
+                0,
+                "e8m0_encode_sweep {r:?} {base:#x}"
+            );
+        }
+        for f in Fp8Format::ALL {
+            for ov in [Overflow::Saturate, Overflow::Nan] {
+                let got = kernels::encode_sweep(m, warp, Sweep::Fp8(f, ov), base, n).unwrap();
+                let want: Vec<u8> = (0..n as u32)
+                    .map(|i| f.encode(f32::from_bits(base.wrapping_add(i)), ov))
+                    .collect();
+                assert_eq!(
+                    count_diff(&got, &want),
+                    0,
+                    "fp8_encode_sweep {f:?} {ov:?} {base:#x}"
+                );
+            }
+        }
+    }
+    eprintln!("simt codecs {mode:?}/{warp}: {checked} encodes + 4×256 decodes, 0 mismatches");
+}
+
+#[test]
+fn codecs_cuda_warp32() {
+    check_codecs(Mode::Cuda, 32);
+}
+
+#[test]
+fn codecs_hip_wave64() {
+    check_codecs(Mode::Hip, 64);
+}
+
+const OPTS: crate::formats::convert::EncodeOptions = crate::formats::convert::EncodeOptions {
+    overflow: Overflow::Saturate,
+    e8m0: E8m0Round::Ceil,
+};
+
+/// A deterministic xorshift.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn unit(&mut self) -> f32 {
+        (self.next() >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
+    }
+}
+
+/// `rows × cols` values: rows of magnitudes 2^-30 … 2^30, with edge groups (zeros, one outlier, subnormal
+/// scale, values just above a power of two, FP8-max multiples).
+fn quant_values(rows: usize, cols: usize, seed: u64) -> Vec<f32> {
+    let mut r = Rng(seed | 1);
+    let mut v = Vec::with_capacity(rows * cols);
+    for i in 0..rows {
+        let mag = 2f32.powi((r.next() % 61) as i32 - 30);
+        for j in 0..cols {
+            let x = match (i % 7, j / 32 % 5) {
+                (0, 0) => 0.0,
+                (1, 1) if j % 32 == 3 => 3.0e38,
+                (2, _) => r.unit() * 1e-41,
+                (3, 2) => f32::from_bits(
+                    (448f32 * 2f32.powi(i as i32 % 9 - 4)).to_bits() + (j as u32 % 3),
+                ),
+                (4, _) => 448.0 * ((j % 9) as f32 - 4.0),
+                _ => r.unit() * mag,
+            };
+            v.push(x);
+        }
+    }
+    v
+}
+
+fn tensor(dtype: DType, rows: usize, cols: usize, seed: u64) -> Tensor {
+    let v = quant_values(rows, cols, seed);
+    let t = Tensor::from_f32("x", vec![rows, cols], &v).unwrap();
+    if dtype == DType::F32 {
+        return t;
+    }
+    let bytes = crate::formats::convert::encode_f32(&v, dtype, OPTS).unwrap();
+    Tensor::new("x", dtype, vec![rows, cols], bytes).unwrap()
+}
+
+/// Codes and scale bits that differ between two quantizations (scales compared as bits: NaN = NaN).
+fn quant_diff(a: &Quantized, b: &Quantized) -> (usize, usize) {
+    assert_eq!(
+        (a.rows, a.cols, a.block_rows, a.block_cols),
+        (b.rows, b.cols, b.block_rows, b.block_cols)
+    );
+    (
+        count_diff(&a.q, &b.q),
+        count_diff(&f32_bits(&a.scales), &f32_bits(&b.scales)),
+    )
+}
+
+/// The cases each preset runs: (what, dtype, rows, cols, group, weight).
+const QUANT_CASES: [(&str, DType, usize, usize, usize, bool); 7] = [
+    (
+        "act bf16 G128 (fast path)",
+        DType::BF16,
+        24,
+        1024,
+        128,
+        false,
+    ),
+    ("act bf16 G32", DType::BF16, 8, 512, 32, false),
+    ("act bf16 G64", DType::BF16, 8, 512, 64, false),
+    ("act bf16 G256", DType::BF16, 8, 1024, 256, false),
+    (
+        "act f32 G128 (quant_blocks)",
+        DType::F32,
+        9,
+        640,
+        128,
+        false,
+    ),
+    ("act f16 G128", DType::F16, 5, 384, 128, false),
+    (
+        "weight bf16 128x128, partial blocks",
+        DType::BF16,
+        200,
+        320,
+        128,
+        true,
+    ),
+];
+
+/// Every preset over every case on `module` (kernels/quant.cu or a variant), returning the total number of
+/// differing codes and scales.
+fn run_quant_presets(m: &Module, mode: Mode, warp: u32, verbose: bool) -> (usize, usize, usize) {
+    let (mut codes, mut scales, mut runs) = (0, 0, 0);
+    for (name, preset) in PRESETS.iter() {
+        if preset.is_none() {
+            continue;
+        }
+        for (ci, (what, dt, rows, cols, g, weight)) in QUANT_CASES.iter().enumerate() {
+            let mut spec: QuantSpec = *preset;
+            spec.group = *g;
+            let x = tensor(*dt, *rows, *cols, 0x9E37_79B9 + ci as u64);
+            let cpu = if *weight {
+                crate::quant::quantize_weight(&spec, &x)
+            } else {
+                crate::quant::quantize_activation(&spec, &x)
+            };
+            let sim = kernels::quantize(m, warp, &spec, &x, *weight);
+            match (cpu, sim) {
+                (Ok(c), Ok(s)) => {
+                    let (dq, ds) = quant_diff(&c, &s);
+                    if verbose && (dq, ds) != (0, 0) {
+                        eprintln!("{name} {what} {mode:?}/{warp}: {dq} codes, {ds} scales differ");
+                    }
+                    codes += dq;
+                    scales += ds;
+                }
+                (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
+                (a, b) => panic!("{name} {what}: cpu {:?} vs simt {:?}", a.err(), b.err()),
+            }
+            runs += 1;
+        }
+    }
+    (codes, scales, runs)
+}
+
+fn check_quant(mode: Mode, warp: u32) {
+    let m = module("quant", mode);
+    let (c, s, runs) = run_quant_presets(m, mode, warp, true);
+    eprintln!(
+        "simt quant {mode:?}/{warp}: {runs} preset×case runs, {c} codes and {s} scales differ"
+    );
+    assert_eq!((c, s), (0, 0));
+}
+
+#[test]
+fn quant_presets_cuda_warp32() {
+    check_quant(COMBOS[0].0, COMBOS[0].1);
+}
+
+#[test]
+fn quant_presets_hip_wave64() {
+    check_quant(COMBOS[1].0, COMBOS[1].1);
+}
+
+#[test]
+fn quant_presets_hip_warp32() {
+    check_quant(COMBOS[2].0, COMBOS[2].1);
+}
+
+#[test]
+fn quant_presets_cuda_source_at_wave64() {
+    check_quant(COMBOS[3].0, COMBOS[3].1);
+}
+
+/// Non-finite input: NaN and inf groups give the same codes, scales or rejection as the CPU.
+#[test]
+fn quant_nonfinite_matches_cpu() {
+    let m = module("quant", Mode::Hip);
+    let mut v = quant_values(4, 512, 7);
+    v[5] = f32::NAN;
+    v[512 + 130] = f32::INFINITY;
+    v[1024 + 300] = f32::NEG_INFINITY;
+    let bytes = crate::formats::convert::encode_f32(&v, DType::BF16, OPTS).unwrap();
+    let x = Tensor::new("x", DType::BF16, vec![4, 512], bytes).unwrap();
+    for (name, preset) in PRESETS.iter().filter(|p| !p.1.is_none()) {
+        for nan in ["propagate", "ignore", "reject"] {
+            let spec = QuantSpec::parse(&format!("{name},nan={nan}")).unwrap();
+            let cpu = crate::quant::quantize_activation(&spec, &x);
+            let sim = kernels::quantize(m, 64, &spec, &x, false);
+            match (cpu, sim) {
+                (Ok(c), Ok(s)) => assert_eq!(quant_diff(&c, &s), (0, 0), "{name} nan={nan}"),
+                (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string()),
+                (a, b) => panic!("{name} nan={nan}: cpu {:?} vs simt {:?}", a.err(), b.err()),
+            }
+            let _ = preset;
+        }
+    }
+}
+
+/// A deliberately broken reduction (the last xor step of every amax shuffle dropped) must be caught.
+#[test]
+fn broken_shuffle_is_caught() {
+    let src = crate::backend::cuda::registry::module_source("quant")
+        .unwrap()
+        .source;
+    let broken = src.replace(
+        "o > 0; o >>= 1) m = max(m, ISO_SHFL",
+        "o > 1; o >>= 1) m = max(m, ISO_SHFL",
+    );
+    assert_eq!(
+        broken.matches("o > 1; o >>= 1)").count(),
+        3,
+        "the three amax reductions"
+    );
+    for (mode, warp) in [(Mode::Cuda, 32), (Mode::Hip, 64)] {
+        let m = compile(&broken, "quant-broken-shuffle.cu", mode, None).unwrap();
+        let (c, s, runs) = run_quant_presets(m, mode, warp, false);
+        eprintln!(
+            "broken shuffle {mode:?}/{warp}: {runs} runs, {c} codes and {s} scales differ (caught)"
+        );
+        assert!(
+            c > 1000 && s > 100,
+            "the broken kernel went unnoticed: {c} codes, {s} scales"
+        );
+    }
+}
+
+const OOB_SRC: &str = r#"
+extern "C" __global__ void read_past(const float* x, float* y, unsigned long long n) {
+    unsigned long long i = blockIdx.x * (unsigned long long)blockDim.x + threadIdx.x;
+    if (i <= n) y[i < n ? i : 0] = x[i];  // reads x[n]
+}
+extern "C" __global__ void write_past(const float* x, float* y, unsigned long long n) {
+    unsigned long long i = blockIdx.x * (unsigned long long)blockDim.x + threadIdx.x;
+    if (i <= n) y[i] = x[i < n ? i : 0];  // writes y[n]
+}
+extern "C" __global__ void read_before(const float* x, float* y, unsigned long long n) {
+    long long i = (long long)(blockIdx.x * blockDim.x + threadIdx.x) - 500;
+    if (i < (long long)n) y[i < 0 ? 0 : i] = x[i];  // reads x[-500]
+}
+extern "C" __global__ void shfl_inactive(int* out) {
+    int v = threadIdx.x;
+    if (threadIdx.x < 16) v = __shfl_xor_sync(0xFFFFFFFFu, v, 16);
+    out[threadIdx.x] = v;
+}
+extern "C" __global__ void trap(int* out) {
+    if (threadIdx.x == 7) __trap();
+    out[threadIdx.x] = 1;
+}
+extern "C" __global__ void fine(const float* x, float* y, unsigned long long n) {
+    for (unsigned long long i = blockIdx.x * (unsigned long long)blockDim.x + threadIdx.x; i < n;
+         i += (unsigned long long)gridDim.x * blockDim.x) {
+        __shared__ float t[256];
+        t[threadIdx.x] = x[i];
+        __syncthreads();
+        y[i] = t[(threadIdx.x + 1) % blockDim.x] + __shfl_down_sync(0xFFFFFFFFu, x[i], 1);
+        __syncthreads();
+    }
+}
+"#;
+
+/// Kernels reaching outside their buffers, a shuffle reading an exited lane and `__trap()`: each an error
+/// naming the kernel and the buffer, and the harness carries on.
+#[test]
+fn out_of_bounds_and_bad_warp_calls_are_errors() {
+    let m = compile(OOB_SRC, "oob-test.cu", Mode::Cuda, None).unwrap();
+    use super::Arg;
+    for (n, kernel, want) in [
+        (
+            1000usize,
+            "read_past",
+            "read 0 bytes past the end of buffer `x` (4000 bytes)",
+        ),
+        (1001, "read_past", ""),
+        (
+            1001,
+            "write_past",
+            "wrote 0 bytes past the end of buffer `y` (4004 bytes)",
+        ),
+        (
+            1000,
+            "write_past",
+            "wrote 0 bytes past the end of buffer `y` (4000 bytes)",
+        ),
+        (1000, "read_before", "before the start of buffer `x`"),
+    ] {
+        let x = m.upload(&vec![0u8; n * 4], "x").unwrap();
+        let y = m.alloc(n * 4, "y").unwrap();
+        let r = m.launch(
+            kernel,
+            [8, 1, 1],
+            [256, 1, 1],
+            32,
+            &[Arg::Ptr(&x), Arg::Ptr(&y), Arg::U64(n as u64)],
+        );
+        // A read inside the < 16 bytes of rounding slack is not a fault (only writes there are found).
+        if n == 1001 && kernel == "read_past" {
+            assert!(r.is_ok());
+            continue;
+        }
+        let e = r.unwrap_err().to_string();
+        eprintln!("{kernel} n={n}: {e}");
+        assert!(e.contains(want) && e.contains(kernel), "{kernel}: {e}");
+    }
+    let out = m.alloc(64 * 4, "out").unwrap();
+    let e = m
+        .launch(
+            "shfl_inactive",
+            [1, 1, 1],
+            [32, 1, 1],
+            32,
+            &[Arg::Ptr(&out)],
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("reads lane 16, which is not active"), "{e}");
+    let e = m
+        .launch("trap", [2, 1, 1], [64, 1, 1], 32, &[Arg::Ptr(&out)])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("__trap() called") && e.contains("thread (7,0,0)"),
+        "{e}"
+    );
+    let e = m
+        .launch(
+            "trap",
+            [1, 1, 1],
+            [64, 1, 1],
+            32,
+            &[Arg::Ptr(&out), Arg::U32(1)],
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("takes 1 parameters"), "{e}");
+    // After all that, a correct kernel with shared memory, barriers and a shuffle still runs.
+    let n = 4096;
+    let xv: Vec<f32> = (0..n).map(|i| i as f32).collect();
+    let x = m.upload(bytemuck::cast_slice(&xv), "x").unwrap();
+    let y = m.alloc(n * 4, "y").unwrap();
+    for warp in [32, 64] {
+        m.launch(
+            "fine",
+            [4, 1, 1],
+            [256, 1, 1],
+            warp,
+            &[Arg::Ptr(&x), Arg::Ptr(&y), Arg::U64(n as u64)],
+        )
+        .unwrap();
+        let yv: Vec<f32> = super::f32s(y.as_slice());
+        for i in 0..n {
+            let b = i / 256 * 256;
+            let lane = i % 256 % 32;
+            let down = if lane + 1 < 32 { xv[i + 1] } else { xv[i] };
+            // A 32-bit mask at wave64 names the caller's half: __shfl_down stays within 64 lanes.
+            let down = if warp == 64 {
+                if i % 64 + 1 < 64 {
+                    xv[i + 1]
+                } else {
+                    xv[i]
+                }
+            } else {
+                down
+            };
+            assert_eq!(yv[i], xv[b + (i - b + 1) % 256] + down, "i={i} warp={warp}");
+        }
+    }
+}
+
+/// The bundled user PoC kernel (cuda_bf16.h / cuda_fp8.h conversions, warp shuffles) runs unchanged and is
+/// byte-equal to deepgemm-ue8m0 on finite bf16 input; a copy with floor instead of ceil is caught.
+#[test]
+fn example_user_kernel_equals_deepgemm_ue8m0() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quant_ue8m0.cu");
+    let m = super::user_file(&path).unwrap();
+    let (rows, k) = (48, 1024);
+    let x = tensor(DType::BF16, rows, k, 99);
+    let spec = crate::quant::presets::DEEPGEMM_UE8M0;
+    let cpu = crate::quant::quantize_activation(&spec, &x).unwrap();
+    let (q, s) =
+        kernels::run_user_quant(m, "quant_ue8m0", 32, x.bytes(), DType::BF16, rows, k, 128)
+            .unwrap();
+    assert_eq!(count_diff(&q, &cpu.q), 0);
+    assert_eq!(count_diff(&f32_bits(&s), &f32_bits(&cpu.scales)), 0);
+    let src = std::fs::read_to_string(&path).unwrap();
+    let wrong = src.replace("((bits & 0x7fffff) != 0)", "0");
+    assert_ne!(wrong, src);
+    let m = compile(&wrong, "quant_ue8m0_floor.cu", Mode::Cuda, path.parent()).unwrap();
+    let (q, s) =
+        kernels::run_user_quant(m, "quant_ue8m0", 32, x.bytes(), DType::BF16, rows, k, 128)
+            .unwrap();
+    let (dq, ds) = (
+        count_diff(&q, &cpu.q),
+        count_diff(&f32_bits(&s), &f32_bits(&cpu.scales)),
+    );
+    eprintln!("floor-instead-of-ceil PoC: {dq} codes, {ds} scales differ (caught)");
+    assert!(dq > 0 && ds > 0);
+}

@@ -1,5 +1,5 @@
 //! Library error type. Every user-facing failure is one of these; `main.rs` prints it as one line and maps
-//! it to the exit code of design.md ("Commands and exit codes"): bad input or usage → 2.
+//! it to the exit code of docs/contract.md §3: bad input or usage → 2.
 
 use std::path::PathBuf;
 
@@ -48,7 +48,7 @@ impl Error {
             source,
         }
     }
-    /// Exit code of design.md: 2 for anything the user can fix (bad input, usage, no GPU).
+    /// Exit code (docs/contract.md §3): 2 for anything the user can fix (bad input, usage, no GPU).
     pub fn exit_code(&self) -> i32 {
         2
     }

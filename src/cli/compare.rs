@@ -1,4 +1,4 @@
-//! `isolate compare ref-vs-target | layer-bisect | schema | slot-invariance` (docs/method.md's compare
+//! `isolate compare ref-vs-target | layer-bisect | schema | slot-invariance` (docs/method.md §3's compare
 //! suite): flags → the compare requests.
 
 use std::path::PathBuf;
@@ -45,20 +45,20 @@ pub struct CompareArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum CompareCmd {
-    /// Compare every stage of a target forward dump with a reference dump (docs/method.md phase 3).
+    /// Compare every stage of a target forward dump with a reference dump (docs/method.md §3.3).
     ///
     /// Exit 0: no stage past --cos/--rel; 1: a stage past them or a shape mismatch; 2: bad input
     /// (embed.input_ids differ, no common stage, nothing comparable, files not found).
     RefVsTarget(FwdArgs),
-    /// Find the first stage past the thresholds and classify the per-layer decay curve (docs/method.md phase 4).
+    /// Find the first stage past the thresholds and classify the per-layer decay curve (docs/method.md §3.4).
     ///
     /// Exit 0: none; 1: a bad stage was found; 2: bad input.
     LayerBisect(FwdArgs),
-    /// Parameter names, shapes, dtypes and bytes of two weight dumps (docs/method.md phase 1).
+    /// Parameter names, shapes, dtypes and bytes of two weight dumps (docs/method.md §3.1).
     ///
     /// Exit 0: same names, every parameter byte- or value-equal or ✓; 1: otherwise; 2: bad input.
     Schema(SchemaArgs),
-    /// Bitwise batch invariance: every slot of a prefill against slot 0, per layer (docs/method.md phase 8).
+    /// Bitwise batch invariance: every slot of a prefill against slot 0, per layer (docs/method.md §3.8).
     ///
     /// Exit 0: no (layer, stage) diverges; 1: one does; 2: bad input (no dumps, n_tok not divisible).
     SlotInvariance(SlotArgs),

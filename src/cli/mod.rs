@@ -38,7 +38,7 @@ pub enum Command {
     Bench(bench::BenchArgs),
     /// Check every GPU kernel against its CPU twin, bit for bit (exit 0 all equal, 1 a mismatch).
     Selftest(selftest::SelftestArgs),
-    /// The seed's dump comparisons: ref-vs-target, layer-bisect, schema, slot-invariance.
+    /// The dump-bisect comparisons (docs/method.md §3): ref-vs-target, layer-bisect, schema, slot-invariance.
     Compare(compare::CompareArgs),
     /// Is a quant function byte-equal to a reference preset? (exit 0 equal, 1 not)
     Quant(quant::QuantArgs),

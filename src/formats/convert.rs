@@ -3,8 +3,8 @@
 //!
 //! Wider-to-narrower conversions go through f32 first, as PyTorch's do (`c10::BFloat16(float)`,
 //! `Float8_e4m3fn(float)`: an f64 tensor is first rounded to f32). bf16 and f16 round to nearest even
-//! through `half` (matching `c10/util/BFloat16.h::round_to_nearest_even`, numerics-spec §6.4, except NaN
-//! payloads, which torch canonicalises: compare NaNs by class).
+//! through `half` (matching `c10/util/BFloat16.h::round_to_nearest_even`, docs/numerics.md §4.1, except NaN
+//! payloads, which torch canonicalises (§4.2): compare NaNs by class).
 
 use crate::error::{Error, Result};
 use crate::formats::dtype::DType;

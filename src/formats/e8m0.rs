@@ -1,5 +1,5 @@
 //! E8M0 (`float8_e8m0fnu`, OCP MX's scale type): decode, and encode from f32 with the rounding rules that
-//! real FP8 stacks use for power-of-two scales (numerics-spec §6.3, §4.1, §3.1, §8, §9.1, §9.10).
+//! real FP8 stacks use for power-of-two scales (docs/numerics.md §3).
 //!
 //! Every mode ignores the sign of its input, as every source does (the scale is a magnitude).
 
@@ -11,16 +11,16 @@ pub enum E8m0Round {
     /// `ceil_impl` (RoundUp): 0 → code 0, a subnormal → 1, NaN/inf → 0xFF, 2^127·(1+m) → 0xFF.
     Ceil,
     /// `exp2f(ceilf(log2f(s)))` as CUDA computes it (vLLM CUDA/Triton, DeepSeek-V3 Triton, SGLang Triton,
-    /// ATOM fused_compress; numerics-spec §8). CUDA's `log2f` returns exactly k for some s slightly above
+    /// ATOM fused_compress; docs/numerics.md §3.3). CUDA's `log2f` returns exactly k for some s slightly above
     /// 2^k, so this under-sizes such scales by one binade; the code is `bits(result) >> 23`.
     FloatCeil,
     /// PyTorch's `float → float8_e8m0fnu` cast and legacy aiter `f32_to_e8m0`: round the significand to the
-    /// nearest of {1, 2}, up iff it is ≥ 1.5 (c10/util/Float8_e8m0fnu-inl.h @16fd8573; numerics-spec §6.3).
+    /// nearest of {1, 2}, up iff it is ≥ 1.5 (c10/util/Float8_e8m0fnu-inl.h @16fd8573; docs/numerics.md §3.4).
     Nearest,
     /// The exponent field (aiter `floor_impl`, RoundDown; torchao FLOOR): 0 and subnormals → 0, NaN/inf → 0xFF.
     Floor,
     /// aiter `Even` (torchao/Quark EVEN) applied to the value itself with e4m3's 3 mantissa bits: add
-    /// `1 << (22 − 3)` to the bits, clear the mantissa, take the exponent field (numerics-spec §4.1).
+    /// `1 << (22 − 3)` to the bits, clear the mantissa, take the exponent field (docs/numerics.md §3.6).
     Even,
 }
 
@@ -52,7 +52,7 @@ impl E8m0Round {
 }
 
 /// Decodes a code: 0 → 2^-127 (the f32 subnormal 0x00400000), 0xFF → NaN, else `code << 23`. Torch's
-/// `Float8_e8m0fnu → float` and aiter `e8m0_to_f32` (numerics-spec §4.1, §6.3). Exact for every code.
+/// `Float8_e8m0fnu → float` and aiter `e8m0_to_f32` (docs/numerics.md §3.1). Exact for every code.
 pub fn decode(code: u8) -> f32 {
     match code {
         0 => f32::from_bits(0x0040_0000),
@@ -62,12 +62,12 @@ pub fn decode(code: u8) -> f32 {
 }
 
 /// DeepGEMM's decode of a packed UE8M0 byte (`unpack_ue8m0_from_int`): `code << 23`, so 0 → +0.0 and
-/// 0xFF → +inf (numerics-spec §3.1, §9.10).
+/// 0xFF → +inf (docs/numerics.md §3.1).
 pub fn decode_deepgemm(code: u8) -> f32 {
     f32::from_bits((code as u32) << 23)
 }
 
-/// DeepGEMM `ceil_to_ue8m0`'s clamp of the exponent to [1, 254]: never 2^-127, never NaN (numerics-spec §3.1).
+/// DeepGEMM `ceil_to_ue8m0`'s clamp of the exponent to [1, 254]: never 2^-127, never NaN (docs/numerics.md §3.7).
 pub fn clamp_deepgemm(code: u8) -> u8 {
     code.clamp(1, 254)
 }
@@ -109,7 +109,7 @@ pub fn even_exponent(abs_bits: u32, mbits: u32) -> u32 {
     ((abs_bits.wrapping_add(1 << (22 - mbits)) & 0xFF80_0000) >> 23) & 0xFF
 }
 
-/// `exp2f(ceilf(log2f(s)))` for `s ≥ 0` with CUDA's `log2f` (the float path of numerics-spec §8).
+/// `exp2f(ceilf(log2f(s)))` for `s ≥ 0` with CUDA's `log2f` (the float path, docs/numerics.md §3.3).
 ///
 /// `exp2f` of an integer and `ceilf` are exact, so only `log2f` can differ from the exact ceil. Measured
 /// exhaustively over every positive finite f32 on an H100 (fixtures/gen/probe_cuda_log2f.py), it differs in

@@ -1,6 +1,6 @@
 //! The three 8-bit floating-point element formats, encoded and decoded bit for bit as PyTorch does.
 //!
-//! Sources (numerics-spec §6.1, §6.2, §7): `c10/util/Float8_e4m3fn.h` @1725fe86,
+//! Sources (docs/numerics.md §2): `c10/util/Float8_e4m3fn.h` @1725fe86,
 //! `c10/util/Float8_e4m3fnuz.h` @0697b0b4, `c10/util/Float8_e5m2.h`. Encoding is round-to-nearest-even;
 //! what happens past the largest finite value is the [`Overflow`] policy.
 
@@ -24,7 +24,7 @@ pub enum Overflow {
     /// e4m3fn). ±inf also saturates to ±max (the hardware `satfinite` rule); NaN stays NaN.
     Saturate,
     /// PyTorch ≤ 2.11 eager casts: e4m3fn maps |x| > 464 (after rounding) to NaN, e4m3fnuz maps |x| ≥ 248
-    /// to NaN, e5m2 maps |x| ≥ 61440 to ±inf (numerics-spec §6.1–§6.2).
+    /// to NaN, e5m2 maps |x| ≥ 61440 to ±inf (docs/numerics.md §2.4).
     Nan,
 }
 
@@ -64,7 +64,7 @@ impl Fp8Format {
         Self::ALL.into_iter().find(|f| f.name() == s)
     }
 
-    /// Largest finite value (OCP OFP8 table; numerics-spec §7).
+    /// Largest finite value (OCP OFP8 table; docs/numerics.md §2.1).
     pub fn max_finite(self) -> f32 {
         match self {
             Fp8Format::E4m3fn => 448.0,
@@ -148,7 +148,7 @@ impl Fp8Format {
     /// Encodes `x` with round-to-nearest-even and the given overflow policy.
     ///
     /// `Overflow::Nan` reproduces torch's `fp8e4m3fn_from_fp32_value`, `fp8e4m3fnuz_from_fp32_value` and
-    /// `fp8e5m2_from_fp32_value` bit for bit (numerics-spec §6.1–§6.2): the magic-number add for values
+    /// `fp8e5m2_from_fp32_value` bit for bit (docs/numerics.md §2.3, §2.4): the magic-number add for values
     /// below the smallest normal (the f32 add itself does the RNE), an integer RNE on the kept mantissa
     /// bits otherwise, −0 kept except in fnuz.
     pub fn encode(self, x: f32, overflow: Overflow) -> u8 {

@@ -1,4 +1,4 @@
-//! aiter's weight byte layout: `aiter/ops/shuffle.py::shuffle_weight(x, layout=(16, 16))` (numerics-spec §4.3)
+//! aiter's weight byte layout: `aiter/ops/shuffle.py::shuffle_weight(x, layout=(16, 16))` (docs/numerics.md §7.4)
 //! and its inverse, as pure permutations of element bytes.
 //!
 //! With IN = 16, BK = 32 and Kp = 16 / element size, aiter does

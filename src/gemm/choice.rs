@@ -1,5 +1,5 @@
 //! What `--target-gemm` / `--ref-gemm` name: a CPU emulation ([`GemmSpec`]: `blockwise`, `fast-accum,…`) or a
-//! GEMM that only runs on the GPU (design.md "GEMM presets": `tc`, `tc-fast-accum`, `cublaslt`, and a user
+//! GEMM that only runs on the GPU (docs/numerics.md §8.5: `tc`, `tc-fast-accum`, `cublaslt`, and a user
 //! kernel `kernel:FILE.cu[:ENTRY]`). GPU-only GEMMs take one axis, `out=bf16|f32` (default bf16, as the
 //! presets); their f32 results go through the same bf16 rounding as the emulations ([`GemmOutput::from_f32`]),
 //! except a user kernel, which writes bf16 itself when asked (its own epilogue is part of what it tests).

@@ -1,6 +1,6 @@
 //! The CPU emulation of a [`GemmSpec`]: C[M,N] = A[M,K] · B[N,K]ᵀ, bit for bit per the definitions below.
 //!
-//! Definitions (design.md "GEMM presets"; σ = fl32(sa · sb) of the interval's two scales; every
+//! Definitions (docs/numerics.md §8.2; σ = fl32(sa · sb) of the interval's two scales; every
 //! accumulator starts at +0):
 //! - An interval is `promote` K elements inside one scale block of each operand. Its partial p is formed
 //!   from the code values (decode(q), no scale) by `acc`:

@@ -1,6 +1,6 @@
 //! Dumped tensors → GEMM operands: an FP8 activation `xq` with its 1×G scales `xs` (any layout `isolate quant`
 //! reads), an FP8 weight `w` with its
-//! block scales `ws` (design.md "Tensor roles"). Every shape and dtype is checked, and a mismatch names the
+//! block scales `ws` (docs/contract.md §1). Every shape and dtype is checked, and a mismatch names the
 //! tensor, what it is, and what was expected.
 
 use crate::error::{Error, Result};

@@ -1,6 +1,6 @@
 //! GEMM emulation: GemmSpec axes, presets and the CPU implementation.
 //!
-//! C[M,N] = A[M,K] · B[N,K]ᵀ with A's 1×G and B's 128×128 scales (design.md "GEMM presets"); the exact
+//! C[M,N] = A[M,K] · B[N,K]ᵀ with A's 1×G and B's 128×128 scales (docs/numerics.md §8.1); the exact
 //! definition of every axis is in [`cpu`].
 
 pub mod choice;

@@ -159,7 +159,7 @@ impl Operand {
     }
 
     /// The same operand dequantized to bf16 and made plain: x = bf16(fl32(decode(q) · s)), as DeepSeek-V3
-    /// `weight_dequant` stores `x.to(f32) * s` in the bf16 default dtype (numerics-spec §2.1). Plain values
+    /// `weight_dequant` stores `x.to(f32) * s` in the bf16 default dtype (docs/numerics.md §8.2). Plain values
     /// are rounded to bf16 (nearest-even).
     pub fn dequant_bf16(&self) -> Operand {
         let bf = |x: f32| half::bf16::from_f32(x).to_f32();
@@ -242,7 +242,7 @@ impl Default for Bounds {
 }
 
 impl Bounds {
-    /// Bounds of every finite code of an FP8 format (numerics-spec §7): e4m3fn values are multiples of
+    /// Bounds of every finite code of an FP8 format (docs/numerics.md §2.1): e4m3fn values are multiples of
     /// 2^-9 below 2^9 (max 448), e4m3fnuz of 2^-10 below 2^8 (240), e5m2 of 2^-16 below 2^16 (57344).
     pub fn of_format(f: Fp8Format) -> Bounds {
         match f {
@@ -283,7 +283,7 @@ impl Bounds {
     /// multiple of 2^(lsb_a + lsb_b); every partial sum is then a multiple of that power too, and below
     /// len · 2^(top_a+1) · 2^(top_b+1) ≤ 2^(top_a + top_b + 2 + ⌈log2 len⌉) in magnitude. A multiple of 2^L
     /// below 2^(L+53) is an integer times 2^L with at most 53 bits: representable, so no addition rounds.
-    /// For e4m3fn × e4m3fn and len = 128 the span is 8 + 8 + 2 + 7 + 18 = 43 bits (design.md's "< 2^43"),
+    /// For e4m3fn × e4m3fn and len = 128 the span is 8 + 8 + 2 + 7 + 18 = 43 bits (docs/numerics.md §8.3),
     /// so any K block of fp8 × fp8 products sums exactly in f64 whatever the order; with e5m2 it is not
     /// (15 + 8 + 2 + 7 + 25 = 57) and the emulation checks each block.
     #[inline]

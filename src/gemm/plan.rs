@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::gemm::operand::Operand;
 use crate::gemm::spec::{Acc, GemmSpec, Promote};
 
-/// K steps of the truncated accumulator (one m64nNk32 FP8 WGMMA consumes 32 K; numerics-spec §3.4).
+/// K steps of the truncated accumulator (one m64nNk32 FP8 WGMMA consumes 32 K; docs/numerics.md §8.2, §8.4).
 pub const TRUNC_STEP: usize = 32;
 
 /// Interval used with `promote=none` when neither operand has scales (σ = 1 everywhere, so the interval

@@ -1,7 +1,7 @@
-//! `GemmSpec`: the axes of a blockwise-scaled FP8 GEMM emulation and the named presets (design.md
-//! "GEMM presets"). A spec string is `preset[,axis=value]...`, e.g. `blockwise,split_k=2,out=f32`.
+//! `GemmSpec`: the axes of a blockwise-scaled FP8 GEMM emulation and the named presets (docs/numerics.md
+//! §8.2, §8.4). A spec string is `preset[,axis=value]...`, e.g. `blockwise,split_k=2,out=f32`.
 //!
-//! C[M,N] = A[M,K] · B[N,K]ᵀ; A has 1×G scales, B 128×128 scales (numerics-spec §2.1, §2.2, §3.4).
+//! C[M,N] = A[M,K] · B[N,K]ᵀ; A has 1×G scales, B 128×128 scales (docs/numerics.md §8.1).
 
 use std::fmt;
 
@@ -69,7 +69,7 @@ pub struct GemmSpec {
     pub out: OutType,
 }
 
-/// The named presets of design.md.
+/// The named presets (docs/numerics.md §8.4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Preset {
     Blockwise,
@@ -172,17 +172,17 @@ impl Preset {
         match self {
             // DeepGEMM `sm90_fp8_gemm_1d2d.cuh`: 4 WGMMAs (BLOCK_K = 128) into a fresh accumulator, then
             // `final_accum += (scale_a·scale_b) * accum` on CUDA cores (an FFMA); BF16-only output
-            // (numerics-spec §3.4). DeepSeek-V3.2 `inference/kernel.py::fp8_gemm`: Scale_C = sa·sb rounded first,
-            // fresh C_local per 128-K block, `C_accum += C_local * Scale_C` (§2.2).
+            // (docs/numerics.md §8.4). DeepSeek-V3.2 `inference/kernel.py::fp8_gemm`: Scale_C = sa·sb rounded first,
+            // fresh C_local per 128-K block, `C_accum += C_local * Scale_C`.
             Preset::Blockwise => base,
             // DeepSeek-V3 `inference/kernel.py::fp8_gemm_kernel` (Triton): `acc += tl.dot(a, b) * a_s * b_s`,
-            // evaluated left to right, `c = acc.to(bf16)` (numerics-spec §2.1).
+            // evaluated left to right, `c = acc.to(bf16)` (docs/numerics.md §8.4).
             Preset::BlockwiseV3 => GemmSpec {
                 scale_order: ScaleOrder::Left,
                 ..base
             },
             // torch `_scaled_mm(use_fast_accum=True)` keeps the whole sum in the tensor-core accumulator
-            // ("fp22", pytorch#147971; numerics-spec §6.5, §9.11); DeepSeek-V3 report §3.3.2: "around 14 bits".
+            // ("fp22", pytorch#147971; docs/numerics.md §8.4, §8.6); DeepSeek-V3 report §3.3.2: "around 14 bits".
             // An approximate model only.
             Preset::FastAccum => GemmSpec {
                 promote: Promote::None,
@@ -190,7 +190,7 @@ impl Preset {
                 ..base
             },
             // DeepSeek-V3 `model.py::linear` with `gemm_impl = "bf16"`: `weight_dequant` (`x.to(f32) * s`, stored
-            // bf16), then a bf16 `F.linear` (numerics-spec §2.1, §9.12); modelled as sequential f32 FMAs.
+            // bf16), then a bf16 `F.linear` (docs/numerics.md §8.4); modelled as sequential f32 FMAs.
             Preset::DequantBf16 => GemmSpec {
                 promote: Promote::None,
                 acc: Acc::F32Seq,

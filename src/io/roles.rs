@@ -1,4 +1,4 @@
-//! Tensor roles (design.md "Tensor roles"): commands find tensors by role; the default tensor name is the
+//! Tensor roles (docs/contract.md §1): commands find tensors by role; the default tensor name is the
 //! role's name and `--name ROLE=TENSOR` maps a role to a dumped stage name.
 
 use std::collections::BTreeMap;

@@ -2,7 +2,7 @@
 
 use crate::io::Tensor;
 
-/// `byte_equal_pct(a, b)` of ATOM compare.py (numerics-spec §1.4): 0.0 when the shapes or dtypes differ,
+/// `byte_equal_pct(a, b)` of ATOM compare.py (docs/numerics.md §9.6): 0.0 when the shapes or dtypes differ,
 /// else the fraction (in [0, 1], despite the name) of **bytes** that are equal, both tensors viewed as u8.
 /// It differs from the per-element `byte_equal` of [`crate::metrics::compare`] whenever an element differs
 /// in some of its bytes only (a bf16 pair differing in the low byte counts ½ here, 0 there).

@@ -1,7 +1,7 @@
 //! The comparison of a candidate `a` against a reference `b`: cos, rel, max_abs (+ where), calc_diff, ulp
 //! distribution, byte and value equality, in one parallel pass.
 //!
-//! Definitions (design.md; numerics-spec §1.2, §3.2, §9.15):
+//! Definitions (docs/numerics.md §9.1–§9.7):
 //! - `cos` = Σab / (√Σa² · √Σb²), NaN when either norm is 0, never clamped (ATOM `cos_max`).
 //! - `rel` = max|a−b| / max(max|b|, 1e-12) (b is the reference; ATOM `cos_max`).
 //! - `calc_diff` = 1 − 2Σab / Σ(a²+b²), 0 when the denominator is 0 (DeepGEMM `calc_diff`).
@@ -52,7 +52,7 @@ pub struct Comparison {
 }
 
 impl Comparison {
-    /// The seed's severity flag.
+    /// The severity flag (docs/numerics.md §9.8).
     pub fn severity(&self) -> Severity {
         flag_for(self.cos, self.rel)
     }

@@ -1,4 +1,4 @@
-//! Drift: how far a tensor has moved from its reference, as 1 − cos (docs/numerics.md §7, metrics). The one
+//! Drift: how far a tensor has moved from its reference, as 1 − cos (docs/numerics.md §9.9). The one
 //! definition every experiment uses; callers decide only how a NaN ranks.
 
 use crate::metrics::Comparison;

@@ -1,5 +1,5 @@
-//! The seed's severity flag, following its code rather than its table (ATOM compare.py `flag_for`,
-//! numerics-spec §1.3): strict comparisons, rel only matters for ✓, `COS_BUG` never read.
+//! The severity flag, following ATOM's code rather than the method's table (ATOM compare.py `flag_for`;
+//! docs/numerics.md §9.8, docs/method.md §6): strict comparisons, rel only matters for ✓, `COS_BUG` never read.
 
 /// ATOM `COS_BIT_EQUAL`.
 pub const COS_BIT_EQUAL: f64 = 0.9999;
@@ -24,7 +24,7 @@ pub enum Severity {
 }
 
 impl Severity {
-    /// The seed's symbol.
+    /// The flag's symbol, as ATOM prints it.
     pub fn symbol(self) -> &'static str {
         match self {
             Severity::Ok => "✓",

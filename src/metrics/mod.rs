@@ -1,4 +1,4 @@
-//! Metrics between a candidate `a` and a reference `b` (design.md "Numbers we never get wrong"): computed in
+//! Metrics between a candidate `a` and a reference `b` (docs/numerics.md §9): computed in
 //! f64 with compensated sums, in parallel over chunks, one pass over the bytes, never clamped.
 
 pub mod bytes;

@@ -1,4 +1,5 @@
-//! The axes of a quant spec (design.md "Quant presets"): names, and the values each accepts.
+//! The axes of a quant spec (docs/numerics.md §5; spec strings: docs/contract.md §2): names, and the values
+//! each accepts.
 
 use crate::spec_syntax::SpecAxis;
 

@@ -12,7 +12,7 @@ use crate::quant::scale::{amax, group_scale};
 use crate::quant::spec::{NanRule, QuantSpec};
 use crate::quant::Quantized;
 
-/// Weight block edge (design.md: weights use 128×128 blocks).
+/// Weight block edge (weights use 128×128 blocks: docs/numerics.md §5.9).
 pub const WEIGHT_BLOCK: usize = 128;
 
 /// Rows handled by one parallel task.

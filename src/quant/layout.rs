@@ -1,7 +1,7 @@
 //! Dumped quantizer outputs: the FP8 payload `xq` and its scales `xs`, in the layouts frameworks write.
 //!
 //! Scales are f32 values or E8M0 codes (`F8_E8M0` or `u8`), logically `[M, ceil(K/G)]`, stored as
-//! (numerics-spec §3.3, §5, §9.8):
+//! (docs/numerics.md §7.1):
 //! - `row`: row-major `[M, ng]` (DeepSeek refs, vLLM default, aiter, any `.contiguous()` tensor);
 //! - `col`: column-major storage `[ng, M]`, element (m, g) at g·M + m (vLLM/SGLang `column_major_scales`);
 //! - `tma`: DeepGEMM's MN-major TMA-aligned storage `[ng, align(M, 4)]`, element (m, g) at g·align(M,4) + m

@@ -1,26 +1,26 @@
-//! The quant presets of design.md, each bit-exact to the implementation it is named after.
+//! The quant presets (docs/numerics.md §6), each bit-exact to the implementation it is named after.
 //!
-//! Sources (numerics-spec.md, commits listed there):
+//! Sources (sections of docs/numerics.md; §1 lists the commits read):
 //! - `deepseek-v32`, `deepseek-v32-ue8m0`: DeepSeek-V3.2-Exp `inference/kernel.py::act_quant_kernel` (TileLang,
-//!   `TL_DISABLE_FAST_MATH`), numerics-spec §2.2: `amax = max(absmax, 1e-4)`, `s = amax · fp8_max_inv` (the
+//!   `TL_DISABLE_FAST_MATH`), §6.1: `amax = max(absmax, 1e-4)`, `s = amax · fp8_max_inv` (the
 //!   Python f64 1/448 used as the f32 constant 0x3B124925) or `fast_pow2(fast_log2_ceil(amax · fp8_max_inv))`,
 //!   `y = clamp(x / s, ±448)` (IEEE division), cast to e4m3. K must be a multiple of 128 (asserted).
-//!   DeepSeek V4's `act_quant` has the same arithmetic (§2.3).
-//! - `deepgemm`, `deepgemm-ue8m0`: DeepGEMM `deep_gemm/utils/math.py::per_token_cast_to_fp8` on CUDA (§3.1):
+//!   DeepSeek V4's `act_quant` has the same arithmetic (§6.1).
+//! - `deepgemm`, `deepgemm-ue8m0`: DeepGEMM `deep_gemm/utils/math.py::per_token_cast_to_fp8` on CUDA (§6.2):
 //!   K zero-padded to the group, `amax = x.abs().float().amax().clamp(1e-4)`, `sf = amax / 448.0`
-//!   (= amax · fl32(1/448) on CUDA, note P1), `sf = ceil_to_ue8m0(sf)` (exponent ceil, code clamped to
+//!   (= amax · fl32(1/448) on CUDA, §11.1), `sf = ceil_to_ue8m0(sf)` (exponent ceil, code clamped to
 //!   [1, 254]), `q = (x · (1.0 / sf)).to(float8_e4m3fn)`: no clamp, torch's non-saturating cast.
 //! - `vllm`, `vllm-ue8m0`: vLLM `csrc/quantization/.../per_token_group_quant.cu` (the shared-memory kernel,
-//!   §5.1): `absmax = fmaxf(eps, max|x|)` with eps = 1e-10, `y_s = absmax / max` (IEEE), for ue8m0
+//!   §6.3): `absmax = fmaxf(eps, max|x|)` with eps = 1e-10, `y_s = absmax / max` (IEEE), for ue8m0
 //!   `y_s = exp2f(ceilf(log2f(fmaxf(|y_s|, 1e-10f))))`, `q = fminf(fmaxf(x / y_s, −max), max)`, then the
 //!   cast. Newer vLLM (2026) sends bf16/f16 input with G = 128 through a register kernel whose ue8m0 scale is
 //!   the bit-exact ceil: that is `vllm-ue8m0,pow2=ceil`. vLLM's Triton fallback divides with Triton's `/`
-//!   (div.full.f32, ≤ 2 ulp, not IEEE: numerics-spec note T1), which no CPU preset reproduces bit for bit;
+//!   (div.full.f32, ≤ 2 ulp, not IEEE: §5.10), which no CPU preset reproduces bit for bit;
 //!   neither does the DeepSeek-V3 Triton `act_quant` for the same reason.
-//! - `torch-e8m0`: ATOM `atom/model_ops/quant_v4.py::act_quant_inplace` (§4.4): `amax.clamp(min=1e-4)`,
+//! - `torch-e8m0`: ATOM `atom/model_ops/quant_v4.py::act_quant_inplace` (§6.4): `amax.clamp(min=1e-4)`,
 //!   `scale = amax · (1/448)`, `scale = e8m0_to_f32(f32_to_e8m0(scale))` (legacy aiter = torch's e8m0 cast:
 //!   nearest, ≥ 1.5 rounds up), `(x / scale).clamp(±448).to(float8_e4m3fn)`.
-//! - `aiter`, `aiter-fnuz`: aiter HIP `dynamic_per_group_scaled_quant_kernel` (§4.2): `absMax` starts at
+//! - `aiter`, `aiter-fnuz`: aiter HIP `dynamic_per_group_scaled_quant_kernel` (§6.5): `absMax` starts at
 //!   1e-10f, `scale = absMax · (float)(1./DTYPE_MAX)`, `q = x · (1.0f / scale)` (assumed correctly rounded:
 //!   no fast math), clamp to ±max (v_med3), hardware RNE cast; e4m3fnuz with max 240 on MI300.
 //!
@@ -50,16 +50,16 @@ const fn base() -> QuantSpec {
     }
 }
 
-/// DeepSeek-V3.2-Exp TileLang `act_quant`, `scale_fmt=None` (numerics-spec §2.2).
+/// DeepSeek-V3.2-Exp TileLang `act_quant`, `scale_fmt=None` (docs/numerics.md §6.1).
 pub const DEEPSEEK_V32: QuantSpec = base();
 
-/// DeepSeek-V3.2-Exp TileLang `act_quant`, `scale_fmt="ue8m0"`: bit-exact ceil, no code clamp (§2.2).
+/// DeepSeek-V3.2-Exp TileLang `act_quant`, `scale_fmt="ue8m0"`: bit-exact ceil, no code clamp (docs/numerics.md §6.1).
 pub const DEEPSEEK_V32_UE8M0: QuantSpec = QuantSpec {
     pow2: Pow2::Ceil,
     ..base()
 };
 
-/// DeepGEMM `per_token_cast_to_fp8(use_ue8m0=False)` on CUDA (§3.1).
+/// DeepGEMM `per_token_cast_to_fp8(use_ue8m0=False)` on CUDA (docs/numerics.md §6.2).
 pub const DEEPGEMM: QuantSpec = QuantSpec {
     q: QRule::Mul,
     clamp: false,
@@ -69,14 +69,15 @@ pub const DEEPGEMM: QuantSpec = QuantSpec {
     ..base()
 };
 
-/// DeepGEMM `per_token_cast_to_fp8(use_ue8m0=True)` on CUDA: `ceil_to_ue8m0` codes clamped to [1, 254] (§3.1).
+/// DeepGEMM `per_token_cast_to_fp8(use_ue8m0=True)` on CUDA: `ceil_to_ue8m0` codes clamped to [1, 254]
+/// (docs/numerics.md §6.2).
 pub const DEEPGEMM_UE8M0: QuantSpec = QuantSpec {
     pow2: Pow2::Ceil,
     code_clamp: true,
     ..DEEPGEMM
 };
 
-/// vLLM CUDA `per_token_group_quant_8bit` (fp32 scales, §5.1).
+/// vLLM CUDA `per_token_group_quant_8bit` (fp32 scales, docs/numerics.md §6.3).
 pub const VLLM: QuantSpec = QuantSpec {
     eps: 1e-10f64 as f32,
     scale: ScaleRule::Div,
@@ -84,14 +85,14 @@ pub const VLLM: QuantSpec = QuantSpec {
     ..base()
 };
 
-/// vLLM CUDA `per_token_group_quant_8bit` with `SCALE_UE8M0` (float path, §5.1).
+/// vLLM CUDA `per_token_group_quant_8bit` with `SCALE_UE8M0` (float path, docs/numerics.md §6.3).
 pub const VLLM_UE8M0: QuantSpec = QuantSpec {
     eps_on: EpsOn::Both,
     pow2: Pow2::FloatCeil,
     ..VLLM
 };
 
-/// ATOM `act_quant_inplace(scale_fmt="ue8m0")` (legacy aiter / torch e8m0 rounding, §4.4).
+/// ATOM `act_quant_inplace(scale_fmt="ue8m0")` (legacy aiter / torch e8m0 rounding, docs/numerics.md §6.4).
 pub const TORCH_E8M0: QuantSpec = QuantSpec {
     pow2: Pow2::Nearest,
     overflow: Overflow::Nan,
@@ -99,14 +100,14 @@ pub const TORCH_E8M0: QuantSpec = QuantSpec {
     ..base()
 };
 
-/// aiter HIP dynamic per-group quant, e4m3fn (MI350 and others, §4.2).
+/// aiter HIP dynamic per-group quant, e4m3fn (MI350 and others, docs/numerics.md §6.5).
 pub const AITER: QuantSpec = QuantSpec {
     eps: 1e-10f64 as f32,
     q: QRule::Mul,
     ..base()
 };
 
-/// aiter HIP dynamic per-group quant on MI300 (gfx942): e4m3fnuz, max 240 (§4.2).
+/// aiter HIP dynamic per-group quant on MI300 (gfx942): e4m3fnuz, max 240 (docs/numerics.md §6.5).
 pub const AITER_FNUZ: QuantSpec = QuantSpec {
     fp8: Fp8Format::E4m3fnuz,
     ..AITER
@@ -118,7 +119,7 @@ pub const NONE: QuantSpec = QuantSpec {
     ..base()
 };
 
-/// Every preset, in design.md's order (ties in canonical printing go to the earlier one).
+/// Every preset, in the order of docs/numerics.md §6 (ties in canonical printing go to the earlier one).
 pub static PRESETS: [(&str, QuantSpec); 10] = [
     ("deepseek-v32", DEEPSEEK_V32),
     ("deepseek-v32-ue8m0", DEEPSEEK_V32_UE8M0),
@@ -146,7 +147,7 @@ pub fn names() -> Vec<&'static str> {
 mod tests {
     use super::*;
 
-    /// The table of design.md, axis by axis.
+    /// The table of docs/numerics.md §6, axis by axis.
     #[test]
     fn presets_match_design_table() {
         use Pow2::*;

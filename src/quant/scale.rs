@@ -1,5 +1,5 @@
 //! The scale of one group: amax → eps floor → raw scale → power-of-two rounding. Pure scalar functions, one
-//! rule each, as the sources of numerics-spec §2–§5 compute them (cited per function).
+//! rule each, as the sources of docs/numerics.md §5–§6 compute them (cited per function).
 
 use crate::formats::e8m0::{self, E8m0Round};
 use crate::quant::spec::{EpsOn, NanRule, Pow2, QuantSpec, ScaleRule};
@@ -49,7 +49,7 @@ pub fn inv_max(max: f32) -> f32 {
 }
 
 /// The raw scale amax/max: IEEE division (vLLM CUDA) or multiplication by fl32(1/max) (TileLang, aiter HIP,
-/// torch on CUDA with a Python-float divisor: numerics-spec note P1).
+/// torch on CUDA with a Python-float divisor: docs/numerics.md §5.4, §11.1).
 pub fn raw_scale(amax: f32, max: f32, rule: ScaleRule) -> f32 {
     match rule {
         ScaleRule::Div => amax / max,
@@ -74,7 +74,7 @@ pub fn pow2_ceil(s: f32, clamp: bool) -> f32 {
     }
 }
 
-/// `exp2f(ceilf(log2f(s)))` with CUDA's log2f (vLLM CUDA; numerics-spec §8, measured table in
+/// `exp2f(ceilf(log2f(s)))` with CUDA's log2f (vLLM CUDA; docs/numerics.md §3.3, measured table in
 /// `formats::e8m0`). With `clamp` the result's exponent code is then clamped to [1, 254].
 pub fn pow2_float_ceil(s: f32, clamp: bool) -> f32 {
     let v = e8m0::float_ceil_pow2(s);
@@ -93,7 +93,7 @@ pub fn pow2_nearest(s: f32, clamp: bool) -> f32 {
     e8m0::decode(if clamp { e8m0::clamp_deepgemm(c) } else { c })
 }
 
-/// aiter RoundDown (`floor_impl(amax / 2^target_max_pow2)`, numerics-spec §4.1): the exponent field of
+/// aiter RoundDown (`floor_impl(amax / 2^target_max_pow2)`, docs/numerics.md §5.5): the exponent field of
 /// amax·2^-t (the f32 product rounds only into the subnormal range, as the division does), decoded with
 /// `e8m0_to_f32` (0 → 2^-127, 0xFF → NaN).
 pub fn pow2_floor(amax: f32, target_max_pow2: i32, clamp: bool) -> f32 {
@@ -102,7 +102,7 @@ pub fn pow2_floor(amax: f32, target_max_pow2: i32, clamp: bool) -> f32 {
     e8m0::decode(if clamp { e8m0::clamp_deepgemm(c) } else { c })
 }
 
-/// aiter Even (numerics-spec §4.1): amax rounded to `mbits` mantissa bits by
+/// aiter Even (docs/numerics.md §3.6, §5.5): amax rounded to `mbits` mantissa bits by
 /// `(bits + (1 << (22 − mbits))) & 0xFF800000`, then `floor_impl(· / 2^t)` = max(exponent − t, 0); inf (or a
 /// carry into the inf exponent) → 0xFF. A NaN amax is the canonical NaN 0x7FFFFFFF that CUDA/HIP arithmetic
 /// (torch's amax and clamp) produces; the integer add wraps it to −0, so the code is 0 (2^-127), as the
@@ -183,12 +183,12 @@ mod tests {
         for m in [448.0f32, 240.0, 224.0, 57344.0, 6.0] {
             assert_eq!(inv_max(m), (1.0f64 / m as f64) as f32, "{m}");
         }
-        // 448·fl32(1/448) = 1 + 4.47e-8 rounds to 1: amax = 448·2^k gives exactly 2^k (numerics-spec §8).
+        // 448·fl32(1/448) = 1 + 4.47e-8 rounds to 1: amax = 448·2^k gives exactly 2^k (docs/numerics.md §10.1).
         for k in -20..20 {
             assert_eq!(raw_scale(448.0 * p2(k), 448.0, ScaleRule::Mul), p2(k));
             assert_eq!(raw_scale(448.0 * p2(k), 448.0, ScaleRule::Div), p2(k));
         }
-        // Div and Mul differ on some amax (numerics-spec §8: 1562 of 2816 bf16 amax values).
+        // Div and Mul differ on some amax (docs/numerics.md §10.2: 1562 of 2816 bf16 amax values).
         let differ = (0..128u32)
             .map(|m| f32::from_bits(0x3F80_0000 + (m << 16))) // the bf16 values in [1, 2)
             .filter(|a| {

@@ -1,4 +1,4 @@
-//! `QuantSpec`: the axes of a quantizer (design.md "Quant presets") and the spec strings
+//! `QuantSpec`: the axes of a quantizer (docs/numerics.md §5) and the spec strings
 //! `preset[,axis=value]...` that name them.
 //!
 //! A spec is a preset ([`crate::quant::presets`]) plus overrides. Its [`Display`](std::fmt::Display) form is
@@ -14,7 +14,7 @@ pub use crate::quant::axis::Axis;
 use crate::quant::presets::{self, PRESETS};
 use crate::spec_syntax::tokenize;
 
-/// Where the eps floor applies (numerics-spec §9.4).
+/// Where the eps floor applies (docs/numerics.md §5.3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum EpsOn {
     /// amax = max(amax, eps) before the scale is formed (DeepSeek, DeepGEMM, vLLM, aiter HIP).
@@ -26,17 +26,17 @@ pub enum EpsOn {
     Both,
 }
 
-/// How the raw scale amax/max is formed (numerics-spec §9.3).
+/// How the raw scale amax/max is formed (docs/numerics.md §5.4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ScaleRule {
     /// IEEE `amax / max`.
     Div,
     /// `amax · fl32(1/max)` (0x3B124925 for 448, 0x3B888889 for 240): TileLang constants, aiter HIP, and
-    /// every torch `cuda_tensor / 448.0` (numerics-spec note P1, §10).
+    /// every torch `cuda_tensor / 448.0` (docs/numerics.md §5.4, §11.1).
     Mul,
 }
 
-/// Power-of-two rounding of the scale (numerics-spec §9.1).
+/// Power-of-two rounding of the scale (docs/numerics.md §5.5).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Pow2 {
     /// The scale stays an arbitrary f32.
@@ -50,14 +50,14 @@ pub enum Pow2 {
     /// `f32_to_e8m0` + `e8m0_to_f32`, ATOM `act_quant_inplace`).
     Nearest,
     /// aiter RoundDown / torchao FLOOR: from **amax**, not s: code = exponent field of amax / 2^emax_elem,
-    /// emax_elem = floor(log2(format max)) = 8 (e4m3fn), 7 (e4m3fnuz), 15 (e5m2) (numerics-spec §4.1).
+    /// emax_elem = floor(log2(format max)) = 8 (e4m3fn), 7 (e4m3fnuz), 15 (e5m2) (docs/numerics.md §5.5).
     Floor,
     /// aiter Even (torchao/Quark EVEN): amax rounded to the format's mantissa bits
     /// (`(bits + (1 << (22 − mbits))) & 0xFF800000`), then as `Floor`.
     Even,
 }
 
-/// How an element is divided by its scale (numerics-spec §9.2).
+/// How an element is divided by its scale (docs/numerics.md §5.7).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum QRule {
     /// IEEE `x / s`.
@@ -77,7 +77,7 @@ pub enum NanRule {
     Reject,
 }
 
-/// A quantizer: every axis of design.md "Quant presets". Build one with [`QuantSpec::parse`] or from
+/// A quantizer: every axis of docs/numerics.md §5. Build one with [`QuantSpec::parse`] or from
 /// [`presets::preset`]; change axes through the public fields.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct QuantSpec {

@@ -3,7 +3,7 @@
 
 use crate::report::table::Table;
 
-/// Colour class of a table row (the seed's flags).
+/// Colour class of a table row (the severity flags, docs/numerics.md §9.8).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Tone {
     Ok,

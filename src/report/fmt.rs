@@ -45,7 +45,7 @@ pub fn fpct_of(a: usize, n: usize) -> String {
 }
 
 /// A value of a tensor (min, max, mean): 6 decimals below 100, else scientific (ATOM's `print_compare_table`,
-/// docs/numerics.md §7).
+/// docs/numerics.md §9.10).
 pub fn fnum(v: f64) -> String {
     if v.is_nan() {
         "NaN".into()

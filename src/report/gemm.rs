@@ -1,5 +1,5 @@
 //! The report of `isolate gemm`: the document (table, verdict, plots) and the JSON of docs/contract.md
-//! (`verdict`, `paths.{A,B,C1,C2}.{quant, gemm, vs_ref, vs_target}`, `shares`, `sanity`).
+//! §6.2 (`verdict`, `paths.{A,B,C1,C2}.{quant, gemm, vs_ref, vs_target}`, `shares`, `sanity`).
 
 use serde_json::{json, Value};
 

@@ -1,4 +1,4 @@
-//! The report of `isolate quant`: the document and the `--json` object (docs/contract.md: `byte_equal`,
+//! The report of `isolate quant`: the document and the `--json` object (docs/contract.md §6.4: `byte_equal`,
 //! `q_match`, `s_match`, `mismatches`).
 
 use serde_json::{json, Value};

@@ -164,7 +164,7 @@ impl QuantBuffers {
 }
 
 /// Which kernel runs `spec` on these buffers: `quant_act_w64_L+flat` (L = G/32 lanes per group, one thread per
-/// 64-byte chunk: kernels/NOTES.md v6) or `quant_blocks`; and L (0 for quant_blocks).
+/// 64-byte chunk: v6, docs/kernels.md §3.8) or `quant_blocks`; and L (0 for quant_blocks).
 pub fn kernel_for(b: &QuantBuffers) -> (&'static str, usize) {
     let fast = b.br == 1
         && b.dtype == DType::BF16

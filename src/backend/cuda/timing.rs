@@ -73,8 +73,9 @@ pub fn time(
     Ok(Timing { ms })
 }
 
-/// [`time`] with the stream synchronized after every repetition (the method of kernels/NOTES.md v1–v4): each
-/// figure then also holds the host's launch work done after the start event (the device idles meanwhile).
+/// [`time`] with the stream synchronized after every repetition (the method of quant v1–v4,
+/// docs/kernels.md §3.5): each figure then also holds the host's launch work done after the start event
+/// (the device idles meanwhile).
 pub fn time_synced(
     be: &CudaBackend,
     warmup: usize,

@@ -28,7 +28,7 @@ pub struct QuantBench {
 pub struct QuantBenchReport {
     pub rows: Vec<BenchRow>,
     pub copy_gbs: f64,
-    /// The copy timed with a synchronization after every repetition (the method of NOTES.md v1–v4).
+    /// The copy timed with a synchronization after every repetition (the method of quant v1–v4, docs/kernels.md §3.5).
     pub copy_synced_gbs: f64,
     /// Whether every output equalled the CPU's bytes.
     pub all_equal: bool,
@@ -74,7 +74,7 @@ pub fn run(be: &CudaBackend, o: &QuantBench) -> Result<QuantBenchReport> {
     let ng = m * k.div_ceil(g);
     let mut variants: Vec<(bool, &'static str)> = vec![(false, ""), (true, "")];
     if g == 128 {
-        // kernels/NOTES.md: v4 (16 bytes per thread) and its forms, v5 (32 bytes, one wave and flat), the v6
+        // docs/kernels.md §3.4–§3.8: v4 (16 bytes per thread) and its forms, v5 (32 bytes, one wave and flat), the v6
         // kernel with a one-wave grid, 128 bytes per thread; the default timed with a synchronization after every
         // repetition.
         variants.extend(

@@ -1,6 +1,6 @@
 //! Finding and loading forward dumps: ATOM's `{dir}/atom_rank{R}_fwd.pt` + `{dir}/ref_rank{R}_fwd.pt` pair
-//! (numerics-spec §1.5; any format `io::load` reads works), the `embed.input_ids` check that comes before
-//! anything else, and the seed's leading-dimension squeeze.
+//! (docs/method.md §4; any format `io::load` reads works), the `embed.input_ids` check that comes before
+//! anything else (docs/contract.md §3), and the leading-dimension squeeze of docs/method.md §4.
 
 use std::path::{Path, PathBuf};
 
@@ -199,8 +199,8 @@ pub fn check_input_ids(target: &Dump, reference: &Dump) -> Result<InputIds> {
     )))
 }
 
-/// The seed's squeeze: a single leading dimension is dropped from whichever side has the higher rank, when it
-/// is of size 1 (`squeeze(0)`).
+/// The squeeze of docs/method.md §4: a single leading dimension is dropped from whichever side has the higher
+/// rank, when it is of size 1 (`squeeze(0)`).
 pub fn squeeze_pair(a: &Tensor, b: &Tensor) -> (Tensor, Tensor) {
     let squeeze = |t: &Tensor| {
         t.reshaped(t.shape[1..].to_vec())

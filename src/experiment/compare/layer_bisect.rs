@@ -1,4 +1,4 @@
-//! `compare layer-bisect` (seed Phase 4): over a ref-vs-target comparison, the first stage whose cos drops
+//! `compare layer-bisect` (docs/method.md §3.4): over a ref-vs-target comparison, the first stage whose cos drops
 //! below `--cos` or whose rel exceeds `--rel` (ATOM's `--threshold` is parsed and never read; here the
 //! thresholds decide), the per-layer decay curve, and a one-line classification of its shape:
 //!

@@ -1,4 +1,4 @@
-//! ATOM's per-layer dump files (dump.py, numerics-spec §1.5-1.6): `layer{LL}_{Cls}_rank{R}[_call{NNN}].pt`,
+//! ATOM's per-layer dump files (dump.py, docs/method.md §5.1): `layer{LL}_{Cls}_rank{R}[_call{NNN}].pt`,
 //! walked and grouped by (layer, stage) with each call's token count, and `pick_prefill_call`.
 
 use std::collections::BTreeMap;

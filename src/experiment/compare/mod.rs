@@ -1,4 +1,4 @@
-//! The compare suite (docs/method.md phases 1–5 and 8; ATOM's compare.py, docs/numerics.md §7):
+//! The compare suite (docs/method.md §3.1–§3.5 and §3.8; ATOM's compare.py, docs/numerics.md §9):
 //! `ref-vs-target`, `layer-bisect`, `schema` and `slot-invariance`, each a typed request turned into a result.
 //! Presentation lives in `report::compare`.
 
@@ -14,8 +14,9 @@ pub mod schema;
 pub mod slots;
 pub mod stages;
 
-/// Drift thresholds: a stage is bad when `cos < cos` or `rel > rel` (or cos/rel is NaN). The seed's Phase 4
-/// rule; defaults 0.999 and 0.1 (ATOM's `--threshold` default, which its code never read).
+/// Drift thresholds: a stage is bad when `cos < cos` or `rel > rel` (or cos/rel is NaN). Phase 4's rule
+/// (docs/method.md §3.4, docs/numerics.md §9.9); defaults 0.999 and 0.1 (ATOM's `--threshold` default, which its
+/// code never read).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct StageThresholds {
     pub cos: f64,

@@ -1,7 +1,7 @@
 //! `compare ref-vs-target`: one row per stage common to a target and a reference forward dump, in natural
-//! order, with the metrics of `metrics::compare` (ATOM `cmd_ref_vs_target`, numerics-spec §1.5: target = a,
-//! reference = b, so rel is normalised by the reference). Unlike ATOM, a shape mismatch is reported on its
-//! stage and never truncated, and stages present on one side only are listed.
+//! order, with the metrics of `metrics::compare` (ATOM `cmd_ref_vs_target`, docs/method.md §3.3: target = a,
+//! reference = b, so rel is normalised by the reference, docs/numerics.md §9.2). Unlike ATOM, a shape mismatch
+//! is reported on its stage and never truncated, and stages present on one side only are listed.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -34,7 +34,7 @@ pub enum Outcome {
 pub struct StageRow {
     pub stage: String,
     pub section: Section,
-    /// Shapes after the seed's squeeze.
+    /// Shapes after the squeeze (docs/method.md §4).
     pub target_shape: Vec<usize>,
     pub ref_shape: Vec<usize>,
     pub target_dtype: DType,
@@ -50,7 +50,7 @@ impl StageRow {
             _ => None,
         }
     }
-    /// The seed's flag, or "shape"/"n/a" when nothing was compared.
+    /// The severity flag, or "shape"/"n/a" when nothing was compared.
     pub fn flag(&self) -> &'static str {
         match &self.outcome {
             Outcome::Compared { cmp, .. } => cmp.severity().symbol(),
@@ -58,7 +58,7 @@ impl StageRow {
             Outcome::NotComparable(_) => "n/a",
         }
     }
-    /// The seed's severity, when compared.
+    /// The severity, when compared.
     pub fn severity(&self) -> Option<Severity> {
         self.comparison().map(|c| c.severity())
     }

@@ -1,4 +1,4 @@
-//! `compare schema` (seed Phase 1; ATOM `schema_diff`, numerics-spec §1.4): names only in A, only in B and
+//! `compare schema` (docs/method.md §3.1, §5.3; ATOM `schema_diff`): names only in A, only in B and
 //! common after prefix normalisation, then every common parameter compared: shape, dtype, bytes, values.
 //!
 //! Each side is one or more files. A name found in several files of one side is a tensor-parallel shard set:
@@ -205,7 +205,7 @@ pub enum Status {
     BytesEqual,
     /// Equal as numbers (dtypes differ, or −0/+0).
     ValuesEqual,
-    /// Compared: the seed's flag of the values.
+    /// Compared: the severity flag of the values (docs/numerics.md §9.8).
     Flag(Severity),
     /// Shapes differ (values still compared when the element counts agree).
     ShapeMismatch,
@@ -214,7 +214,7 @@ pub enum Status {
 }
 
 impl Status {
-    /// Whether the parameter passes the seed's Phase-1 check (byte-equal, value-equal, or ✓).
+    /// Whether the parameter passes the Phase 1 check of docs/method.md §3.1 (byte-equal, value-equal, or ✓).
     pub fn ok(&self) -> bool {
         matches!(
             self,

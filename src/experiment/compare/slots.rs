@@ -1,4 +1,4 @@
-//! `compare slot-invariance` (seed Phase 8; ATOM `cmd_slot_invariance`, numerics-spec §1.4–1.5): the same
+//! `compare slot-invariance` (docs/method.md §3.8, §5.1; ATOM `cmd_slot_invariance`): the same
 //! prompt in every batch slot must give bitwise-identical outputs. Reads ATOM's per-layer dump files
 //! `layer{LL}_{Cls}_rank{R}[_call{NNN}].pt`, picks the real prefill call, splits its `hidden` into slots and
 //! compares every slot with slot 0.

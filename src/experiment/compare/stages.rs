@@ -4,7 +4,7 @@
 //! Within a layer (and within the embed and final sections) stages keep one of two orders:
 //! - **file**: the order of the names in the dump (a `.pt` dict keeps the order in which the forward pass
 //!   wrote it, so this is the order the stages ran in; names only in a second dump follow the first's);
-//! - **canonical**: a fixed order for the seed's stage names (`hidden_in, attn_norm_in, attn_norm_out,
+//! - **canonical**: a fixed order for the stage names of docs/method.md §4 (`hidden_in, attn_norm_in, attn_norm_out,
 //!   attn.*, attn_out, ffn_norm_in, ffn_norm_out, ffn_in, ffn.*/moe.*/mlp.*, ffn_act, ffn_out, <others>,
 //!   hidden_out`; embed: `input_ids, embed_out, <others>`; final: `final_h, <others>, final_logits`),
 //!   ties broken by natural name order. Used where a file format does not keep insertion order
@@ -148,7 +148,7 @@ fn trim_zeros(d: &[u8]) -> &[u8] {
 pub enum Order {
     /// First occurrence in the dump.
     File,
-    /// The fixed order of the seed's stage names.
+    /// The fixed order of the stage names (docs/method.md §4).
     Canonical,
 }
 

@@ -1,4 +1,4 @@
-//! The attribution rule of `isolate gemm` (design.md "Commands and exit codes"): from the four path outputs
+//! The attribution rule of `isolate gemm` (docs/contract.md §5): from the four path outputs
 //! A, B, C1, C2 (and the optional dumps), the shares of the drift, the verdict, the severity and the sanity
 //! checks. See `gemm_isolate` for the paths and the choice of the drift's reference.
 
@@ -124,7 +124,7 @@ pub struct Attribution {
     pub verdict: Verdict,
     pub quant_share: f64,
     pub gemm_share: f64,
-    /// The seed's flag of A against the reference.
+    /// The severity flag (docs/numerics.md §9.8) of A against the reference.
     pub severity: Severity,
     /// What `vs_ref` compares with: "ref_out" or "B".
     pub reference: &'static str,

@@ -1,5 +1,5 @@
 //! `isolate gemm fingerprint`: which GEMM emulation reproduces a dumped output? Runs every variant of a
-//! grid over the axes of design.md (promote interval, acc, scale order, split-K, dequant) on the dumped
+//! grid over the axes of docs/numerics.md §8.2 (promote interval, acc, scale order, split-K, dequant) on the dumped
 //! quantized operands, compares each with the dump (`metrics::compare`) and ranks them by the fraction of
 //! bit-equal elements, then by the fraction within 1 ulp, then by the largest ulp distance. On a GPU backend the
 //! GPU-only GEMMs (`tc`, `tc-fast-accum`, `cublaslt`: the real kernels) are ranked with them ([`gpu_variants`]).

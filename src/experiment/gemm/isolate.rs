@@ -1,4 +1,4 @@
-//! `isolate gemm`: quantizer × GEMM cross-attribution (design.md "Commands and exit codes", the seed's Phase 6).
+//! `isolate gemm`: quantizer × GEMM cross-attribution (docs/contract.md §5; docs/method.md §3.6).
 //!
 //! Four paths over one dumped activation and one weight:
 //! A = target quant + target GEMM, B = reference quant + reference GEMM,
@@ -8,13 +8,13 @@
 //! each differ from B in exactly one factor, so measuring against B isolates the factors even when B itself
 //! does not reproduce `ref_out` (e.g. `ref_out` is an unquantized f32 layer whose weight-quantization error
 //! every path shares; measured against it, that common drift would make every share ≈ 1). With
-//! `shares_vs_ref_out` the drift is 1 − cos(path, ref_out) as design.md words it. Attribution:
+//! `shares_vs_ref_out` the drift is 1 − cos(path, ref_out) as docs/contract.md §5.3 words it. Attribution:
 //! - `none` when A and B are bitwise equal (or 1 − cos(A, B) ≤ 1e-12 and max_abs(A, B) = 0);
 //! - else shares quant = drift(C2)/drift(A), gemm = drift(C1)/drift(A);
 //!   `quant` when quant ≥ 0.8 and gemm < 0.2, `gemm` symmetrically, `both` when each ≥ 0.2, else
 //!   `inconclusive` (an interaction, or drift(A) = 0 / NaN so that shares are undefined).
 //!
-//! Significance is a separate answer: `severity` is the seed's flag of A against R.
+//! Significance is a separate answer: `severity` is the flag (docs/numerics.md §9.8) of A against R.
 //! Sanity: does A reproduce `target_out` and B `ref_out`? If A does not, the chosen target emulation is not
 //! the target's kernel and the verdict is provisional.
 

@@ -1,5 +1,5 @@
 //! Where two GEMM outputs differ, for the HTML report's plots: the distribution of per-element ulp distances
-//! (in the output's own format, docs/numerics.md §7) and a map of output tiles with the fraction of elements that
+//! (in the output's own format, docs/numerics.md §9.5) and a map of output tiles with the fraction of elements that
 //! differ in each, so that a structured error (one column block, every 32nd element) shows at a glance.
 
 use crate::formats::DType;

@@ -2,7 +2,7 @@
 //!
 //! - [`isolate`]: replays a dumped activation through A = target quant + target GEMM, B = reference quant +
 //!   reference GEMM, C1 = reference quant + target GEMM, C2 = target quant + reference GEMM and attributes the
-//!   drift ([`isolate::run_with`], [`attribution`]), docs/method.md §6;
+//!   drift ([`isolate::run_with`], [`attribution`]): docs/method.md §3.6, docs/contract.md §5;
 //! - [`fingerprint`]: ranks GEMM emulations by how well they reproduce a dumped `target_out`.
 
 use std::path::PathBuf;

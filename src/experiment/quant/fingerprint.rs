@@ -366,7 +366,7 @@ fn reason(axis: Axis, values: &[String]) -> String {
         Axis::Pow2 => "no group's scale falls where these power-of-two roundings disagree".into(),
         Axis::Scale => {
             "amax/max and amax·fl32(1/max) round to the same scale on every group (always so once the scale \
-             is rounded to a power of two, numerics-spec §8)"
+             is rounded to a power of two, docs/numerics.md §10.2)"
                 .into()
         }
         Axis::Q => {

@@ -16,7 +16,7 @@ use crate::experiment::selftest::Check;
 use crate::formats::Fp8Format;
 use crate::quant::Quantized;
 
-/// The block-exact definition (design.md "GEMM presets", `acc=block-exact`), directly: for each promotion
+/// The block-exact definition (docs/numerics.md §8.2, §8.3, `acc=block-exact`), directly: for each promotion
 /// interval p = fl32(Σ decode(a)·decode(b)) — the f64 sum is exact for e4m3 operands — then
 /// fused c = fma(p, fl32(sa·sb), c) or left c = fl32(fl32(fl32(p·sa)·sb) + c); splits added in f32 in
 /// order; bf16 output rounded to nearest-even.

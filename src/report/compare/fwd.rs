@@ -84,7 +84,7 @@ pub fn stage_table(r: &RefVsTarget) -> DocTable {
             ],
         };
         let tone = match row.breach(&r.thresholds) {
-            Some(_) if flag == "✓" || flag == "?" => Tone::Bad, // past --cos/--rel although the seed's flag is milder
+            Some(_) if flag == "✓" || flag == "?" => Tone::Bad, // past --cos/--rel although the severity flag is milder
             _ => Tone::of_flag(flag),
         };
         t.row(tone, cells);

@@ -1,6 +1,6 @@
 //! GEMM emulation speed: M=16, N=1536, K=7168 (a DeepSeek-shaped decode step) through each preset, and the
 //! four paths of `isolate gemm` (target: FP8 activation + blockwise; reference: bf16 activation +
-//! dequant-bf16). Goal (the first version's goal): the four paths in < 2 s on the 2-core build machine.
+//! dequant-bf16). Goal (docs/kernels.md §2.3): the four paths in < 2 s on the 2-core build machine.
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use isolate::experiment::gemm::isolate::{run, Activation, IsolateInputs, VerdictThresholds};

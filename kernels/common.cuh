@@ -189,7 +189,7 @@ ISO_DEV u32 iso_even_exponent(u32 abs_bits, u32 mbits) {
     return (((abs_bits + (1u << (22 - mbits))) & 0xFF800000u) >> 23) & 0xFFu;
 }
 
-// exp2f(ceilf(log2f(s))) with this device's log2f (vLLM, DeepSeek-V3 Triton, ...; numerics-spec §8).
+// exp2f(ceilf(log2f(s))) with this device's log2f (vLLM, DeepSeek-V3 Triton, ...; docs/numerics.md §3.3).
 ISO_DEV float iso_float_ceil_pow2(float s) { return exp2f(ceilf(log2f(s))); }
 
 // e8m0::encode of |x| with a rounding mode.

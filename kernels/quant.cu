@@ -266,7 +266,7 @@ ISO_DEV void act_fast(const QuantParams& p) {
 // 1×G groups of bf16 rows, K % G = 0: each thread takes V adjacent 16-byte chunks (8·V values) of one group,
 // G = 8·V·L with L lanes per group reducing the amax with log2(L) shuffles; codes leave as 16-byte stores.
 // Grid-stride over (16·V)-byte chunks. Fewer shuffles, scale computations and stores per byte than v4: the
-// v5 measurements (kernels/NOTES.md) showed the quantizer was bound by its instruction count, not by memory.
+// v5 measurements (docs/kernels.md §3.6) showed the quantizer was bound by its instruction count, not by memory.
 template <int L, int V>
 ISO_DEV void act_fastv(const QuantParams& p) {
     const long long nc = p.rows * p.cols / (8 * V);

@@ -1,4 +1,5 @@
-//! Every bad input of issue 3 for `isolate quant` and `isolate fingerprint`: one line on stderr, exit 2.
+//! Bad inputs to `isolate quant` and `isolate fingerprint` (spec strings, roles, files, dtypes, shapes, scale
+//! layouts, FP8 formats): each is one line on stderr and exit 2 (docs/contract.md §3, §4).
 
 use std::path::Path;
 

@@ -17,7 +17,7 @@ fn cublaslt_replays_the_demo_target_out() {
     assert_eq!(j["paths"]["A"]["gemm"], "cublaslt");
     assert_eq!(j["sanity"]["b_reproduces_ref"], true, "{j}");
     assert!(a["cos"].as_f64().unwrap() > 0.999_999, "{j}");
-    // Measured on the H100 the demo was made on (kernels/NOTES.md): bit for bit, so the verdict `gemm` is
+    // Measured on the H100 the demo was made on (docs/kernels.md §8): bit for bit, so the verdict `gemm` is
     // not provisional. Other cards may pick another cuBLASLt algorithm; there the figures are only printed.
     if _b.info.name.contains("H100") {
         assert_eq!(j["sanity"]["a_reproduces_target"], true, "{j}");

@@ -91,7 +91,7 @@ pt_golden! {
     pt_saved_from_cuda => "cuda.pt",
 }
 
-/// The ATOM forward dump reads as its documented fields (numerics-spec §1.6), not just as "what torch wrote".
+/// The ATOM forward dump reads as its documented fields (docs/method.md §5.1), not just as "what torch wrote".
 #[test]
 fn atom_dump_fields() {
     let f = io::load(&fixture("io/layer00_Block_rank0.pt")).unwrap();

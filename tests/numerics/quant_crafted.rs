@@ -1,5 +1,5 @@
 //! Crafted groups whose codes and scales are worked out by hand from each source's formulas
-//! (numerics-spec §2–§5, §8), run through the public API. The GPU golden test checks the same kind of rows
+//! (docs/numerics.md §5, §6, §10), run through the public API. The GPU golden test checks the same kind of rows
 //! against PyTorch itself.
 
 use isolate::formats::{DType, Fp8Format, Overflow};

@@ -55,6 +55,72 @@ fn strip_comments(src: &str) -> String {
     }
 }
 
+/// The lines of `src` that survive its own `#ifdef NAME` / `#ifndef NAME` / `#if [!]defined(NAME)` / `#else` /
+/// `#endif` conditionals, given the names it `#define`s (and `#undef`s) above them. Any other `#if` expression is
+/// taken as true. Enough to list the entry points of a source that compiles some of them conditionally (the
+/// bench-only quantizer variants); not a C preprocessor.
+fn active_lines(src: &str) -> String {
+    let mut defined: Vec<String> = Vec::new();
+    // One entry per open conditional: (this branch is active, an earlier branch was taken).
+    let mut stack: Vec<(bool, bool)> = Vec::new();
+    let mut out = String::with_capacity(src.len());
+    let name = |rest: &str| {
+        rest.trim()
+            .trim_start_matches('(')
+            .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .next()
+            .unwrap_or("")
+            .to_string()
+    };
+    for line in src.lines() {
+        let t = line.trim_start();
+        let live = stack.iter().all(|&(on, _)| on);
+        let directive = t.strip_prefix('#').map(str::trim_start);
+        let cond = |d: &str, defined: &[String]| -> Option<bool> {
+            if let Some(r) = d.strip_prefix("ifdef") {
+                return Some(defined.contains(&name(r)));
+            }
+            if let Some(r) = d.strip_prefix("ifndef") {
+                return Some(!defined.contains(&name(r)));
+            }
+            let r = d.strip_prefix("if")?.trim_start();
+            if let Some(r) = r.strip_prefix("!defined") {
+                return Some(!defined.contains(&name(r)));
+            }
+            if let Some(r) = r.strip_prefix("defined") {
+                return Some(defined.contains(&name(r)));
+            }
+            Some(true)
+        };
+        match directive {
+            Some(d) if d.starts_with("if") => {
+                let c = cond(d, &defined).unwrap_or(true);
+                stack.push((c, c));
+            }
+            Some(d) if d.starts_with("else") || d.starts_with("elif") => {
+                if let Some(top) = stack.last_mut() {
+                    top.0 = !top.1;
+                    top.1 = true;
+                }
+            }
+            Some(d) if d.starts_with("endif") => {
+                stack.pop();
+            }
+            Some(d) if live && d.starts_with("define") => defined.push(name(&d["define".len()..])),
+            Some(d) if live && d.starts_with("undef") => {
+                let n = name(&d["undef".len()..]);
+                defined.retain(|x| *x != n);
+            }
+            _ if live => {
+                out.push_str(line);
+                out.push('\n');
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
 /// Attributes that may stand between `__global__` and the kernel's name, with a parenthesized argument.
 const ATTRIBUTES: [&str; 4] = [
     "__launch_bounds__",
@@ -66,7 +132,7 @@ const ATTRIBUTES: [&str; 4] = [
 /// The `__global__` functions of a source, by name (comments ignored; `__launch_bounds__(…)` and similar
 /// attributes skipped).
 pub fn global_functions(src: &str) -> Vec<String> {
-    let src = strip_comments(src);
+    let src = active_lines(&strip_comments(src));
     let mut out = Vec::new();
     let mut rest = src.as_str();
     while let Some(i) = rest.find("__global__") {
@@ -315,5 +381,18 @@ extern "C" __global__ void plain(int n2);
             ["quant_ue8m0"]
         );
         assert!(global_functions("__global__ void f").is_empty());
+        let cond = "#define V\n#ifndef V\n__global__ void prod(int);\n#else\n__global__ void bench(int);\n#endif\n\
+                    #ifdef NOPE\n__global__ void off(int);\n#endif\n__global__ void always(int);";
+        assert_eq!(global_functions(cond), ["bench", "always"]);
+        assert_eq!(
+            global_functions(include_str!("../../../kernels/quant.cu")),
+            [
+                "quant_blocks",
+                "quant_act_w64_1",
+                "quant_act_w64_2",
+                "quant_act_w64_4",
+                "quant_act_w64_8"
+            ]
+        );
     }
 }

@@ -8,6 +8,7 @@ pub mod cpu;
 pub mod exact;
 pub mod kernels;
 pub mod load;
+pub mod mma;
 pub mod operand;
 pub mod output;
 pub mod plan;

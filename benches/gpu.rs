@@ -7,8 +7,8 @@ use isolate::backend::cuda::gemm::{blockwise_into, BlockwiseArgs, DevOperand};
 use isolate::backend::cuda::tc::{tc_into, TcKind};
 use isolate::backend::cuda::CudaBackend;
 use isolate::backend::Backend;
-use isolate::testdata::{codec_inputs, random_quantized, Codes, Rng, Scales};
 use isolate::formats::{Fp8Format, Overflow};
+use isolate::testdata::{codec_inputs, random_quantized, Codes, Rng, Scales};
 
 fn gpu_benches(c: &mut Criterion) {
     let be = match CudaBackend::new() {
@@ -24,8 +24,24 @@ fn gpu_benches(c: &mut Criterion) {
         b.iter(|| be.fp8_encode(&x, Fp8Format::E4m3fn, Overflow::Nan).unwrap())
     });
     let (m, n, k) = (1024, 1024, 1024);
-    let a = random_quantized(&mut rng, m, k, (1, 128), Fp8Format::E4m3fn, Codes::Normal, Scales::Pow2);
-    let w = random_quantized(&mut rng, n, k, (128, 128), Fp8Format::E4m3fn, Codes::Normal, Scales::Pow2);
+    let a = random_quantized(
+        &mut rng,
+        m,
+        k,
+        (1, 128),
+        Fp8Format::E4m3fn,
+        Codes::Normal,
+        Scales::Pow2,
+    );
+    let w = random_quantized(
+        &mut rng,
+        n,
+        k,
+        (128, 128),
+        Fp8Format::E4m3fn,
+        Codes::Normal,
+        Scales::Pow2,
+    );
     let (da, dw) = (
         DevOperand::upload(&be, &a).unwrap(),
         DevOperand::upload(&be, &w).unwrap(),

@@ -5,6 +5,8 @@
 //! renders it as a terminal table, JSON, Markdown or HTML. `cli` turns flags into requests.
 //! `kernel_ref`, `spec_syntax` and `testdata` are leaves every layer may use.
 
+#[cfg(test)]
+mod architecture;
 pub mod backend;
 pub mod cli;
 pub mod error;

@@ -33,7 +33,12 @@ fn value_error_line(e: &clap::Error) -> String {
 fn main() {
     let cli = match isolate::cli::Cli::try_parse() {
         Ok(cli) => cli,
-        Err(e) if matches!(e.kind(), ErrorKind::ValueValidation | ErrorKind::InvalidValue) => {
+        Err(e)
+            if matches!(
+                e.kind(),
+                ErrorKind::ValueValidation | ErrorKind::InvalidValue
+            ) =>
+        {
             eprintln!("isolate: {}", value_error_line(&e));
             std::process::exit(2);
         }

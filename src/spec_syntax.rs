@@ -91,7 +91,10 @@ mod tests {
         assert_eq!(t.preset, "p");
         assert_eq!(t.overrides, vec![(Ax::SplitK, "2"), (Ax::Out, "f32")]);
         let e = tokenize::<Ax>("GEMM", "p,out").unwrap_err();
-        assert!(e.contains("'out' is not axis=value; axes: split_k, out"), "{e}");
+        assert!(
+            e.contains("'out' is not axis=value; axes: split_k, out"),
+            "{e}"
+        );
         let e = tokenize::<Ax>("GEMM", "p,foo=1").unwrap_err();
         assert!(e.contains("unknown axis 'foo'"), "{e}");
         let e = tokenize::<Ax>("GEMM", "p,out=f32,out=bf16").unwrap_err();

@@ -226,5 +226,13 @@ pub fn quantized(
     scales: Scales,
     seed: u64,
 ) -> Quantized {
-    random_quantized(&mut Rng::new(seed), rows, cols, block, fmt, Codes::Uniform, scales)
+    random_quantized(
+        &mut Rng::new(seed),
+        rows,
+        cols,
+        block,
+        fmt,
+        Codes::Uniform,
+        scales,
+    )
 }

@@ -17,3 +17,9 @@ mod io_golden;
 mod quant_crafted;
 #[path = "numerics/quant_golden.rs"]
 mod quant_golden;
+#[path = "numerics/tc_device.rs"]
+mod tc_device;
+#[path = "numerics/tc_published.rs"]
+mod tc_published;
+#[path = "numerics/tc_scaled_mm.rs"]
+mod tc_scaled_mm;

@@ -92,7 +92,10 @@ mod tests {
     #[test]
     fn closed_sets_list_their_values() {
         assert_eq!(
-            T::try_parse_from(["t", "--backend", "cpu"]).unwrap().b.backend,
+            T::try_parse_from(["t", "--backend", "cpu"])
+                .unwrap()
+                .b
+                .backend,
             BackendKind::Cpu
         );
         let e = T::try_parse_from(["t", "--backend", "gpu"])

@@ -60,23 +60,27 @@ struct Trailing {
 
 /// Splits `values` at the first token that starts with `--` (an option: no number is spelled that way) and
 /// folds the options after it into `opts` (a flag given twice: the later one wins).
-fn split_trailing(mut values: Vec<String>, mut opts: EncodeOptions) -> Result<(Vec<String>, EncodeOptions)> {
+fn split_trailing(
+    mut values: Vec<String>,
+    mut opts: EncodeOptions,
+) -> Result<(Vec<String>, EncodeOptions)> {
     let Some(i) = values.iter().position(|v| v.starts_with("--")) else {
         return Ok((values, opts));
     };
     let tail = values.split_off(i);
-    let t = Trailing::try_parse_from(std::iter::once("isolate e8m0 encode".to_string()).chain(tail))
-        .map_err(|e| {
-            Error::Usage(
-                e.to_string()
-                    .lines()
-                    .next()
-                    .unwrap_or("")
-                    .trim_start_matches("error: ")
-                    .to_string(),
-            )
-        })?
-        .opts;
+    let t =
+        Trailing::try_parse_from(std::iter::once("isolate e8m0 encode".to_string()).chain(tail))
+            .map_err(|e| {
+                Error::Usage(
+                    e.to_string()
+                        .lines()
+                        .next()
+                        .unwrap_or("")
+                        .trim_start_matches("error: ")
+                        .to_string(),
+                )
+            })?
+            .opts;
     opts.round = t.round.or(opts.round);
     opts.clamp_deepgemm |= t.clamp_deepgemm;
     opts.out.json = t.out.json.or(opts.out.json);
@@ -118,10 +122,7 @@ pub fn run(a: E8m0Args) -> Result<i32> {
                 E8m0Request::Encode {
                     round: opts.round.unwrap_or(E8m0Round::Ceil),
                     clamp_deepgemm: opts.clamp_deepgemm,
-                    values: values
-                        .iter()
-                        .map(|v| parse_f32(v))
-                        .collect::<Result<_>>()?,
+                    values: values.iter().map(|v| parse_f32(v)).collect::<Result<_>>()?,
                 },
                 opts.out,
             )

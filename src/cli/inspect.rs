@@ -7,8 +7,8 @@ use clap::Args;
 use crate::cli::args::OutputArgs;
 use crate::error::Result;
 use crate::experiment::inspect;
-use crate::report::inspect::InspectReport;
 use crate::report::emit;
+use crate::report::inspect::InspectReport;
 
 #[derive(Args, Debug)]
 pub struct InspectArgs {

@@ -76,19 +76,3 @@ pub fn run(a: QuantArgs) -> Result<i32> {
     say_where_it_ran(&out.fallback, &[]);
     Ok(out.exit_code())
 }
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn help_names_every_preset_and_axis() {
-        for p in crate::quant::presets::names() {
-            assert!(super::SPEC_HELP.contains(p), "{p}");
-        }
-        for a in crate::quant::spec::Axis::ALL {
-            assert!(
-                super::SPEC_HELP.contains(&format!("{}=", a.name())),
-                "{a:?}"
-            );
-        }
-    }
-}

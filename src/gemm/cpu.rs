@@ -25,10 +25,11 @@ use rayon::prelude::*;
 use crate::error::Result;
 use crate::gemm::exact::{ro_sum, truncate_bits, two_prod, ExactSum};
 use crate::gemm::kernels::{promote_f32, seq_f32, seq_f32_scaled, sums_f64, ATile, NT};
+use crate::gemm::mma::fast::{exponents, MmaTile};
 use crate::gemm::operand::{Bounds, Operand};
 use crate::gemm::output::GemmOutput;
 use crate::gemm::plan::{plan, Plan};
-use crate::gemm::spec::{Acc, Dequant, GemmSpec, Promote, ScaleOrder};
+use crate::gemm::spec::{Acc, Dequant, Epilogue, GemmSpec, Promote, ScaleOrder};
 
 /// Rows of A per tile.
 const MT: usize = 32;
@@ -90,6 +91,16 @@ struct Ctx<'a> {
     adec: Vec<f32>,
     /// Bounds of A per (row, unit), when the static bounds do not prove every unit sum exact.
     ameta: Option<Vec<Bounds>>,
+    /// `acc=sm90|…`: the model exponents of A's codes ([M, K]; empty otherwise).
+    aexp: Vec<i32>,
+}
+
+/// The FP8 format of a quantized operand (plan() refuses MMA models on plain ones).
+fn fmt_of(o: &Operand) -> crate::formats::Fp8Format {
+    match o {
+        Operand::Quantized(q) => q.fmt,
+        Operand::Plain { .. } => crate::formats::Fp8Format::E4m3fn,
+    }
 }
 
 impl<'a> Ctx<'a> {
@@ -99,7 +110,12 @@ impl<'a> Ctx<'a> {
         adec.par_chunks_mut(k.max(1))
             .enumerate()
             .for_each(|(r, row)| a.decode_rows(r, 1, row));
-        let needs_sums = !matches!(spec.acc, Acc::F32Seq);
+        let needs_sums = !matches!(spec.acc, Acc::F32Seq | Acc::Mma(_));
+        let mut aexp = Vec::new();
+        if matches!(spec.acc, Acc::Mma(_)) {
+            aexp = vec![0i32; adec.len()];
+            exponents(&adec, fmt_of(a), &mut aexp);
+        }
         let statically_exact = match (a.static_bounds(), b.static_bounds()) {
             (Some(x), Some(y)) => x.f64_sum_exact(y, p.unit),
             _ => false,
@@ -112,6 +128,7 @@ impl<'a> Ctx<'a> {
             b,
             adec,
             ameta,
+            aexp,
         }
     }
 
@@ -134,6 +151,11 @@ impl<'a> Ctx<'a> {
             m
         });
         drop(rows);
+        let mut ebt = Vec::new();
+        if matches!(self.spec.acc, Acc::Mma(_)) {
+            ebt = vec![0i32; bt.len()];
+            exponents(&bt, fmt_of(self.b), &mut ebt);
+        }
         let mut out = vec![0f32; p.m * NT];
         let mut ws = Work::new(MT);
         let sb: Vec<Vec<f32>> = (0..p.n_intervals)
@@ -157,6 +179,12 @@ impl<'a> Ctx<'a> {
                 bt: &bt,
                 sb: &sb,
                 bmeta: bmeta.as_deref(),
+                ebt: &ebt,
+                aexp: if self.aexp.is_empty() {
+                    &[]
+                } else {
+                    &self.aexp[m0 * k..(m0 + mt) * k]
+                },
             };
             let res = self.splits(&t, &mut ws);
             out[m0 * NT..(m0 + mt) * NT].copy_from_slice(&res[..mt * NT]);
@@ -183,11 +211,27 @@ impl<'a> Ctx<'a> {
                 }
             }
         }
-        if exact {
+        let mut r = if exact {
             total64.iter().map(|&x| x as f32).collect()
         } else {
             total32
+        };
+        if self.spec.epilogue != Epilogue::Promote {
+            // Scales constant along K (plan() checked): the row's and the column's first scale.
+            for i in 0..t.at.rows {
+                let sa = self.a.scale(t.m0 + i, 0);
+                for (j, &sb) in t.sb[0].iter().enumerate() {
+                    let c = &mut r[i * NT + j];
+                    *c = match self.spec.epilogue {
+                        Epilogue::Ab => *c * (sa * sb),
+                        Epilogue::AThenB => *c * sa * sb,
+                        Epilogue::BThenA => *c * sb * sa,
+                        Epilogue::Promote => unreachable!(),
+                    };
+                }
+            }
         }
+        r
     }
 
     /// One split: intervals `range`, from an accumulator of +0. Returns the f32 result (and the f64 one for
@@ -212,10 +256,18 @@ impl<'a> Ctx<'a> {
         }
         for iv in range {
             let kr = p.interval_range(iv);
+            let epilogue = spec.epilogue != Epilogue::Promote;
             let sa: Vec<f32> = (0..rows)
-                .map(|i| self.a.scale(t.m0 + i, kr.start))
+                .map(|i| {
+                    if epilogue {
+                        1.0
+                    } else {
+                        self.a.scale(t.m0 + i, kr.start)
+                    }
+                })
                 .collect();
-            let sb = &t.sb[iv];
+            let ones = [1f32; NT];
+            let sb: &[f32] = if epilogue { &ones } else { &t.sb[iv] };
             for (srow, &a) in ws.sigma.chunks_exact_mut(NT).zip(&sa) {
                 srow.iter_mut().zip(sb).for_each(|(s, &b)| *s = a * b);
             }
@@ -269,6 +321,28 @@ impl<'a> Ctx<'a> {
                 (Acc::Trunc(bits), true) => {
                     self.trunc_steps(t, kr.start, kr.end, bits, ws, &mut acc64);
                 }
+                (Acc::Mma(m), false) => {
+                    // A fresh C per interval, then promoted like any partial.
+                    ws.part32[..n].iter_mut().for_each(|x| *x = 0.0);
+                    crate::gemm::mma::fast::steps(
+                        m,
+                        &self.mma_tile(t),
+                        kr.start,
+                        kr.end,
+                        &mut ws.part32[..n],
+                    );
+                    self.promote(&ws.part32[..n], &sa, sb, &mut acc32);
+                }
+                (Acc::Mma(m), true) => {
+                    // One C chained over the split's K range (σ = 1: the scales come in the epilogue).
+                    crate::gemm::mma::fast::steps(
+                        m,
+                        &self.mma_tile(t),
+                        kr.start,
+                        kr.end,
+                        &mut acc32,
+                    );
+                }
             }
         }
         match (spec.acc, none) {
@@ -277,6 +351,18 @@ impl<'a> Ctx<'a> {
             _ => {}
         }
         (acc32, acc64)
+    }
+
+    /// The tile as the accumulator models take it.
+    fn mma_tile<'t>(&'t self, t: &TileIn<'t>) -> MmaTile<'t> {
+        MmaTile {
+            at: t.at,
+            ea: t.aexp,
+            bt: t.bt,
+            ebt: t.ebt,
+            fa: fmt_of(self.a),
+            fb: fmt_of(self.b),
+        }
     }
 
     fn promote(&self, part: &[f32], sa: &[f32], sb: &[f32], acc: &mut [f32]) {
@@ -344,14 +430,10 @@ impl<'a> Ctx<'a> {
                 let e = i * NT + j;
                 let sg = ws.sigma[e] as f64;
                 if self.fast(t, i, j, u, k1 - k0) || !ws.part64[e].is_finite() {
-                    let (hi, lo) = two_prod(ws.part64[e], sg);
-                    exs[e].add(hi);
-                    exs[e].add(lo);
+                    add_scaled(&mut exs[e], ws.part64[e], sg);
                 } else {
                     for k in k0..k1 {
-                        let (hi, lo) = two_prod(self.product(t, i, j, k), sg);
-                        exs[e].add(hi);
-                        exs[e].add(lo);
+                        add_scaled(&mut exs[e], self.product(t, i, j, k), sg);
                     }
                 }
             }
@@ -425,6 +507,9 @@ struct TileIn<'t> {
     /// B scales per interval, NT columns each.
     sb: &'t [Vec<f32>],
     bmeta: Option<&'t [Bounds]>,
+    /// `acc=sm90|…`: exponents of the B tile (as `bt`) and of the tile's A rows (empty otherwise).
+    ebt: &'t [i32],
+    aexp: &'t [i32],
 }
 
 /// Scratch buffers of one tile, allocated once.
@@ -458,4 +543,13 @@ fn row_bounds(x: &[f32], rows: usize, k: usize, unit: usize) -> Vec<Bounds> {
         }
     }
     out
+}
+/// Adds x·σ to an exact sum as the pair (fl(x·σ), its rounding error); a non-finite product is added alone (its
+/// "error" fma(x, σ, −x·σ) would be NaN and turn an infinite sum into NaN).
+fn add_scaled(sum: &mut ExactSum, x: f64, sigma: f64) {
+    let (hi, lo) = two_prod(x, sigma);
+    sum.add(hi);
+    if hi.is_finite() {
+        sum.add(lo);
+    }
 }

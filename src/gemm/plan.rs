@@ -83,11 +83,19 @@ pub fn plan(spec: &GemmSpec, a: &Operand, b: &Operand) -> Result<Plan> {
             }
             p
         }
-        Promote::None => blocks
-            .iter()
-            .map(|&(_, bc)| bc)
-            .reduce(gcd)
-            .unwrap_or(PLAIN_INTERVAL),
+        Promote::None => {
+            let g = blocks
+                .iter()
+                .map(|&(_, bc)| bc)
+                .reduce(gcd)
+                .unwrap_or(PLAIN_INTERVAL);
+            // An MMA chain does not restart at interval boundaries: the interval only sets split-K's grain.
+            if matches!(spec.acc, Acc::Mma(_)) {
+                gcd(g, PLAIN_INTERVAL)
+            } else {
+                g
+            }
+        }
     };
     let unit = match spec.acc {
         Acc::Trunc(_) => {
@@ -101,6 +109,7 @@ pub fn plan(spec: &GemmSpec, a: &Operand, b: &Operand) -> Result<Plan> {
         }
         _ => interval,
     };
+    crate::gemm::mma_plan::check(spec, a, b, k, interval)?;
     let n_intervals = k.div_ceil(interval);
     let s = spec.split_k;
     if s > n_intervals {

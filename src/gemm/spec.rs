@@ -6,6 +6,7 @@
 use std::fmt;
 
 use crate::error::{Error, Result};
+use crate::gemm::mma::Model;
 use crate::spec_syntax::{tokenize, SpecAxis};
 
 /// K interval after which a partial sum is folded into the f32 accumulator.
@@ -28,6 +29,22 @@ pub enum Acc {
     Trunc(u32),
     /// Everything in f64, no f32 rounding before the output.
     Exact,
+    /// A bit-exact model of an FP8 MMA instruction's accumulator ([`crate::gemm::mma`]): the partial sum of an
+    /// interval is a chain of the model's steps from C = +0 (`sm90`, `sm89`, `sm100`, `cdna3`).
+    Mma(Model),
+}
+
+/// Where the scales are applied.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Epilogue {
+    /// At each promotion, as `scale_order` says (block-scaled kernels: DeepGEMM, cuBLASLt 1×128·128×128).
+    Promote,
+    /// Once after the K loop on the unscaled f32 accumulator (per-tensor / per-row scales): acc·fl32(sa·sb).
+    Ab,
+    /// (acc·sa)·sb, each product rounded.
+    AThenB,
+    /// (acc·sb)·sa, each product rounded.
+    BThenA,
 }
 
 /// How a partial sum is scaled when promoted.
@@ -67,6 +84,8 @@ pub struct GemmSpec {
     pub split_k: usize,
     pub dequant: Dequant,
     pub out: OutType,
+    /// Where the scales are applied (`promote` for the block-scaled presets).
+    pub epilogue: Epilogue,
 }
 
 /// The named presets (docs/numerics.md §8.4).
@@ -77,6 +96,17 @@ pub enum Preset {
     FastAccum,
     DequantBf16,
     Exact,
+    Sm90Blockwise,
+    Sm90Promote,
+    Sm90FastAccum,
+    Sm89Blockwise,
+    Sm89Promote,
+    Sm89FastAccum,
+    Sm100Promote,
+    Sm100FastAccum,
+    Cdna3Blockwise,
+    Cdna3Promote,
+    Cdna3FastAccum,
 }
 
 /// One axis of a GEMM spec string.
@@ -88,6 +118,7 @@ pub enum GemmAxis {
     SplitK,
     Dequant,
     Out,
+    Epilogue,
 }
 
 impl SpecAxis for GemmAxis {
@@ -99,6 +130,7 @@ impl SpecAxis for GemmAxis {
             GemmAxis::SplitK,
             GemmAxis::Dequant,
             GemmAxis::Out,
+            GemmAxis::Epilogue,
         ]
     }
     fn name(self) -> &'static str {
@@ -109,18 +141,30 @@ impl SpecAxis for GemmAxis {
             GemmAxis::SplitK => "split_k",
             GemmAxis::Dequant => "dequant",
             GemmAxis::Out => "out",
+            GemmAxis::Epilogue => "epilogue",
         }
     }
 }
 
 impl Preset {
     /// Every preset, in the order reports list them.
-    pub const ALL: [Preset; 5] = [
+    pub const ALL: [Preset; 16] = [
         Preset::Blockwise,
         Preset::BlockwiseV3,
         Preset::FastAccum,
         Preset::DequantBf16,
         Preset::Exact,
+        Preset::Sm90Blockwise,
+        Preset::Sm90Promote,
+        Preset::Sm90FastAccum,
+        Preset::Sm89Blockwise,
+        Preset::Sm89Promote,
+        Preset::Sm89FastAccum,
+        Preset::Sm100Promote,
+        Preset::Sm100FastAccum,
+        Preset::Cdna3Blockwise,
+        Preset::Cdna3Promote,
+        Preset::Cdna3FastAccum,
     ];
 
     /// The name a spec string uses.
@@ -131,6 +175,17 @@ impl Preset {
             Preset::FastAccum => "fast-accum",
             Preset::DequantBf16 => "dequant-bf16",
             Preset::Exact => "exact",
+            Preset::Sm90Blockwise => "sm90-blockwise",
+            Preset::Sm90Promote => "sm90-promote",
+            Preset::Sm90FastAccum => "sm90-fast-accum",
+            Preset::Sm89Blockwise => "sm89-blockwise",
+            Preset::Sm89Promote => "sm89-promote",
+            Preset::Sm89FastAccum => "sm89-fast-accum",
+            Preset::Sm100Promote => "sm100-promote",
+            Preset::Sm100FastAccum => "sm100-fast-accum",
+            Preset::Cdna3Blockwise => "cdna3-blockwise",
+            Preset::Cdna3Promote => "cdna3-promote",
+            Preset::Cdna3FastAccum => "cdna3-fast-accum",
         }
     }
 
@@ -149,12 +204,29 @@ impl Preset {
                 "DeepSeek-V3 Triton fp8_gemm: exact 128-K partials, acc += (partial·sa)·sb left to right, bf16 out"
             }
             Preset::FastAccum => {
-                "APPROXIMATE model of torch._scaled_mm(use_fast_accum=True): no promotion, accumulator truncated to 13 mantissa bits every 32 K; not bit-exact to any kernel"
+                "APPROXIMATE model of torch._scaled_mm(use_fast_accum=True): no promotion, accumulator truncated to 13 mantissa bits every 32 K; not bit-exact to any kernel (superseded by the bit-exact sm90-fast-accum for per-tensor/row scales)"
             }
             Preset::DequantBf16 => {
                 "DeepSeek-V3 gemm_impl=\"bf16\" reference: both operands dequantized to bf16, sequential f32 FMA over k, bf16 out"
             }
             Preset::Exact => "oracle: exact partials, f64 promotion and accumulation, f32 out",
+            Preset::Sm90Blockwise => {
+                "DeepGEMM SM90 / cuBLASLt 1x128·128x128 (torch._scaled_mm block scales) on Hopper: bit-exact wgmma accumulator (acc=sm90), fresh C per 128 K, acc = fma(C, fl32(sa·sb), acc), bf16 out"
+            }
+            Preset::Sm90Promote => {
+                "torch._scaled_mm(use_fast_accum=False) on Hopper, per-tensor/row scales: acc=sm90, C restarted every 128 K and added to an f32 accumulator, scales in the epilogue acc·(sa·sb), bf16 out"
+            }
+            Preset::Sm90FastAccum => {
+                "torch._scaled_mm(use_fast_accum=True) on Hopper, per-tensor/row scales: one acc=sm90 chain over K (per split-K part, parts added in f32), scales in the epilogue, bf16 out"
+            }
+            Preset::Sm89Blockwise => "as sm90-blockwise on Ada (acc=sm89: mma.sync k32 = two 16-product steps; published data only)",
+            Preset::Sm89Promote => "as sm90-promote on Ada (acc=sm89; published data only)",
+            Preset::Sm89FastAccum => "as sm90-fast-accum on Ada (acc=sm89; published data only)",
+            Preset::Sm100Promote => "per-tensor/row scales on Blackwell tcgen05 f8f6f4 (acc=sm100: MMA-Sim's model, not backed by the published B200 vectors), promotion every 128 K",
+            Preset::Sm100FastAccum => "one acc=sm100 chain over K, scales in the epilogue (Blackwell tcgen05; MMA-Sim's model only)",
+            Preset::Cdna3Blockwise => "MI300 block-scaled FP8 (acc=cdna3, fnuz operands): MMA-Sim's model, never checked on AMD hardware; fresh C per 128 K, fma(C, sa·sb, acc)",
+            Preset::Cdna3Promote => "MI300 per-tensor/row scales (acc=cdna3, fnuz): MMA-Sim's model, never checked on AMD hardware; C every 128 K added in f32, epilogue scales",
+            Preset::Cdna3FastAccum => "MI300 one acc=cdna3 chain over K (fnuz), epilogue scales: MMA-Sim's model, never checked on AMD hardware",
         }
     }
 
@@ -168,6 +240,13 @@ impl Preset {
             split_k: 1,
             dequant: Dequant::None,
             out: OutType::Bf16,
+            epilogue: Epilogue::Promote,
+        };
+        let mma = |m: Model, promote: Promote, epilogue: Epilogue| GemmSpec {
+            promote,
+            acc: Acc::Mma(m),
+            epilogue,
+            ..base
         };
         match self {
             // DeepGEMM `sm90_fp8_gemm_1d2d.cuh`: 4 WGMMAs (BLOCK_K = 128) into a fresh accumulator, then
@@ -203,6 +282,23 @@ impl Preset {
                 out: OutType::F32,
                 ..base
             },
+            // DeepGEMM `sm90_fp8_gemm_1d2d.cuh` as above, with the tensor-core accumulation made exact
+            // (crate::gemm::mma::sm90); cuBLASLt's block-scaled kernel behind torch._scaled_mm is bit-equal to
+            // it on every case of tests/tc_scaled_mm.rs.
+            Preset::Sm90Blockwise => mma(Model::Sm90, Promote::Every(128), Epilogue::Promote),
+            // CUTLASS/cuBLASLt FP8 with mma_promotion_interval = 128 K ("GmmaFP8Accumulation"): the tensor-core
+            // accumulator restarts every interval and is added into an f32 accumulator; alpha/row scales in the
+            // epilogue.
+            Preset::Sm90Promote => mma(Model::Sm90, Promote::Every(128), Epilogue::Ab),
+            Preset::Sm90FastAccum => mma(Model::Sm90, Promote::None, Epilogue::Ab),
+            Preset::Sm89Blockwise => mma(Model::Sm89, Promote::Every(128), Epilogue::Promote),
+            Preset::Sm89Promote => mma(Model::Sm89, Promote::Every(128), Epilogue::Ab),
+            Preset::Sm89FastAccum => mma(Model::Sm89, Promote::None, Epilogue::Ab),
+            Preset::Sm100Promote => mma(Model::Sm100, Promote::Every(128), Epilogue::Ab),
+            Preset::Sm100FastAccum => mma(Model::Sm100, Promote::None, Epilogue::Ab),
+            Preset::Cdna3Blockwise => mma(Model::Cdna3, Promote::Every(128), Epilogue::Promote),
+            Preset::Cdna3Promote => mma(Model::Cdna3, Promote::Every(128), Epilogue::Ab),
+            Preset::Cdna3FastAccum => mma(Model::Cdna3, Promote::None, Epilogue::Ab),
         }
     }
 }
@@ -254,9 +350,14 @@ impl GemmSpec {
                     "block-exact" => Acc::BlockExact,
                     "f32-seq" => Acc::F32Seq,
                     "exact" => Acc::Exact,
-                    v => match v.strip_prefix("trunc:").map(str::parse::<u32>) {
-                        Some(Ok(n)) if (1..=23).contains(&n) => Acc::Trunc(n),
-                        _ => return Err(bad("block-exact, f32-seq, trunc:N (N = 1..=23), exact")),
+                    v => match (Model::parse(v), v.strip_prefix("trunc:").map(str::parse::<u32>)) {
+                        (Some(m), _) => Acc::Mma(m),
+                        (_, Some(Ok(n))) if (1..=23).contains(&n) => Acc::Trunc(n),
+                        _ => {
+                            return Err(bad(
+                                "block-exact, f32-seq, trunc:N (N = 1..=23), exact, sm90, sm89, sm100, cdna3",
+                            ))
+                        }
                     },
                 }
             }
@@ -285,6 +386,19 @@ impl GemmSpec {
                     "bf16" => OutType::Bf16,
                     "f32" => OutType::F32,
                     _ => return Err(bad("bf16, f32")),
+                }
+            }
+            GemmAxis::Epilogue => {
+                self.epilogue = match value {
+                    "promote" => Epilogue::Promote,
+                    "ab" => Epilogue::Ab,
+                    "a-b" => Epilogue::AThenB,
+                    "b-a" => Epilogue::BThenA,
+                    _ => {
+                        return Err(bad(
+                            "promote (scales at each promotion), ab = acc·(sa·sb), a-b = (acc·sa)·sb, b-a = (acc·sb)·sa",
+                        ))
+                    }
                 }
             }
         }
@@ -330,6 +444,9 @@ impl GemmSpec {
         if self.out != p.out {
             v.push(format!("out={}", out_name(self.out)));
         }
+        if self.epilogue != p.epilogue {
+            v.push(format!("epilogue={}", epilogue_name(self.epilogue)));
+        }
         v
     }
 
@@ -346,13 +463,14 @@ impl GemmSpec {
     /// Every axis as `axis=value` (for JSON and for fingerprint tables).
     pub fn axes(&self) -> String {
         format!(
-            "promote={},acc={},scale_order={},split_k={},dequant={},out={}",
+            "promote={},acc={},scale_order={},split_k={},dequant={},out={},epilogue={}",
             promote_name(self.promote),
             acc_name(self.acc),
             order_name(self.scale_order),
             self.split_k,
             dequant_name(self.dequant),
-            out_name(self.out)
+            out_name(self.out),
+            epilogue_name(self.epilogue)
         )
     }
 }
@@ -390,6 +508,17 @@ pub fn acc_name(a: Acc) -> String {
         Acc::F32Seq => "f32-seq".into(),
         Acc::Trunc(n) => format!("trunc:{n}"),
         Acc::Exact => "exact".into(),
+        Acc::Mma(m) => m.name().into(),
+    }
+}
+
+/// Spelling of an epilogue value.
+pub fn epilogue_name(e: Epilogue) -> &'static str {
+    match e {
+        Epilogue::Promote => "promote",
+        Epilogue::Ab => "ab",
+        Epilogue::AThenB => "a-b",
+        Epilogue::BThenA => "b-a",
     }
 }
 

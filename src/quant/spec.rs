@@ -372,7 +372,6 @@ fn parse_div_mul(v: &str) -> std::result::Result<(ScaleRule, QRule), ()> {
     }
 }
 
-
 /// Shortest text that parses back to the same f32 (`1e-4`, `448`, `1e-10`).
 fn fmt_num(v: f32) -> String {
     if v == v.trunc() && v.abs() < 1e7 {

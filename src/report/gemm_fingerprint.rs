@@ -103,10 +103,7 @@ pub fn document(f: &GemmFingerprint, top: usize) -> Doc {
                 best.join(", ")
             ),
         ),
-        None => Block::Verdict(
-            Tone::Bad,
-            "no variant applies to these operands".into(),
-        ),
+        None => Block::Verdict(Tone::Bad, "no variant applies to these operands".into()),
     });
     if best
         .iter()

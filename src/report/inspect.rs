@@ -16,9 +16,14 @@ impl Render for InspectReport {
     fn document(&self, _figures: bool) -> Doc {
         let mut doc = Doc::new("isolate inspect");
         for f in &self.0 {
-            doc.push(Block::Line(format!("{} ({} tensors)", f.file, f.rows.len())));
-            let mut t = DocTable::new(["name", "dtype", "shape", "min", "max", "mean", "nan", "inf"])
-                .left(&[0, 1, 2]);
+            doc.push(Block::Line(format!(
+                "{} ({} tensors)",
+                f.file,
+                f.rows.len()
+            )));
+            let mut t =
+                DocTable::new(["name", "dtype", "shape", "min", "max", "mean", "nan", "inf"])
+                    .left(&[0, 1, 2]);
             for r in &f.rows {
                 let s = r.summary.as_ref();
                 t.row(

@@ -10,8 +10,7 @@ impl Render for SelftestReport {
     fn document(&self, _figures: bool) -> Doc {
         let mut doc = Doc::new("isolate selftest");
         doc.push(Block::Line(format!("backend: {}", self.backend)));
-        let mut t =
-            DocTable::new(["check", "n", "mismatches", "", "first mismatch"]).left(&[0, 4]);
+        let mut t = DocTable::new(["check", "n", "mismatches", "", "first mismatch"]).left(&[0, 4]);
         for c in &self.checks {
             t.row(
                 if c.passed() { Tone::Ok } else { Tone::VeryBad },

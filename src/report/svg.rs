@@ -390,7 +390,11 @@ pub fn bar_chart(c: &BarChart) -> String {
             ml + pw,
             ml - 6.0,
             yy + 4.0,
-            if k == 0 { "0".to_string() } else { format!("1e{k}") }
+            if k == 0 {
+                "0".to_string()
+            } else {
+                format!("1e{k}")
+            }
         ));
     }
     let n = c.series.len().max(1) as f64;
@@ -481,7 +485,12 @@ pub fn tile_map(m: &TileMap) -> String {
          <text x=\"12\" y=\"20\" font-size=\"13\" font-weight=\"600\">{}</text>",
         esc(&m.title)
     );
-    for (c, l) in m.col_labels.iter().enumerate().filter(|(_, l)| !l.is_empty()) {
+    for (c, l) in m
+        .col_labels
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| !l.is_empty())
+    {
         o.push_str(&format!(
             "<text x=\"{:.1}\" y=\"{:.1}\" fill=\"#59636e\">{}</text>",
             ml + cs * c as f64,
@@ -489,7 +498,12 @@ pub fn tile_map(m: &TileMap) -> String {
             esc(l)
         ));
     }
-    for (r, l) in m.row_labels.iter().enumerate().filter(|(_, l)| !l.is_empty()) {
+    for (r, l) in m
+        .row_labels
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| !l.is_empty())
+    {
         o.push_str(&format!(
             "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" fill=\"#59636e\">{}</text>",
             ml - 4.0,

@@ -4,10 +4,10 @@
 use std::path::{Path, PathBuf};
 
 use isolate::formats::{DType, Fp8Format};
-use isolate::testdata::{quantized, Scales};
 use isolate::gemm::{gemm, GemmSpec, Operand};
 use isolate::io::{safetensors_io, Tensor};
 use isolate::quant::Quantized;
+use isolate::testdata::{quantized, Scales};
 
 use crate::common::isolate;
 

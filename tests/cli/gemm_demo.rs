@@ -86,7 +86,23 @@ fn real_cublas_gemm_difference_is_attributed_to_gemm_provisionally() {
         "--target-quant",
         "dumped",
     ]);
-    assert_eq!(code, 1, "no emulation reproduces cuBLAS bit for bit");
-    let best = j["ranking"][0]["bitwise"].as_f64().unwrap_or(f64::NAN);
-    assert!(best > 0.85 && best < 1.0, "{best}");
+    // The bit-exact Hopper model (acc=sm90) reproduces cuBLASLt's block-scaled kernel: the fingerprint names it.
+    assert_eq!(
+        code, 0,
+        "sm90-blockwise reproduces cuBLAS bit for bit: {}",
+        j["ranking"][0]
+    );
+    assert_eq!(j["ranking"][0]["bitwise"].as_f64(), Some(1.0));
+    let names: Vec<String> = j["ranking"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["bitwise"].as_f64() == Some(1.0))
+        .map(|r| r.to_string())
+        .collect();
+    assert!(
+        names.iter().any(|n| n.contains("sm90-blockwise")),
+        "{names:?}"
+    );
+    // …and, with the approximate fast-accum as the target, A still does not reproduce it (provisional above).
 }

@@ -298,3 +298,16 @@ fn nan_in_x_is_reported_or_rejected_per_source() {
         &["1 NaN", "aiter"],
     );
 }
+
+/// `isolate quant --help` lists every preset and every axis a spec string takes.
+#[test]
+fn help_names_every_preset_and_axis() {
+    let o = isolate(&["quant", "--help"]);
+    assert_eq!(o.code, 0, "{}", o.stderr);
+    for p in isolate::quant::presets::names() {
+        assert!(o.stdout.contains(p), "{p} missing from quant --help");
+    }
+    for a in isolate::quant::spec::Axis::ALL {
+        assert!(o.stdout.contains(&format!("{}=", a.name())), "{a:?}");
+    }
+}

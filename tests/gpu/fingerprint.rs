@@ -39,7 +39,12 @@ fn fingerprint_best_variants_reproduce_the_real_dump_on_the_gpu() {
     assert!(f.reproduced());
     let c = gpu_check(&b, &f, x, q, &scales.values, 16).unwrap();
     assert_eq!(c.checked, 16);
-    assert_eq!(c.reproduce, 16, "{}", isolate::report::fingerprint::gpu_check_line(&c));
+    assert_eq!(
+        c.reproduce,
+        16,
+        "{}",
+        isolate::report::fingerprint::gpu_check_line(&c)
+    );
     assert!(
         c.disagree.is_empty() && c.refused.is_empty(),
         "{}",

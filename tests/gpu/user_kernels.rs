@@ -9,9 +9,9 @@ use crate::support::{demo_gemm, examples_dir, gpu};
 #[test]
 fn example_user_kernel_is_byte_equal_to_deepgemm_ue8m0() {
     use isolate::backend::cuda::user;
-    use isolate::kernel_ref::KernelRef;
     use isolate::formats::DType;
     use isolate::io::Tensor;
+    use isolate::kernel_ref::KernelRef;
     use isolate::quant::{quantize_activation, QuantSpec};
     let Some(b) = gpu() else { return };
     let dir = std::env::var("ISOLATE_EXAMPLES")
@@ -47,9 +47,9 @@ fn example_user_kernel_is_byte_equal_to_deepgemm_ue8m0() {
 #[test]
 fn example_gemm_kernel_equals_blockwise() {
     use isolate::backend::cuda::user_gemm;
-    use isolate::kernel_ref::KernelRef;
     use isolate::formats::Fp8Format;
     use isolate::gemm::{gemm, GemmSpec, Operand, OutType};
+    use isolate::kernel_ref::KernelRef;
     let Some(b) = gpu() else { return };
     let k = KernelRef::parse(&format!("kernel:{}/gemm_blockwise.cu", examples_dir())).unwrap();
     let mut rng = isolate::testdata::Rng::new(21);
@@ -58,8 +58,24 @@ fn example_gemm_kernel_equals_blockwise() {
         (1, 64, 128, Fp8Format::E4m3fn),
         (130, 129, 384, Fp8Format::E4m3fnuz),
     ] {
-        let a = isolate::testdata::random_quantized(&mut rng, m, kk, (1, 128), fmt, Codes::Normal, Scales::Any);
-        let w = isolate::testdata::random_quantized(&mut rng, n, kk, (128, 128), fmt, Codes::Normal, Scales::Any);
+        let a = isolate::testdata::random_quantized(
+            &mut rng,
+            m,
+            kk,
+            (1, 128),
+            fmt,
+            Codes::Normal,
+            Scales::Any,
+        );
+        let w = isolate::testdata::random_quantized(
+            &mut rng,
+            n,
+            kk,
+            (128, 128),
+            fmt,
+            Codes::Normal,
+            Scales::Any,
+        );
         for (out, spec) in [
             (OutType::F32, "blockwise,out=f32"),
             (OutType::Bf16, "blockwise"),
@@ -75,8 +91,24 @@ fn example_gemm_kernel_equals_blockwise() {
             );
         }
     }
-    let a = isolate::testdata::random_quantized(&mut rng, 8, 128, (1, 128), Fp8Format::E5m2, Codes::Normal, Scales::Pow2);
-    let w = isolate::testdata::random_quantized(&mut rng, 8, 128, (128, 128), Fp8Format::E5m2, Codes::Normal, Scales::Pow2);
+    let a = isolate::testdata::random_quantized(
+        &mut rng,
+        8,
+        128,
+        (1, 128),
+        Fp8Format::E5m2,
+        Codes::Normal,
+        Scales::Pow2,
+    );
+    let w = isolate::testdata::random_quantized(
+        &mut rng,
+        8,
+        128,
+        (128, 128),
+        Fp8Format::E5m2,
+        Codes::Normal,
+        Scales::Pow2,
+    );
     let e = user_gemm::run(&b, &k, &a, &w, OutType::Bf16)
         .unwrap_err()
         .to_string();

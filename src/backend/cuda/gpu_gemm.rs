@@ -4,10 +4,10 @@
 
 use crate::backend::cuda::cublaslt::LtGemm;
 use crate::backend::cuda::tc::{tc, TcKind};
-use crate::kernel_ref::KernelRef;
 use crate::backend::cuda::{user_gemm, CudaBackend};
 use crate::error::{Error, Result};
 use crate::gemm::{GemmOutput, GpuGemm, OutType};
+use crate::kernel_ref::KernelRef;
 use crate::quant::Quantized;
 
 /// C = A·Bᵀ by the GPU-only GEMM `g`. Operands a GEMM cannot take (formats, scale blocks, shapes) are usage

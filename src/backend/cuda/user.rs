@@ -354,7 +354,6 @@ pub fn run_quant(
     Ok((q[..m * kk].to_vec(), s[..ns].to_vec()))
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

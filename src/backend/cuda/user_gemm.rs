@@ -29,10 +29,10 @@ use cudarc::driver::{CudaSlice, DevicePtr, DevicePtrMut, LaunchConfig, PushKerne
 use crate::backend::cuda::abi::fmt_id;
 use crate::backend::cuda::gemm::DevOperand;
 use crate::backend::cuda::user::{self, UserKernel};
-use crate::kernel_ref::KernelRef;
 use crate::backend::cuda::{gpu_err, CudaBackend};
 use crate::error::{Error, Result};
 use crate::gemm::{GemmOutput, OutType};
+use crate::kernel_ref::KernelRef;
 use crate::quant::Quantized;
 
 /// Output tile of one block (the launch geometry of ABI v1).

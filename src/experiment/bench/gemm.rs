@@ -9,13 +9,13 @@ use crate::backend::cuda::cublaslt::LtGemm;
 use crate::backend::cuda::gemm::{blockwise_into, BlockwiseArgs, DevOperand};
 use crate::backend::cuda::tc::{tc_into, tc_kernel_name, tc_unsupported, TcKind};
 use crate::backend::cuda::timing::{compute_peaks, time};
-use crate::kernel_ref::KernelRef;
 use crate::backend::cuda::{gpu_err, user_gemm, CudaBackend};
 use crate::error::Result;
 use crate::experiment::bench::{rel_l2, BenchRow};
-use crate::testdata::{random_quantized, Codes, Rng, Scales};
 use crate::formats::Fp8Format;
+use crate::kernel_ref::KernelRef;
 use crate::quant::Quantized;
+use crate::testdata::{random_quantized, Codes, Rng, Scales};
 
 /// Options of `bench gemm`.
 #[derive(Clone, Debug)]
@@ -59,8 +59,24 @@ pub fn run(be: &CudaBackend, o: &GemmBench) -> Result<GemmBenchReport> {
     let sets: Vec<(Quantized, Quantized)> = (0..2)
         .map(|_| {
             (
-                random_quantized(&mut rng, m, k, (1, 128), Fp8Format::E4m3fn, Codes::Normal, Scales::Any),
-                random_quantized(&mut rng, n, k, (128, 128), Fp8Format::E4m3fn, Codes::Normal, Scales::Any),
+                random_quantized(
+                    &mut rng,
+                    m,
+                    k,
+                    (1, 128),
+                    Fp8Format::E4m3fn,
+                    Codes::Normal,
+                    Scales::Any,
+                ),
+                random_quantized(
+                    &mut rng,
+                    n,
+                    k,
+                    (128, 128),
+                    Fp8Format::E4m3fn,
+                    Codes::Normal,
+                    Scales::Any,
+                ),
             )
         })
         .collect();

@@ -5,7 +5,6 @@ pub mod gemm;
 pub mod quant;
 pub mod traffic;
 
-
 use crate::backend::{Backend, CudaBackend};
 use crate::error::{Error, Result};
 use crate::kernel_ref::KernelRef;

@@ -6,14 +6,14 @@
 use crate::backend::cuda::quant::{kernel_for, launch_named, QuantBuffers};
 use crate::backend::cuda::timing::{copy_bandwidth, time, time_synced};
 use crate::backend::cuda::user;
-use crate::kernel_ref::KernelRef;
 use crate::backend::cuda::{gpu_err, CudaBackend};
 use crate::error::Result;
 use crate::experiment::bench::BenchRow;
-use crate::testdata::Rng;
 use crate::formats::DType;
 use crate::io::Tensor;
+use crate::kernel_ref::KernelRef;
 use crate::quant::{quantize_activation, QuantSpec};
+use crate::testdata::Rng;
 
 /// Options of `bench quant`.
 pub struct QuantBench {

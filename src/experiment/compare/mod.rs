@@ -128,7 +128,10 @@ pub struct SchemaRequest {
 /// Runs `compare schema`.
 pub fn run_schema(req: &SchemaRequest) -> Result<schema::SchemaReport> {
     let load = |paths: &[PathBuf]| -> Result<Vec<crate::io::TensorFile>> {
-        paths.iter().map(|p| crate::io::load(Path::new(p))).collect()
+        paths
+            .iter()
+            .map(|p| crate::io::load(Path::new(p)))
+            .collect()
     };
     schema::schema(&load(&req.a)?, &load(&req.b)?, req.options.clone())
 }

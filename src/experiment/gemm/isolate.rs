@@ -19,10 +19,10 @@
 //! the target's kernel and the verdict is provisional.
 
 use crate::error::Result;
-use crate::experiment::Stopwatch;
 pub use crate::experiment::gemm::attribution::{
-    attribute, Attribution, Metrics, Sanity, VerdictThresholds, Verdict, PATHS,
+    attribute, Attribution, Metrics, Sanity, Verdict, VerdictThresholds, PATHS,
 };
+use crate::experiment::Stopwatch;
 use crate::formats::DType;
 use crate::gemm::{GemmChoice, Operand};
 use crate::io::Tensor;
@@ -195,7 +195,14 @@ mod tests {
     use super::*;
 
     fn isolate(target_act: &Operand, ref_act: &Operand, tg: &str, rg: &str) -> IsolateResult {
-        let w: Operand = crate::testdata::quantized(96, 512, (128, 128), crate::formats::Fp8Format::E4m3fn, crate::testdata::Scales::Pow2, 41)
+        let w: Operand = crate::testdata::quantized(
+            96,
+            512,
+            (128, 128),
+            crate::formats::Fp8Format::E4m3fn,
+            crate::testdata::Scales::Pow2,
+            41,
+        )
         .into();
         let inp = IsolateInputs {
             target_act: Activation {
@@ -235,7 +242,14 @@ mod tests {
     #[test]
     fn planted_quantizer_and_gemm_differences_get_their_verdicts() {
         use crate::testdata::{quantized, Scales};
-        let q = quantized(8, 512, (1, 128), crate::formats::Fp8Format::E4m3fn, Scales::Pow2, 40);
+        let q = quantized(
+            8,
+            512,
+            (1, 128),
+            crate::formats::Fp8Format::E4m3fn,
+            Scales::Pow2,
+            40,
+        );
         // A different quantizer: every 16th code one step up in magnitude (a rounding disagreement).
         let mut t = q.clone();
         for c in t.q.iter_mut().step_by(16) {

@@ -190,5 +190,4 @@ mod tests {
         let map = diff_map(&tb16, &tb, m, n);
         assert!(map.frac[0] == 0.0 && map.frac.iter().any(|&f| f > 0.0));
     }
-
 }

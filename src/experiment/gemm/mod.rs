@@ -88,7 +88,12 @@ pub fn run_isolate(req: &IsolateRequest, progress: &dyn Progress) -> Result<Isol
     let selected = device_for(req.inputs.backend, &[&req.target_gemm, &req.ref_gemm])?;
     let be = selected.backend();
     clock.mark(&format!("backend start ({})", be.name()));
-    let w = operands::weight(be, &roles, &req.inputs.weight_quant, req.inputs.dump.raw_fp8)?;
+    let w = operands::weight(
+        be,
+        &roles,
+        &req.inputs.weight_quant,
+        req.inputs.dump.raw_fp8,
+    )?;
     clock.mark("weight (load or quantize)");
     let (tname, tact) = operands::activation(be, &req.target_quant, &roles, req.inputs.dump)?;
     let (rname, ract) = operands::activation(be, &req.ref_quant, &roles, req.inputs.dump)?;
@@ -117,9 +122,7 @@ pub fn run_isolate(req: &IsolateRequest, progress: &dyn Progress) -> Result<Isol
     let result = isolate::run_with(
         be,
         &inp,
-        &|path, done, total| {
-            progress.set((path * total + done) as f64 / (4 * total.max(1)) as f64)
-        },
+        &|path, done, total| progress.set((path * total + done) as f64 / (4 * total.max(1)) as f64),
         &mut clock,
     );
     progress.end();
@@ -185,7 +188,12 @@ pub fn run_fingerprint(
     let selected = backend::select(req.inputs.backend)?;
     let be = selected.backend();
     let (_, act) = operands::activation(be, &req.target_quant, &roles, req.inputs.dump)?;
-    let w = operands::weight(be, &roles, &req.inputs.weight_quant, req.inputs.dump.raw_fp8)?;
+    let w = operands::weight(
+        be,
+        &roles,
+        &req.inputs.weight_quant,
+        req.inputs.dump.raw_fp8,
+    )?;
     let target = roles.get("target_out")?;
     let variants = fingerprint::variants_for(&selected.device);
     progress.begin(

@@ -2,10 +2,10 @@
 //! shaped as the reference's [`Quantized`] (1×G groups of the reference spec, its FP8 format).
 
 use crate::backend::cuda::user;
-use crate::kernel_ref::KernelRef;
 use crate::backend::cuda::CudaBackend;
 use crate::error::Result;
 use crate::io::Tensor;
+use crate::kernel_ref::KernelRef;
 use crate::quant::cpu::{check_float_input, matrix_dims};
 use crate::quant::{QuantSpec, Quantized};
 

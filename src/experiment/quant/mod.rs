@@ -113,7 +113,10 @@ pub fn run_verify(req: &VerifyRequest) -> Result<VerifyOutcome> {
             };
             verify::Candidate::Computed {
                 label: format!("kernel {}", k.path.display())
-                    + &k.entry.as_ref().map(|e| format!(":{e}")).unwrap_or_default(),
+                    + &k.entry
+                        .as_ref()
+                        .map(|e| format!(":{e}"))
+                        .unwrap_or_default(),
                 q: kernel::run_user_kernel(cuda, k, x, &req.reference)?,
             }
         }

@@ -6,9 +6,9 @@ use rayon::prelude::*;
 use crate::backend::cuda::codecs::Sweep;
 use crate::backend::{Backend, Device};
 use crate::error::Result;
-use crate::testdata::{codec_inputs, Rng};
 use crate::experiment::selftest::{Check, Options};
 use crate::formats::{e8m0, E8m0Round, Fp8Format, Overflow};
+use crate::testdata::{codec_inputs, Rng};
 
 /// Every codec check on `opt.codec_n` random + edge inputs.
 pub fn checks(b: &dyn Backend, opt: &Options) -> Result<Vec<Check>> {

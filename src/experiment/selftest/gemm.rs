@@ -11,10 +11,10 @@ use crate::backend::cuda::tc::{tc, TcKind};
 use crate::backend::cuda::CudaBackend;
 use crate::error::Result;
 use crate::experiment::bench::rel_l2;
-use crate::testdata::{random_quantized, Codes, Rng, Scales};
 use crate::experiment::selftest::Check;
 use crate::formats::Fp8Format;
 use crate::quant::Quantized;
+use crate::testdata::{random_quantized, Codes, Rng, Scales};
 
 /// The block-exact definition (docs/numerics.md §8.2, §8.3, `acc=block-exact`), directly: for each promotion
 /// interval p = fl32(Σ decode(a)·decode(b)) — the f64 sum is exact for e4m3 operands — then
@@ -119,8 +119,32 @@ pub fn checks(be: &CudaBackend, seed: u64) -> Result<Vec<Check>> {
         (1, 17, 128, Fp8Format::E4m3fnuz, Fp8Format::E4m3fnuz, 128),
     ];
     for (ci, &(m, n, k, fa, fb, ga)) in cases.iter().enumerate() {
-        let mut a = random_quantized(&mut rng, m, k, (1, ga), fa, Codes::Normal, if ci % 2 == 0 { Scales::Pow2 } else { Scales::Any });
-        let mut b = random_quantized(&mut rng, n, k, (128, 128), fb, Codes::Normal, if ci % 2 == 1 { Scales::Pow2 } else { Scales::Any });
+        let mut a = random_quantized(
+            &mut rng,
+            m,
+            k,
+            (1, ga),
+            fa,
+            Codes::Normal,
+            if ci % 2 == 0 {
+                Scales::Pow2
+            } else {
+                Scales::Any
+            },
+        );
+        let mut b = random_quantized(
+            &mut rng,
+            n,
+            k,
+            (128, 128),
+            fb,
+            Codes::Normal,
+            if ci % 2 == 1 {
+                Scales::Pow2
+            } else {
+                Scales::Any
+            },
+        );
         plant_edges(&mut rng, &mut a, ci == 0);
         plant_edges(&mut rng, &mut b, false);
         for &interval in &[32usize, 64, 128] {
@@ -197,8 +221,24 @@ fn rel_check(name: String, got: &[f32], want: &[f32], tol: f64) -> Check {
 fn hardware_checks(be: &CudaBackend, rng: &mut Rng) -> Result<Vec<Check>> {
     let mut out = Vec::new();
     let (m, n, k) = (200, 272, 1024);
-    let a = random_quantized(rng, m, k, (1, 128), Fp8Format::E4m3fn, Codes::Normal, Scales::Any);
-    let b = random_quantized(rng, n, k, (128, 128), Fp8Format::E4m3fn, Codes::Normal, Scales::Any);
+    let a = random_quantized(
+        rng,
+        m,
+        k,
+        (1, 128),
+        Fp8Format::E4m3fn,
+        Codes::Normal,
+        Scales::Any,
+    );
+    let b = random_quantized(
+        rng,
+        n,
+        k,
+        (128, 128),
+        Fp8Format::E4m3fn,
+        Codes::Normal,
+        Scales::Any,
+    );
     let args = BlockwiseArgs {
         interval: 128,
         split_k: 1,
@@ -290,8 +330,24 @@ mod tests {
         .iter()
         .enumerate()
         {
-            let mut a = random_quantized(&mut rng, m, k, (1, 128), fa, Codes::Normal, if ci == 0 { Scales::Pow2 } else { Scales::Any });
-            let mut b = random_quantized(&mut rng, n, k, (128, 128), fb, Codes::Normal, if ci == 1 { Scales::Pow2 } else { Scales::Any });
+            let mut a = random_quantized(
+                &mut rng,
+                m,
+                k,
+                (1, 128),
+                fa,
+                Codes::Normal,
+                if ci == 0 { Scales::Pow2 } else { Scales::Any },
+            );
+            let mut b = random_quantized(
+                &mut rng,
+                n,
+                k,
+                (128, 128),
+                fb,
+                Codes::Normal,
+                if ci == 1 { Scales::Pow2 } else { Scales::Any },
+            );
             plant_edges(&mut rng, &mut a, ci == 0);
             plant_edges(&mut rng, &mut b, false);
             for interval in [32, 64, 128] {

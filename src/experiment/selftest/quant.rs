@@ -6,12 +6,12 @@
 use crate::backend::cuda::quant::quantize;
 use crate::backend::cuda::CudaBackend;
 use crate::error::Result;
-use crate::testdata::{edge_values, Rng};
 use crate::experiment::selftest::Check;
 use crate::formats::DType;
 use crate::io::Tensor;
 use crate::quant::spec::NanRule;
 use crate::quant::{presets, quantize_activation, quantize_weight, QuantSpec, Quantized};
+use crate::testdata::{edge_values, Rng};
 
 /// The specs checked: every preset, then each axis moved away from a base.
 fn specs() -> Vec<String> {

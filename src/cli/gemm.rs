@@ -71,7 +71,7 @@ impl InputArgs {
                 raw_fp8: self.fp8,
                 xs_layout: self.xs_layout,
             },
-            weight_quant: self.weight_quant.clone(),
+            weight_quant: self.weight_quant,
             backend: self.backend.backend,
         }
     }

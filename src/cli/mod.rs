@@ -46,7 +46,7 @@ pub enum Command {
     Fingerprint(fingerprint::FingerprintArgs),
     /// Replay a dumped activation through target/reference quant × GEMM and attribute the drift
     /// (`gemm fingerprint`: which GEMM model reproduces a dumped output).
-    Gemm(gemm::GemmArgs),
+    Gemm(Box<gemm::GemmArgs>),
 }
 
 /// Runs a parsed command; returns the exit code (0 pass, 1 mismatch/drift).
@@ -60,6 +60,6 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Compare(a) => compare::run(a),
         Command::Quant(a) => quant::run(a),
         Command::Fingerprint(a) => fingerprint::run(a),
-        Command::Gemm(a) => gemm::run(a),
+        Command::Gemm(a) => gemm::run(*a),
     }
 }

@@ -230,6 +230,14 @@ impl fmt::Display for GemmChoice {
     }
 }
 
+impl std::str::FromStr for GemmChoice {
+    type Err = String;
+    /// [`GemmChoice::parse_checked`], its error as one line.
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        GemmChoice::parse_checked(s).map_err(|e| e.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -291,13 +299,5 @@ mod tests {
             "{m}"
         );
         assert!(msg("blockwise,promote=96").contains("32, 64, 128, none"));
-    }
-}
-
-impl std::str::FromStr for GemmChoice {
-    type Err = String;
-    /// [`GemmChoice::parse_checked`], its error as one line.
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
-        GemmChoice::parse_checked(s).map_err(|e| e.to_string())
     }
 }

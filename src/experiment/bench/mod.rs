@@ -78,7 +78,7 @@ pub fn run_quant(req: &QuantBenchRequest) -> Result<Measured<quant::QuantBenchRe
         &quant::QuantBench {
             m,
             k,
-            spec: spec.clone(),
+            spec: *spec,
             reps: req.reps.max(1),
             kernel: req.kernel.clone(),
         },

@@ -126,7 +126,7 @@ pub fn run_verify(req: &VerifyRequest) -> Result<VerifyOutcome> {
             layout: req.xs_layout,
             fp8: req.fp8,
         },
-        CandidateChoice::Spec(s) => verify::Candidate::Spec(s.clone()),
+        CandidateChoice::Spec(s) => verify::Candidate::Spec(*s),
     };
     let report = verify::verify_with(selected.backend(), x, &req.reference, candidate, req.show)?;
     Ok(VerifyOutcome {

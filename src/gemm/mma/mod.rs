@@ -242,7 +242,7 @@ pub fn to_f32(neg: bool, mag: u128, lsb: i32, r: Rounding) -> f32 {
         return if neg { -0.0 } else { 0.0 };
     }
     let qb = 128 - q.leading_zeros() as i32;
-    let v = if g + qb - 1 >= 128 {
+    let v = if g + qb > 128 {
         f32::INFINITY
     } else {
         // q < 2^25 and q·2^g lies on the f32 grid: exact in f64 and then in f32.

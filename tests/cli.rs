@@ -26,6 +26,8 @@ mod gemm_gpu_only;
 mod inspect_cast;
 #[path = "cli/io_bad_input.rs"]
 mod io_bad_input;
+#[path = "cli/output.rs"]
+mod output;
 #[path = "cli/quant.rs"]
 mod quant;
 #[path = "cli/quant_bad_input.rs"]

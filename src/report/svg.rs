@@ -273,6 +273,22 @@ fn is_dark(fill: &str) -> bool {
     h.len() == 6 && 0.2126 * c(0) + 0.7152 * c(2) + 0.0722 * c(4) < 0.5
 }
 
+/// A row of (colour swatch, label) pairs with its baseline at `ly`.
+fn legend(o: &mut String, items: &[(String, String)], ly: f64) {
+    let mut lx = 12.0;
+    for (fill, label) in items {
+        o.push_str(&format!(
+            "<rect x=\"{lx:.1}\" y=\"{:.1}\" width=\"14\" height=\"14\" fill=\"{fill}\" stroke=\"#8c959f\"/>\
+             <text x=\"{:.1}\" y=\"{:.1}\">{}</text>",
+            ly - 11.0,
+            lx + 19.0,
+            ly,
+            esc(label)
+        ));
+        lx += 36.0 + 7.0 * label.chars().count() as f64;
+    }
+}
+
 /// Renders a heatmap; cells are at least 34 px wide.
 pub fn heatmap(hm: &Heatmap) -> String {
     let (ml, mt) = (84.0, 112.0);
@@ -331,19 +347,7 @@ pub fn heatmap(hm: &Heatmap) -> String {
             }
         }
     }
-    let ly = mt + ch * hm.rows.len() as f64 + 26.0;
-    let mut lx = 12.0;
-    for (fill, label) in &hm.legend {
-        o.push_str(&format!(
-            "<rect x=\"{lx:.1}\" y=\"{:.1}\" width=\"14\" height=\"14\" fill=\"{fill}\" stroke=\"#8c959f\"/>\
-             <text x=\"{:.1}\" y=\"{:.1}\">{}</text>",
-            ly - 11.0,
-            lx + 19.0,
-            ly,
-            esc(label)
-        ));
-        lx += 36.0 + 7.0 * label.chars().count() as f64;
-    }
+    legend(&mut o, &hm.legend, mt + ch * hm.rows.len() as f64 + 26.0);
     o.push_str("</svg>");
     o
 }
@@ -520,19 +524,7 @@ pub fn tile_map(m: &TileMap) -> String {
             esc(&cell.tip)
         ));
     }
-    let ly = mt + cs * nr as f64 + 28.0;
-    let mut lx = 12.0;
-    for (fill, label) in &m.legend {
-        o.push_str(&format!(
-            "<rect x=\"{lx:.1}\" y=\"{:.1}\" width=\"14\" height=\"14\" fill=\"{fill}\" stroke=\"#8c959f\"/>\
-             <text x=\"{:.1}\" y=\"{:.1}\">{}</text>",
-            ly - 11.0,
-            lx + 19.0,
-            ly,
-            esc(label)
-        ));
-        lx += 40.0 + 7.0 * label.chars().count() as f64;
-    }
+    legend(&mut o, &m.legend, mt + cs * nr as f64 + 28.0);
     o.push_str("</svg>");
     o
 }

@@ -167,6 +167,7 @@ fn isolate(a: IsolateArgs) -> Result<i32> {
             shares_vs_ref_out: a.shares_vs_ref_out,
         },
         save: a.save,
+        figures: a.out.html.is_some(),
     };
     let start = std::time::Instant::now();
     let rep = run_isolate(&req, &Bar::new())?;

@@ -132,17 +132,17 @@ pub fn document(rep: &IsolateReport, figures: bool) -> Doc {
             p.display()
         )));
     }
-    if figures {
+    if let (true, Some(fig)) = (figures, &rep.figures) {
         doc.push(Block::Heading("where the paths differ from B".into()));
         doc.push(Block::Figure {
-            svg: ulp_bars(&rep.spreads),
+            svg: ulp_bars(&fig.spreads),
             caption: format!(
                 "Per-element distance to B in units in the last place of {} (log scale): a GEMM-order difference \
                  stays within a few ulp, a quantizer difference spreads wide.",
-                rep.spreads.first().map(|s| s.unit.to_string()).unwrap_or_default()
+                fig.spreads.first().map(|s| s.unit.to_string()).unwrap_or_default()
             ),
         });
-        let m = &rep.diff_map;
+        let m = &fig.diff_map;
         doc.push(Block::Figure {
             svg: diff_heatmap(m),
             caption: format!(

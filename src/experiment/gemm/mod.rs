@@ -53,14 +53,17 @@ pub struct IsolateRequest {
     pub thresholds: VerdictThresholds,
     /// Write the four outputs and both quantized activations here.
     pub save: Option<PathBuf>,
+    /// Also compute the data of the plots (ulp spreads, difference map): a few passes over the outputs that
+    /// only the HTML report shows.
+    pub figures: bool,
 }
 
 /// What `isolate gemm` found, with where it ran and how long each phase took.
 pub struct IsolateReport {
     pub result: isolate::IsolateResult,
-    /// Per-element ulp spreads of A, C1 and C2 against B, and the map of where A and B differ.
-    pub spreads: Vec<maps::UlpSpread>,
-    pub diff_map: maps::DiffMap,
+    /// Per-element ulp spreads of A, C1 and C2 against B, and the map of where A and B differ (when the
+    /// request asked for figures).
+    pub figures: Option<GemmFigures>,
     /// The file `--save` wrote.
     pub saved: Option<PathBuf>,
     /// Why `auto` fell back to the CPU.
@@ -127,25 +130,38 @@ pub fn run_isolate(req: &IsolateRequest, progress: &dyn Progress) -> Result<Isol
     );
     progress.end();
     let result = result?;
-    let b = &result.paths[1].output;
-    let spreads = [0, 2, 3]
-        .map(|i| maps::ulp_spread(result.paths[i].name, &result.paths[i].output, b))
-        .to_vec();
-    let diff_map = maps::diff_map(&result.paths[0].output, b, tact.rows(), w.rows());
-    clock.mark("ulp spreads and difference map");
+    let figures = req.figures.then(|| {
+        let b = &result.paths[1].output;
+        GemmFigures {
+            spreads: [0, 2, 3]
+                .map(|i| maps::ulp_spread(result.paths[i].name, &result.paths[i].output, b))
+                .to_vec(),
+            diff_map: maps::diff_map(&result.paths[0].output, b, tact.rows(), w.rows()),
+        }
+    });
+    if figures.is_some() {
+        clock.mark("ulp spreads and difference map");
+    }
     if let Some(path) = &req.save {
         crate::io::safetensors_io::write(path, &isolate::saved_tensors(&inp, &result)?, None)?;
         clock.mark("--save");
     }
     Ok(IsolateReport {
         result,
-        spreads,
-        diff_map,
+        figures,
         saved: req.save.clone(),
         fallback: selected.fallback.clone(),
         backend_notes: be.take_notes(),
         timings: clock.phases,
     })
+}
+
+/// The data of the `isolate gemm` plots.
+pub struct GemmFigures {
+    /// Per-element ulp spreads of A, C1 and C2 against B.
+    pub spreads: Vec<maps::UlpSpread>,
+    /// Where A and B differ, per output tile.
+    pub diff_map: maps::DiffMap,
 }
 
 /// `isolate gemm fingerprint`.

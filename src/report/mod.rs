@@ -21,7 +21,7 @@ pub mod json;
 pub mod quant;
 pub mod selftest;
 pub mod svg;
-pub mod table;
+mod table;
 pub mod timings;
 
 pub use doc::Doc;

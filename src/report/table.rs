@@ -1,4 +1,5 @@
-//! Plain-text tables for the terminal: right-aligned columns, a header and a rule.
+//! The terminal rendering of a `DocTable` (private to the report layer, which builds `DocTable`s):
+//! right-aligned columns, a header and a rule.
 
 /// A table of string cells.
 #[derive(Default)]

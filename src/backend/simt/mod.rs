@@ -17,6 +17,7 @@
 //! loading): a `dlopen` wrapper with typed symbols and errors instead of hand-written `libc::dlopen` calls.
 //! Loaded objects are never unloaded: the executor's fault handler lives in them.
 
+pub mod backend;
 pub mod kernels;
 #[cfg(test)]
 mod tests;
@@ -28,6 +29,8 @@ use std::process::Command;
 use std::sync::Mutex;
 
 use crate::error::{Error, Result};
+
+pub use backend::SimtBackend;
 
 /// The executor's header.
 pub const SIMT_HPP: &str = include_str!("simt.hpp");

@@ -84,15 +84,21 @@ impl VerifyOutcome {
     }
 }
 
+/// A HIP kernel asked to run anywhere but simt-cpu: one line (exit 2).
+fn hip_kernel_off_simt(k: &KernelRef) -> Error {
+    Error::NoGpu(format!(
+        "--candidate kernel:{} is a HIP kernel, and there is no HIP backend yet: run it on the CPU with \
+         --backend simt-cpu",
+        k.path.display()
+    ))
+}
+
 /// The CUDA device a kernel candidate runs on: one line naming the kernel when there is none, or when it is
 /// a HIP source (exit 2).
 fn cuda_for_kernel(k: &KernelRef) -> Result<Device> {
     let file = k.path.display();
     if k.is_hip() {
-        return Err(Error::NoGpu(format!(
-            "--candidate kernel:{file} is a HIP kernel, and there is no HIP backend yet: run it on the CPU with \
-             --backend simt-cpu"
-        )));
+        return Err(hip_kernel_off_simt(k));
     }
     Device::open_cuda().map_err(|e| match e {
         Error::NoGpu(w) => Error::NoGpu(format!(
@@ -119,6 +125,12 @@ pub fn run_verify(req: &VerifyRequest) -> Result<VerifyOutcome> {
     let roles = Roles::new(crate::io::load_all(&req.files)?, &req.names, &ROLES)?;
     let x = roles.get("x")?;
     let selected = match (&req.candidate, req.backend) {
+        // A HIP kernel runs only on simt-cpu for now (and on `hip`, once there is a HIP backend).
+        (CandidateChoice::Kernel(k), BackendKind::Auto | BackendKind::Cuda | BackendKind::Cpu)
+            if k.is_hip() =>
+        {
+            return Err(hip_kernel_off_simt(k));
+        }
         // A kernel candidate runs on the GPU; the reference then runs there too unless --backend cpu.
         (CandidateChoice::Kernel(k), BackendKind::Auto) => Selected::of(cuda_for_kernel(k)?),
         (_, kind) => backend::select(kind)?,

@@ -31,7 +31,8 @@ fn user_cuda_and_hip_kernels_are_byte_equal_on_simt_cpu() {
         assert_eq!(o.code, 0, "{k}: {}{}", o.stdout, o.stderr);
         assert!(o.stdout.contains("BYTE-EQUAL"), "{}", o.stdout);
         assert!(
-            o.stdout.contains(&format!("kernel {k} (simt-cpu, {lanes})")),
+            o.stdout
+                .contains(&format!("kernel {k} (simt-cpu, {lanes})")),
             "{}",
             o.stdout
         );
@@ -155,8 +156,9 @@ fn gemm_on_simt_cpu_notes_the_cpu_definition() {
     assert_eq!(o.code, 1, "{}{}", o.stdout, o.stderr);
     assert!(o.stdout.contains("verdict: quant"), "{}", o.stdout);
     assert!(
-        o.stderr
-            .contains("GEMM `blockwise` ran on the CPU definition: simt-cpu has no GEMM kernel yet"),
+        o.stderr.contains(
+            "GEMM `blockwise` ran on the CPU definition: simt-cpu has no GEMM kernel yet"
+        ),
         "{}",
         o.stderr
     );

@@ -406,7 +406,7 @@ pub fn compile(
         for e in &entries {
             text.push_str(&format!("    SIMT_ENTRY({e}),\n"));
         }
-        text.push_str("    {nullptr, nullptr, 0, 0}};\n");
+        text.push_str("    {nullptr, nullptr, 0, 0, nullptr}};\n");
         std::fs::write(&unit, text).map_err(|e| io(&unit, e))?;
         let tmp_so = dir.join(format!("{key:016x}.{}.so", std::process::id()));
         let mut cmd = Command::new(&cxx);

@@ -1,7 +1,8 @@
-//! Quant checks: the kernel quantizer (CUDA, or the sources on simt-cpu) bit for bit against `crate::quant::{quantize_activation, quantize_weight}`
-//! over every preset and every axis override, 1×G groups (fast and generic kernels, padded partial groups) and
-//! 128×128 weight blocks, bf16 / f16 / f32 input, with edge values planted (±0, subnormals, all-zero groups,
-//! ties and the 448/464/480 boundaries after scaling, ±inf and NaN where the spec defines them).
+//! Quant checks: the kernel quantizer (CUDA, or the kernel sources on simt-cpu) bit for bit against
+//! `crate::quant::{quantize_activation, quantize_weight}` over every preset and every axis override, 1×G groups
+//! (fast and generic kernels, padded partial groups) and 128×128 weight blocks, bf16 / f16 / f32 input, with edge
+//! values planted (±0, subnormals, all-zero groups, ties and the 448/464/480 boundaries after scaling, ±inf and NaN
+//! where the spec defines them).
 
 use crate::backend::Backend;
 use crate::error::Result;

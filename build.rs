@@ -281,6 +281,21 @@ mod hip {
                 );
             }
         }
+        // (module, target, why) of every wanted code object that is not embedded.
+        let mut not_built: Vec<(String, &str, String)> = Vec::new();
+        if clang.is_none() {
+            let why = if env::var("ISOLATE_NO_HIP").is_ok_and(|v| v == "1") {
+                "ISOLATE_NO_HIP=1 at build time"
+            } else {
+                "no HIP compiler at build time (scripts/install-hip-compiler.sh)"
+            };
+            for (f, targets) in &wanted {
+                let name = f.file_stem().unwrap().to_str().unwrap().to_string();
+                for t in targets {
+                    not_built.push((name.clone(), t, why.to_string()));
+                }
+            }
+        }
         let mut reg = String::new();
         let built = clang
             .as_ref()
@@ -342,6 +357,14 @@ mod hip {
                             panic!("{msg}");
                         }
                         println!("cargo:warning={}", msg.replace('\n', " | "));
+                        not_built.push((
+                            name.clone(),
+                            t,
+                            format!(
+                                "clang rejected it: {}",
+                                first.first().map_or("(no error line)", |l| l.trim())
+                            ),
+                        ));
                         continue;
                     }
                     writeln!(
@@ -352,6 +375,16 @@ mod hip {
                     .unwrap();
                 }
             }
+        }
+        writeln!(reg, "];").unwrap();
+        writeln!(
+            reg,
+            "/// Code objects a kernel asks for (`// isolate-hip: …`) that are not embedded: (module, target, why)."
+        )
+        .unwrap();
+        writeln!(reg, "pub static NOT_BUILT: &[(&str, &str, &str)] = &[").unwrap();
+        for (m, t, why) in &not_built {
+            writeln!(reg, "    ({m:?}, {t:?}, {why:?}),").unwrap();
         }
         writeln!(reg, "];").unwrap();
         fs::write(out.join("hip_kernels.rs"), reg).unwrap();

@@ -39,6 +39,36 @@ impl KernelRef {
         }
     }
 
+    /// Whether the file is a HIP source (`.hip`): run as the HIP build compiles it, at wavefront 64.
+    pub fn is_hip(&self) -> bool {
+        self.path.extension().is_some_and(|e| e == "hip")
+    }
+
+    /// The entry point among the source's `__global__` functions `fns`: the one named, else the only one.
+    /// Errors name the file (no such function, none, several).
+    pub fn entry_among(&self, fns: &[String]) -> Result<String> {
+        let file = self.path.display();
+        match &self.entry {
+            Some(e) if fns.iter().any(|f| f == e) => Ok(e.clone()),
+            Some(e) => Err(Error::Usage(format!(
+                "{file}: no __global__ function '{e}' (found: {})",
+                if fns.is_empty() {
+                    "none".into()
+                } else {
+                    fns.join(", ")
+                }
+            ))),
+            None => match fns {
+                [one] => Ok(one.clone()),
+                [] => Err(Error::Usage(format!("{file}: no __global__ function"))),
+                many => Err(Error::Usage(format!(
+                    "{file}: several __global__ functions ({}); name one: kernel:{file}:ENTRY",
+                    many.join(", ")
+                ))),
+            },
+        }
+    }
+
     /// The source file, checked to exist (an I/O error naming it otherwise), so that a typo is reported before
     /// any work starts.
     pub fn checked(self) -> Result<KernelRef> {

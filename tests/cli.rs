@@ -36,3 +36,5 @@ mod quant_bad_input;
 mod quant_demo;
 #[path = "cli/quant_util.rs"]
 mod quant_util;
+#[path = "cli/simt.rs"]
+mod simt;

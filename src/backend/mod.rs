@@ -1,9 +1,11 @@
-//! Compute backends: one trait, implementations for the CPU (always there, the reference) and CUDA.
+//! Compute backends: one trait, implementations for the CPU (always there, the reference), CUDA and the SIMT
+//! executor (`simt-cpu`: the kernel sources run on the CPU).
 //!
 //! Every backend computes the same functions bit for bit; the CPU one is the definition. [`select`] turns a
 //! [`BackendKind`] into a [`Device`]: `auto` uses CUDA when a GPU and its driver are there and otherwise falls
 //! back to the CPU, keeping the reason in [`Selected::fallback`] for the caller to say; `cuda` without a GPU is
-//! `Error::NoGpu` (exit 2). A backend never prints: what it decided on its own (a GEMM it could not run and
+//! `Error::NoGpu` (exit 2), and so is `hip` for now (the runtime loader and the code objects exist, the HIP
+//! backend does not yet). A backend never prints: what it decided on its own (a GEMM it could not run and
 //! handed to the CPU) it keeps as notes ([`Backend::take_notes`]) for the caller to report.
 
 use std::str::FromStr;
@@ -21,10 +23,11 @@ pub mod simt;
 
 pub use cpu::CpuBackend;
 pub use cuda::CudaBackend;
+pub use simt::SimtBackend;
 
 /// The operations a backend offers. Slices in, vectors out: each call moves its data to the device and back.
 pub trait Backend {
-    /// `cpu` or `cuda`.
+    /// `cpu`, `cuda` or `simt-cpu`.
     fn name(&self) -> &'static str;
     /// A line describing the device (CPU model / GPU name, compute capability, how kernels were built).
     fn describe(&self) -> String;
@@ -120,11 +123,22 @@ pub enum BackendKind {
     Cpu,
     /// An NVIDIA GPU through CUDA; `Error::NoGpu` when there is none.
     Cuda,
+    /// An AMD GPU through the HIP runtime: not implemented yet, `Error::NoGpu` saying why (no runtime, no
+    /// device, or no backend).
+    Hip,
+    /// The kernel sources run on the CPU by the SIMT executor (`Error::Usage` without a C++ compiler).
+    SimtCpu,
 }
 
 impl BackendKind {
     /// Every kind, as the command line spells it.
-    pub const ALL: [BackendKind; 3] = [BackendKind::Auto, BackendKind::Cpu, BackendKind::Cuda];
+    pub const ALL: [BackendKind; 5] = [
+        BackendKind::Auto,
+        BackendKind::Cpu,
+        BackendKind::Cuda,
+        BackendKind::Hip,
+        BackendKind::SimtCpu,
+    ];
 
     /// The spelling on the command line.
     pub fn name(self) -> &'static str {
@@ -132,6 +146,8 @@ impl BackendKind {
             BackendKind::Auto => "auto",
             BackendKind::Cpu => "cpu",
             BackendKind::Cuda => "cuda",
+            BackendKind::Hip => "hip",
+            BackendKind::SimtCpu => "simt-cpu",
         }
     }
 }
@@ -142,15 +158,20 @@ impl FromStr for BackendKind {
         BackendKind::ALL
             .into_iter()
             .find(|k| k.name() == s)
-            .ok_or_else(|| format!("'{s}': expected auto, cpu or cuda"))
+            .ok_or_else(|| {
+                let names: Vec<&str> = BackendKind::ALL.iter().map(|k| k.name()).collect();
+                format!("'{s}': expected one of {}", names.join(", "))
+            })
     }
 }
 
-/// A backend that was opened: the CPU or a CUDA device. Code that needs what only one of them offers (the
-/// CUDA selftest sweeps, user kernels, benchmarks) matches on it; everything else uses [`Device::backend`].
+/// A backend that was opened: the CPU, a CUDA device or the SIMT executor. Code that needs what only one of
+/// them offers (the CUDA selftest sweeps, user kernels, benchmarks) matches on it; everything else uses
+/// [`Device::backend`].
 pub enum Device {
     Cpu(CpuBackend),
     Cuda(Box<CudaBackend>),
+    Simt(SimtBackend),
 }
 
 impl Device {
@@ -159,6 +180,7 @@ impl Device {
         match self {
             Device::Cpu(b) => b,
             Device::Cuda(b) => b.as_ref(),
+            Device::Simt(b) => b,
         }
     }
 
@@ -166,7 +188,7 @@ impl Device {
     pub fn cuda(&self) -> Option<&CudaBackend> {
         match self {
             Device::Cuda(b) => Some(b),
-            Device::Cpu(_) => None,
+            Device::Cpu(_) | Device::Simt(_) => None,
         }
     }
 
@@ -198,11 +220,29 @@ impl Selected {
     }
 }
 
-/// The device for `kind`: the CPU, CUDA (`Error::NoGpu` without a usable GPU), or `auto` (CUDA, else the CPU
+/// Why `--backend hip` cannot run here: no runtime, a runtime without a GPU, or (with both) that the HIP
+/// backend is not implemented yet. One line.
+pub fn hip_unavailable() -> Error {
+    let why = match hip::runtime::Hip::load() {
+        Err(Error::NoGpu(why)) => why,
+        Err(e) => e.to_string(),
+        Ok(h) => format!(
+            "HIP runtime {} sees {} device(s), but the HIP backend is not implemented yet (the code objects are \
+             embedded: `isolate kernels`); use --backend simt-cpu to run the kernel sources on the CPU",
+            h.library, h.devices
+        ),
+    };
+    Error::NoGpu(format!("--backend hip: {why}"))
+}
+
+/// The device for `kind`: the CPU, CUDA (`Error::NoGpu` without a usable GPU), the SIMT executor
+/// (`Error::Usage` without a C++ compiler), HIP (`Error::NoGpu`: not there yet), or `auto` (CUDA, else the CPU
 /// with the reason kept in [`Selected::fallback`]).
 pub fn select(kind: BackendKind) -> Result<Selected> {
     match kind {
         BackendKind::Cpu => Ok(Selected::of(Device::Cpu(CpuBackend))),
+        BackendKind::SimtCpu => Ok(Selected::of(Device::Simt(SimtBackend::new()?))),
+        BackendKind::Hip => Err(hip_unavailable()),
         BackendKind::Cuda => match Device::open_cuda() {
             Ok(d) => Ok(Selected::of(d)),
             Err(Error::NoGpu(why)) => Err(Error::NoGpu(format!(
@@ -224,11 +264,18 @@ pub fn select(kind: BackendKind) -> Result<Selected> {
 /// The device for a command that runs the GPU-only GEMM `g`: CUDA, or `Error::NoGpu` with one line saying
 /// that `g` runs only on the GPU and why there is none (`--backend cpu`, no driver, no device).
 pub fn require_gpu(kind: BackendKind, g: &GpuGemm) -> Result<Device> {
-    if kind == BackendKind::Cpu {
-        return Err(gpu_only(
-            g,
-            "--backend cpu was given (use --backend cuda or auto on a machine with an NVIDIA GPU)",
-        ));
+    match kind {
+        BackendKind::Cpu | BackendKind::SimtCpu => {
+            return Err(gpu_only(
+                g,
+                &format!(
+                    "--backend {} was given (use --backend cuda or auto on a machine with an NVIDIA GPU)",
+                    kind.name()
+                ),
+            ))
+        }
+        BackendKind::Hip => return Err(hip_unavailable()),
+        BackendKind::Auto | BackendKind::Cuda => {}
     }
     match Device::open_cuda() {
         Ok(d) => Ok(d),

@@ -58,11 +58,11 @@ impl OutputArgs {
     }
 }
 
-/// `--backend auto|cpu|cuda`.
+/// `--backend auto|cpu|cuda|hip|simt-cpu`.
 #[derive(Args, Debug, Clone, Copy, Default)]
 pub struct BackendArg {
-    /// Where to compute: auto (CUDA when a GPU is there, else the CPU, saying so), cpu, or cuda (exit 2
-    /// without a GPU).
+    /// Where to compute: auto (CUDA when a GPU is there, else the CPU, saying so), cpu, cuda (exit 2
+    /// without a GPU), hip (not implemented yet: exit 2), or simt-cpu (the kernel sources run on the CPU).
     #[arg(long, value_parser = one_of(&BackendKind::ALL, BackendKind::name), default_value = "auto")]
     pub backend: BackendKind,
 }
@@ -102,6 +102,9 @@ mod tests {
             .err()
             .unwrap()
             .to_string();
-        assert!(e.contains("possible values: auto, cpu, cuda"), "{e}");
+        assert!(
+            e.contains("possible values: auto, cpu, cuda, hip, simt-cpu"),
+            "{e}"
+        );
     }
 }

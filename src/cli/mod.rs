@@ -13,6 +13,7 @@ pub mod e8m0;
 pub mod fingerprint;
 pub mod gemm;
 pub mod inspect;
+pub mod kernels;
 pub mod progress;
 pub mod quant;
 pub mod selftest;
@@ -47,6 +48,8 @@ pub enum Command {
     /// Replay a dumped activation through target/reference quant × GEMM and attribute the drift
     /// (`gemm fingerprint`: which GEMM model reproduces a dumped output).
     Gemm(Box<gemm::GemmArgs>),
+    /// List the kernels this binary carries: module, target (sm_90, gfx942, gfx950, source), size, how built.
+    Kernels(kernels::KernelsArgs),
 }
 
 /// Runs a parsed command; returns the exit code (0 pass, 1 mismatch/drift).
@@ -61,5 +64,6 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Quant(a) => quant::run(a),
         Command::Fingerprint(a) => fingerprint::run(a),
         Command::Gemm(a) => gemm::run(*a),
+        Command::Kernels(a) => kernels::run(a),
     }
 }

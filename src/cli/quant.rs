@@ -46,7 +46,8 @@ pub struct QuantArgs {
     #[arg(long, value_parser = parsed::<QuantSpec>)]
     pub reference: QuantSpec,
     /// The candidate: a quant spec, `dumped` to take the tensors xq and xs from the inputs, or
-    /// `kernel:FILE.cu[:ENTRY]`, a CUDA kernel compiled with NVRTC and run on the GPU (ABI: README "GPU").
+    /// `kernel:FILE.cu|FILE.hip[:ENTRY]`, a kernel compiled with NVRTC and run on the GPU, or with
+    /// `--backend simt-cpu` compiled by the C++ compiler and run on the CPU (ABI: README "GPU").
     #[arg(long, value_parser = parsed::<CandidateChoice>)]
     pub candidate: CandidateChoice,
     #[command(flatten)]
@@ -73,6 +74,6 @@ pub fn run(a: QuantArgs) -> Result<i32> {
     };
     let out = run_verify(&req)?;
     emit(&out, &a.out.outputs())?;
-    say_where_it_ran(&out.fallback, &[]);
+    say_where_it_ran(&out.fallback, &out.backend_notes);
     Ok(out.exit_code())
 }

@@ -9,6 +9,7 @@ pub mod compare;
 pub mod e8m0;
 pub mod gemm;
 pub mod inspect;
+pub mod kernels;
 pub mod quant;
 pub mod selftest;
 

@@ -18,6 +18,7 @@ pub mod gemm;
 pub mod gemm_fingerprint;
 pub mod inspect;
 pub mod json;
+pub mod kernels;
 pub mod quant;
 pub mod selftest;
 pub mod svg;

@@ -285,3 +285,44 @@ fn cast_turns_npy_into_safetensors_and_refuses_duplicate_names() {
         "{err}"
     );
 }
+
+/// `isolate kernels` lists every module's source and both AMD targets of the portable modules (embedded, or
+/// "not built: …"), and which C++ compiler simt-cpu would use.
+#[test]
+fn kernels_lists_what_the_binary_carries() {
+    let o = crate::common::isolate(&["kernels"]);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    for w in [
+        "codecs",
+        "quant",
+        "gfx942",
+        "gfx950",
+        "source",
+        "simt-cpu C++ compiler",
+    ] {
+        assert!(o.stdout.contains(w), "{w}: {}", o.stdout);
+    }
+    let j = crate::common::isolate(&["kernels", "--json", "-"]).json();
+    let arts = j["artifacts"].as_array().unwrap();
+    for (module, target) in [
+        ("codecs", "gfx942"),
+        ("codecs", "gfx950"),
+        ("quant", "gfx942"),
+        ("quant", "gfx950"),
+        ("quant", "source"),
+    ] {
+        let a = arts
+            .iter()
+            .find(|a| a["module"] == module && a["target"] == target)
+            .unwrap_or_else(|| panic!("{module} {target}: {j}"));
+        let how = a["how"].as_str().unwrap();
+        assert!(a["built"] == true || how.starts_with("not built: "), "{a}");
+        // CI builds with ISOLATE_REQUIRE_HIP=1: every AMD code object must then be embedded.
+        if std::env::var("ISOLATE_REQUIRE_HIP").is_ok_and(|v| v == "1") {
+            assert_eq!(a["built"], true, "{a}");
+        }
+    }
+    assert!(arts
+        .iter()
+        .any(|a| a["target"] == "sm_90" || a["target"] == "sm_90a"));
+}

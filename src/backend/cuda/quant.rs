@@ -192,7 +192,7 @@ pub fn launch(be: &CudaBackend, spec: &QuantSpec, b: &mut QuantBuffers) -> Resul
 
 /// The production entry points of kernels/quant.cu; every other name is a bench-only variant in the module
 /// `quant_variants` (kernels/quant_variants.cu).
-const PRODUCTION: [&str; 5] = [
+pub const PRODUCTION: [&str; 5] = [
     "quant_blocks",
     "quant_act_w64_1",
     "quant_act_w64_2",

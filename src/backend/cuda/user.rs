@@ -195,39 +195,7 @@ fn cuda_include() -> Option<PathBuf> {
 pub fn load(be: &CudaBackend, k: &KernelRef) -> Result<UserKernel> {
     let src = std::fs::read_to_string(&k.path).map_err(|e| Error::io(&k.path, e))?;
     let fns = global_functions(&src);
-    let entry = match &k.entry {
-        Some(e) => {
-            if !fns.iter().any(|f| f == e) {
-                return Err(Error::Usage(format!(
-                    "{}: no __global__ function '{e}' (found: {})",
-                    k.path.display(),
-                    if fns.is_empty() {
-                        "none".into()
-                    } else {
-                        fns.join(", ")
-                    }
-                )));
-            }
-            e.clone()
-        }
-        None => match fns.as_slice() {
-            [one] => one.clone(),
-            [] => {
-                return Err(Error::Usage(format!(
-                    "{}: no __global__ function",
-                    k.path.display()
-                )))
-            }
-            many => {
-                return Err(Error::Usage(format!(
-                    "{}: several __global__ functions ({}); name one: kernel:{}:ENTRY",
-                    k.path.display(),
-                    many.join(", "),
-                    k.path.display()
-                )))
-            }
-        },
-    };
+    let entry = k.entry_among(&fns)?;
     probe::nvrtc()?;
     let mut opts = nvrtc_options(be.modules.arch(false), &k.path.display().to_string());
     if let Some(inc) = cuda_include() {

@@ -36,19 +36,6 @@ pub const LAUNCHED: &[(&str, &[&str])] = &[
             "fp8_encode_sweep",
         ],
     ),
-    (
-        "quant",
-        &[
-            "quant_blocks",
-            "quant_act_w64_1",
-            "quant_act_w64_2",
-            "quant_act_w64_4",
-            "quant_act_w64_8",
-            "quant_act_fast16",
-            "quant_act_fast16_u1",
-            "quant_act_fast16_u4",
-            "quant_act_w32_8",
-            "quant_act_w128_2",
-        ],
-    ),
+    // The production entries only: the bench-only variants live in quant_variants.cu, which has no AMD build.
+    ("quant", &crate::backend::cuda::quant::PRODUCTION),
 ];

@@ -17,6 +17,7 @@
 //! loading): a `dlopen` wrapper with typed symbols and errors instead of hand-written `libc::dlopen` calls.
 //! Loaded objects are never unloaded: the executor's fault handler lives in them.
 
+pub mod backend;
 pub mod kernels;
 #[cfg(test)]
 mod tests;
@@ -28,6 +29,8 @@ use std::process::Command;
 use std::sync::Mutex;
 
 use crate::error::{Error, Result};
+
+pub use backend::SimtBackend;
 
 /// The executor's header.
 pub const SIMT_HPP: &str = include_str!("simt.hpp");
@@ -403,7 +406,7 @@ pub fn compile(
         for e in &entries {
             text.push_str(&format!("    SIMT_ENTRY({e}),\n"));
         }
-        text.push_str("    {nullptr, nullptr, 0, 0}};\n");
+        text.push_str("    {nullptr, nullptr, 0, 0, nullptr}};\n");
         std::fs::write(&unit, text).map_err(|e| io(&unit, e))?;
         let tmp_so = dir.join(format!("{key:016x}.{}.so", std::process::id()));
         let mut cmd = Command::new(&cxx);

@@ -533,11 +533,21 @@ constexpr int args_size(void (*)(A...)) {
     return (int)(0 + ... + sizeof(std::decay_t<A>));
 }
 
+template <class... A>
+struct ParamSizes {
+    static constexpr int v[sizeof...(A) + 1] = {(int)sizeof(std::decay_t<A>)..., 0};
+};
+template <class... A>
+constexpr const int* param_sizes(void (*)(A...)) {
+    return ParamSizes<A...>::v;
+}
+
 struct Entry {
     const char* name;
     void (*bind)(void** args, Body& out);
     int nargs;
-    int nbytes;  // the sum of the parameter sizes (checked against what the caller passes)
+    int nbytes;         // the sum of the parameter sizes (checked against what the caller passes)
+    const int* sizes;   // each parameter's size
 };
 
 // ---- warp-level calls ---------------------------------------------------------------------------------------
@@ -1019,9 +1029,24 @@ extern "C" int simt_launch(const char* name, const unsigned* grid, const unsigne
     for (int i = 0; i < nw; i++) ts.emplace_back(worker, &L);
     for (auto& t : ts) t.join();
     if (L.failed) return fail("%s", L.err);
-    // Writes into the rounding slack after a buffer, or before it within its first page.
+    // Writes into the rounding slack after a buffer, or before it within its first page: only buffers this
+    // launch was given (a pointer parameter, or an 8-byte-aligned pointer inside a struct parameter). The
+    // registry is shared by every loaded module (an inline function's static), and another thread's launch
+    // may be running a kernel that writes past its own buffer.
+    auto given = [&](const Buffer& b) {
+        for (int i = 0; i < nargs; i++) {
+            const unsigned char* a = (const unsigned char*)args[i];
+            for (int o = 0; o + 8 <= e->sizes[i]; o += 8) {
+                uint64_t v;
+                memcpy(&v, a + o, 8);
+                if (v >= (uint64_t)b.first_page && v < (uint64_t)b.slack_end) return true;
+            }
+        }
+        return false;
+    };
     std::lock_guard<std::mutex> g(reg_mutex());
     for (Buffer& b : registry()) {
+        if (!given(b)) continue;
         for (unsigned char* p = b.data + b.size; p < b.slack_end; p++)
             if (*p != CANARY)
                 return fail("kernel %s wrote %zu bytes past the end of buffer `%s` (%zu bytes)", name,
@@ -1035,4 +1060,5 @@ extern "C" int simt_launch(const char* name, const unsigned* grid, const unsigne
 }
 
 #define SIMT_ENTRY(k)                                                                                             \
-    {#k, [](void** a, ::simt::Body& b) { ::simt::bind(&k, a, b); }, ::simt::arity(&k), ::simt::args_size(&k)}
+    {#k, [](void** a, ::simt::Body& b) { ::simt::bind(&k, a, b); }, ::simt::arity(&k), ::simt::args_size(&k), \
+     ::simt::param_sizes(&k)}

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::backend::{self, BackendKind, Device, Selected};
+use crate::backend::{self, BackendKind, Device, Selected, SimtBackend};
 use crate::error::{Error, Result};
 use crate::io::Roles;
 use crate::kernel_ref::KernelRef;
@@ -30,13 +30,14 @@ pub enum CandidateChoice {
     Spec(QuantSpec),
     /// The dump's `xq` and `xs`.
     Dumped,
-    /// A user's CUDA kernel (quant ABI v1), run on the GPU.
+    /// A user's CUDA or HIP kernel (quant ABI v1), run on the GPU or, with `--backend simt-cpu`, on the CPU by
+    /// the SIMT executor.
     Kernel(KernelRef),
 }
 
 impl std::str::FromStr for CandidateChoice {
     type Err = String;
-    /// `dumped`, `kernel:FILE.cu[:ENTRY]` (the file must exist) or a quant spec.
+    /// `dumped`, `kernel:FILE.cu|FILE.hip[:ENTRY]` (the file must exist) or a quant spec.
     fn from_str(s: &str) -> std::result::Result<Self, String> {
         if s.trim() == "dumped" {
             return Ok(CandidateChoice::Dumped);
@@ -71,6 +72,8 @@ pub struct VerifyRequest {
 /// What `isolate quant` found, and where it ran.
 pub struct VerifyOutcome {
     pub report: verify::VerifyReport,
+    /// What the backend decided on its own.
+    pub backend_notes: Vec<String>,
     pub fallback: Option<String>,
 }
 
@@ -81,15 +84,40 @@ impl VerifyOutcome {
     }
 }
 
-/// The CUDA device a kernel candidate runs on: one line naming the kernel when there is none (exit 2).
+/// A HIP kernel asked to run anywhere but simt-cpu: one line (exit 2).
+fn hip_kernel_off_simt(k: &KernelRef) -> Error {
+    Error::NoGpu(format!(
+        "--candidate kernel:{} is a HIP kernel, and there is no HIP backend yet: run it on the CPU with \
+         --backend simt-cpu",
+        k.path.display()
+    ))
+}
+
+/// The CUDA device a kernel candidate runs on: one line naming the kernel when there is none, or when it is
+/// a HIP source (exit 2).
 fn cuda_for_kernel(k: &KernelRef) -> Result<Device> {
+    let file = k.path.display();
+    if k.is_hip() {
+        return Err(hip_kernel_off_simt(k));
+    }
     Device::open_cuda().map_err(|e| match e {
         Error::NoGpu(w) => Error::NoGpu(format!(
-            "--candidate kernel:{} needs a CUDA GPU: {w}",
-            k.path.display()
+            "--candidate kernel:{file} needs a CUDA GPU ({w}); or run it on the CPU with --backend simt-cpu"
         )),
         e => e,
     })
+}
+
+/// `kernel FILE[:ENTRY]`, and where it ran when that was the CPU executor.
+fn kernel_label(k: &KernelRef, simt_warp: Option<u32>) -> String {
+    let mut s = format!("kernel {}", k.path.display());
+    if let Some(e) = &k.entry {
+        s += &format!(":{e}");
+    }
+    if let Some(w) = simt_warp {
+        s += &format!(" (simt-cpu, {w} lanes)");
+    }
+    s
 }
 
 /// Runs `isolate quant`.
@@ -97,27 +125,35 @@ pub fn run_verify(req: &VerifyRequest) -> Result<VerifyOutcome> {
     let roles = Roles::new(crate::io::load_all(&req.files)?, &req.names, &ROLES)?;
     let x = roles.get("x")?;
     let selected = match (&req.candidate, req.backend) {
+        // A HIP kernel runs only on simt-cpu for now (and on `hip`, once there is a HIP backend).
+        (CandidateChoice::Kernel(k), BackendKind::Auto | BackendKind::Cuda | BackendKind::Cpu)
+            if k.is_hip() =>
+        {
+            return Err(hip_kernel_off_simt(k));
+        }
         // A kernel candidate runs on the GPU; the reference then runs there too unless --backend cpu.
         (CandidateChoice::Kernel(k), BackendKind::Auto) => Selected::of(cuda_for_kernel(k)?),
         (_, kind) => backend::select(kind)?,
     };
     let candidate = match &req.candidate {
         CandidateChoice::Kernel(k) => {
-            let own;
-            let cuda = match selected.device.cuda() {
-                Some(c) => c,
-                None => {
-                    own = cuda_for_kernel(k)?;
-                    own.cuda().expect("cuda_for_kernel opens a CUDA device")
+            let (q, warp) = match &selected.device {
+                // simt-cpu: the user's kernel and the reference's kernel sources both on the CPU executor.
+                Device::Simt(s) => (
+                    kernel::run_user_kernel_simt(s, k, x, &req.reference)?,
+                    Some(SimtBackend::user_warp(k)),
+                ),
+                Device::Cuda(c) => (kernel::run_user_kernel(c, k, x, &req.reference)?, None),
+                // --backend cpu: the reference on the CPU, the kernel on the GPU.
+                Device::Cpu(_) => {
+                    let own = cuda_for_kernel(k)?;
+                    let cuda = own.cuda().expect("cuda_for_kernel opens a CUDA device");
+                    (kernel::run_user_kernel(cuda, k, x, &req.reference)?, None)
                 }
             };
             verify::Candidate::Computed {
-                label: format!("kernel {}", k.path.display())
-                    + &k.entry
-                        .as_ref()
-                        .map(|e| format!(":{e}"))
-                        .unwrap_or_default(),
-                q: kernel::run_user_kernel(cuda, k, x, &req.reference)?,
+                label: kernel_label(k, warp),
+                q,
             }
         }
         CandidateChoice::Dumped => verify::Candidate::Dumped {
@@ -131,6 +167,7 @@ pub fn run_verify(req: &VerifyRequest) -> Result<VerifyOutcome> {
     let report = verify::verify_with(selected.backend(), x, &req.reference, candidate, req.show)?;
     Ok(VerifyOutcome {
         report,
+        backend_notes: selected.backend().take_notes(),
         fallback: selected.fallback,
     })
 }
@@ -198,7 +235,7 @@ pub fn run_fingerprint(req: &FingerprintRequest) -> Result<FingerprintReport> {
         group: g,
     });
     let gpu = match selected.device {
-        Device::Cpu(_) => None,
+        Device::Cpu(_) | Device::Simt(_) => None,
         Device::Cuda(_) => Some(fingerprint_gpu::gpu_check(
             selected.backend(),
             &f,

@@ -86,9 +86,14 @@ impl Default for Options {
 /// Runs every check of `device` against the CPU.
 pub fn checks(device: &Device, opt: &Options) -> Result<Vec<Check>> {
     let mut checks = codecs::checks(device.backend(), opt)?;
-    if let Some(cuda) = device.cuda() {
-        checks.extend(quant::checks(cuda, opt.seed)?);
-        checks.extend(gemm::checks(cuda, opt.seed)?);
+    match device {
+        Device::Cuda(cuda) => {
+            checks.extend(quant::checks(cuda.as_ref(), opt.seed)?);
+            checks.extend(gemm::checks(cuda, opt.seed)?);
+        }
+        // The quantizer kernel sources on the CPU executor; no GEMM kernel there yet.
+        Device::Simt(simt) => checks.extend(quant::checks(simt, opt.seed)?),
+        Device::Cpu(_) => {}
     }
     if opt.exhaustive {
         checks.extend(codecs::exhaustive(device)?);

@@ -1,10 +1,10 @@
-//! Quant checks: the GPU quantizer bit for bit against `crate::quant::{quantize_activation, quantize_weight}`
-//! over every preset and every axis override, 1×G groups (fast and generic kernels, padded partial groups) and
-//! 128×128 weight blocks, bf16 / f16 / f32 input, with edge values planted (±0, subnormals, all-zero groups,
-//! ties and the 448/464/480 boundaries after scaling, ±inf and NaN where the spec defines them).
+//! Quant checks: the kernel quantizer (CUDA, or the kernel sources on simt-cpu) bit for bit against
+//! `crate::quant::{quantize_activation, quantize_weight}` over every preset and every axis override, 1×G groups
+//! (fast and generic kernels, padded partial groups) and 128×128 weight blocks, bf16 / f16 / f32 input, with edge
+//! values planted (±0, subnormals, all-zero groups, ties and the 448/464/480 boundaries after scaling, ±inf and NaN
+//! where the spec defines them).
 
-use crate::backend::cuda::quant::quantize;
-use crate::backend::cuda::CudaBackend;
+use crate::backend::Backend;
 use crate::error::Result;
 use crate::experiment::selftest::Check;
 use crate::formats::DType;
@@ -233,19 +233,19 @@ fn cases(rng: &mut Rng) -> Result<Vec<Case>> {
     Ok(v)
 }
 
-/// Every quant check on a CUDA backend.
-pub fn checks(be: &CudaBackend, seed: u64) -> Result<Vec<Check>> {
+/// Every quant check on a kernel backend (CUDA, simt-cpu).
+pub fn checks(be: &dyn Backend, seed: u64) -> Result<Vec<Check>> {
     let mut rng = Rng::new(seed ^ 0x0A47);
     let mut out = Vec::new();
     for c in cases(&mut rng)? {
         let (got, want) = if c.weight {
             (
-                quantize(be, &c.spec, &c.x, true),
+                be.quantize_weight(&c.spec, &c.x),
                 quantize_weight(&c.spec, &c.x),
             )
         } else {
             (
-                quantize(be, &c.spec, &c.x, false),
+                be.quantize_activation(&c.spec, &c.x),
                 quantize_activation(&c.spec, &c.x),
             )
         };
@@ -261,7 +261,7 @@ pub fn checks(be: &CudaBackend, seed: u64) -> Result<Vec<Check>> {
     )?;
     out.push(refusal(
         "quant x deepseek-v32 NaN input (rejected)",
-        &quantize(be, &spec, &x, false),
+        &be.quantize_activation(&spec, &x),
         &quantize_activation(&spec, &x),
     ));
     // 65536 overflows f16 to inf.
@@ -276,7 +276,7 @@ pub fn checks(be: &CudaBackend, seed: u64) -> Result<Vec<Check>> {
     let x = Tensor::new("x", DType::F16, vec![4, 256], b)?;
     out.push(refusal(
         "quant x aiter f16 inf input (rejected)",
-        &quantize(be, &spec, &x, false),
+        &be.quantize_activation(&spec, &x),
         &quantize_activation(&spec, &x),
     ));
     Ok(out)

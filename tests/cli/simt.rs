@@ -1,0 +1,186 @@
+//! `--backend simt-cpu` through the binary: a user's quant kernel (`.cu` at 32 lanes, `.hip` at wavefront 64)
+//! run by the SIMT CPU executor and checked byte for byte against a preset (exit 0), a wrong one caught
+//! (exit 1), a kernel reaching outside its buffers and a machine without a C++ compiler (one line, exit 2); the
+//! selftest and the GEMM note on simt-cpu; `--backend hip` without an AMD GPU (one line, exit 2).
+
+use std::process::Command;
+
+use crate::common::{fixture, isolate, s};
+
+fn quant_kernel(kernel: &str) -> crate::common::Run {
+    isolate(&[
+        "quant",
+        "--input",
+        s(&fixture("minilm/ffn_act.safetensors")),
+        "--reference",
+        "deepgemm-ue8m0",
+        "--candidate",
+        &format!("kernel:{kernel}"),
+        "--backend",
+        "simt-cpu",
+    ])
+}
+
+#[test]
+fn user_cuda_and_hip_kernels_are_byte_equal_on_simt_cpu() {
+    for (k, lanes) in [
+        ("examples/quant_ue8m0.cu", "32 lanes"),
+        ("examples/quant_ue8m0.hip", "64 lanes"),
+    ] {
+        let o = quant_kernel(k);
+        assert_eq!(o.code, 0, "{k}: {}{}", o.stdout, o.stderr);
+        assert!(o.stdout.contains("BYTE-EQUAL"), "{}", o.stdout);
+        assert!(
+            o.stdout
+                .contains(&format!("kernel {k} (simt-cpu, {lanes})")),
+            "{}",
+            o.stdout
+        );
+        assert!(o.stderr.is_empty(), "{}", o.stderr);
+    }
+}
+
+#[test]
+fn a_wrong_user_kernel_is_caught_on_simt_cpu() {
+    let o = quant_kernel("examples/quant_floor_wrong.cu");
+    assert_eq!(o.code, 1, "{}{}", o.stdout, o.stderr);
+    assert!(
+        o.stdout.contains("NOT byte-equal") && o.stdout.contains("scale differs by 2×"),
+        "{}",
+        o.stdout
+    );
+}
+
+const OOB: &str = r#"
+extern "C" __global__ void quant_oob(const void* x, int x_dtype, unsigned char* q, float* s, long long M,
+                                     long long K, int group, long long ldx, long long ldq, long long lds) {
+    const unsigned short* xb = (const unsigned short*)x;
+    long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x;
+    if (i == 0) q[0] = (unsigned char)xb[M * ldx + 64];  // one row past the end of x
+}
+"#;
+
+#[test]
+fn a_kernel_reading_out_of_bounds_is_one_line_exit_2() {
+    let d = tempfile::tempdir().unwrap();
+    let k = d.path().join("oob.cu");
+    std::fs::write(&k, OOB).unwrap();
+    let o = quant_kernel(s(&k));
+    o.assert_bad_input(&[
+        "simt-cpu",
+        "quant_oob",
+        "past the end of buffer `x`",
+        "oob.cu",
+    ]);
+}
+
+#[test]
+fn a_kernel_that_does_not_compile_names_the_compiler_error() {
+    let d = tempfile::tempdir().unwrap();
+    let k = d.path().join("broken.hip");
+    std::fs::write(
+        &k,
+        "extern \"C\" __global__ void f(const void* x) { undeclared_thing(x); }\n",
+    )
+    .unwrap();
+    let o = quant_kernel(s(&k));
+    assert_eq!(o.code, 2, "{}{}", o.stdout, o.stderr);
+    assert!(
+        o.stderr.contains("broken.hip") && o.stderr.contains("undeclared_thing"),
+        "{}",
+        o.stderr
+    );
+    assert!(!o.stderr.contains("panicked"), "{}", o.stderr);
+}
+
+#[test]
+fn no_cxx_compiler_is_one_line_naming_the_ones_looked_for() {
+    let empty = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_isolate"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("CXX")
+        .env("PATH", empty.path())
+        .args([
+            "quant",
+            "--input",
+            "fixtures/minilm/ffn_act.safetensors",
+            "--reference",
+            "deepgemm-ue8m0",
+            "--candidate",
+            "kernel:examples/quant_ue8m0.cu",
+            "--backend",
+            "simt-cpu",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(
+        err.contains("C++20 compiler") && err.contains("$CXX, c++, g++, clang++ on PATH"),
+        "{err}"
+    );
+}
+
+#[test]
+fn selftest_on_simt_cpu_runs_codecs_and_quantizers() {
+    let o = isolate(&["selftest", "--backend", "simt-cpu"]);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    assert!(
+        o.stdout.contains("backend: simt-cpu")
+            && o.stdout.contains("fp8 encode e4m3fnuz saturate")
+            && o.stdout.contains("quant w deepgemm-ue8m0")
+            && o.stdout.contains(" 0 failed"),
+        "{}",
+        o.stdout
+    );
+}
+
+#[test]
+fn gemm_on_simt_cpu_notes_the_cpu_definition() {
+    let o = isolate(&[
+        "gemm",
+        "--input",
+        s(&fixture("demo/quant_drift.safetensors")),
+        "--target-quant",
+        "torch-e8m0",
+        "--ref-quant",
+        "deepgemm-ue8m0",
+        "--target-gemm",
+        "blockwise",
+        "--ref-gemm",
+        "blockwise",
+        "--backend",
+        "simt-cpu",
+    ]);
+    assert_eq!(o.code, 1, "{}{}", o.stdout, o.stderr);
+    assert!(o.stdout.contains("verdict: quant"), "{}", o.stdout);
+    assert!(
+        o.stderr.contains(
+            "GEMM `blockwise` ran on the CPU definition: simt-cpu has no GEMM kernel yet"
+        ),
+        "{}",
+        o.stderr
+    );
+}
+
+#[test]
+fn hip_backend_without_an_amd_gpu_is_one_line_exit_2() {
+    if std::env::var_os("ISOLATE_HIP_LIB").is_some() {
+        return;
+    }
+    let o = isolate(&["selftest", "--backend", "hip"]);
+    o.assert_bad_input(&["--backend hip:"]);
+    let o = isolate(&[
+        "quant",
+        "--input",
+        s(&fixture("minilm/ffn_act.safetensors")),
+        "--reference",
+        "deepgemm-ue8m0",
+        "--candidate",
+        "kernel:examples/quant_ue8m0.hip",
+        "--backend",
+        "cuda",
+    ]);
+    o.assert_bad_input(&["is a HIP kernel", "--backend simt-cpu"]);
+}

@@ -287,7 +287,7 @@ pub fn envelope(be: &dyn Backend, inp: &EnvelopeInputs, t: &EnvelopeThresholds) 
     }
     let ratio = match &floor {
         Err(e) => Err(e.clone()),
-        Ok(f) if !(f.drift > 0.0) => Err(format!(
+        Ok(f) if f.drift.is_nan() || f.drift <= 0.0 => Err(format!(
             "the floor is {} (B is the exact product as far as 1 − cos sees): no ratio",
             f.drift
         )),

@@ -221,7 +221,7 @@ pub fn check(d: &Dump) -> Consistency {
         }
     }
     let mut classes: Vec<Class> = classes.into_values().collect();
-    classes.sort_by(|a, b| b.groups.cmp(&a.groups));
+    classes.sort_by_key(|c| std::cmp::Reverse(c.groups));
     let dequant_drift = dequant_drift(d, d.scales, ng);
     let floor_drift = dequant_drift_of(d, &payload_scales, ng);
     Consistency {

@@ -9,8 +9,9 @@ use crate::cli::args::{one_of, parsed, say_where_it_ran, BackendArg, OutputArgs}
 use crate::cli::progress::Bar;
 use crate::error::{Error, Result};
 use crate::experiment::gemm::{
-    run_fingerprint, run_isolate, ActivationQuant, DumpFormat, FingerprintRequest, GemmChoice,
-    GemmInputs, IsolateRequest, QuantSpec, VerdictThresholds, XsLayout,
+    run_fingerprint, run_isolate, ActivationQuant, DumpFormat, EnvelopeThresholds,
+    FingerprintRequest, GemmChoice, GemmInputs, IsolateRequest, QuantSpec, VerdictThresholds,
+    XsLayout,
 };
 use crate::formats::Fp8Format;
 use crate::report::{emit, timings};
@@ -109,6 +110,25 @@ pub struct IsolateArgs {
     /// share, such as the weight's quantization error against an f32 ref_out, cancels).
     #[arg(long)]
     pub shares_vs_ref_out: bool,
+    /// Envelope: drift(A, B) / quantization floor (in 1 − cos) below this reads "≪ 1: GEMM-order noise".
+    /// 1 − cos grows with the square of the error's norm, so 0.1 is an error about 0.3× the one FP8
+    /// quantization of this site makes; accumulation-order differences are orders of magnitude below it.
+    #[arg(long, value_name = "R", default_value_t = 0.1)]
+    pub envelope_noise: f64,
+    /// Envelope: a ratio above this reads "> 1: larger than quantization — a bug". A legitimate quantizer
+    /// whose scales are a binade coarser everywhere errs 2× as much as the reference (4× in 1 − cos), and the
+    /// two errors add in quadrature: up to 5× the floor without a bug; 10 (an error norm ≈ 3.2× the floor's)
+    /// leaves a factor 2 over that. One group of 1,368 dequantized with twice its scale already adds about
+    /// 2× the floor on MiniLM data, so a handful of such groups crosses it.
+    #[arg(long, value_name = "R", default_value_t = 10.0)]
+    pub envelope_bug: f64,
+    /// The noise envelope's extra GEMMs (the exact product, the Hopper model) run on the CPU: above this many
+    /// multiply-adds per GEMM (M·N·K) the envelope is skipped, with the reason in the report.
+    #[arg(long, default_value_t = 4e9)]
+    pub envelope_max_macs: f64,
+    /// Skip the noise envelope (the exact product and the GEMM-order emulations: three or four more GEMMs).
+    #[arg(long)]
+    pub no_envelope: bool,
     /// Write the four outputs and both quantized activations to this safetensors file.
     #[arg(long, value_name = "PATH")]
     pub save: Option<PathBuf>,
@@ -153,6 +173,11 @@ fn isolate(a: IsolateArgs) -> Result<i32> {
             "--major-share and --minor-share are fractions in [0, 1]".into(),
         ));
     }
+    if !(a.envelope_noise >= 0.0 && a.envelope_noise <= a.envelope_bug) {
+        return Err(Error::Usage(
+            "--envelope-noise and --envelope-bug are ratios with 0 ≤ noise ≤ bug".into(),
+        ));
+    }
     let missing = |flag: &str| Error::Usage(format!("{flag} is required"));
     let req = IsolateRequest {
         inputs: a.input.request(),
@@ -166,6 +191,11 @@ fn isolate(a: IsolateArgs) -> Result<i32> {
             equal_drift: a.equal_drift,
             shares_vs_ref_out: a.shares_vs_ref_out,
         },
+        envelope: (!a.no_envelope).then_some(EnvelopeThresholds {
+            noise: a.envelope_noise,
+            bug: a.envelope_bug,
+            max_macs: a.envelope_max_macs,
+        }),
         save: a.save,
         figures: a.out.html.is_some(),
     };

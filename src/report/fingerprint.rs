@@ -203,6 +203,7 @@ impl Render for FingerprintReport {
         if let Some(g) = &self.gpu {
             doc.push(Block::Line(gpu_check_line(g)));
         }
+        crate::report::consistency::push(&self.consistency, &mut doc);
         doc
     }
     fn json(&self) -> Value {
@@ -210,6 +211,7 @@ impl Render for FingerprintReport {
         if let Some(g) = &self.gpu {
             j["gpu_check"] = gpu_check_json(g);
         }
+        j["consistency"] = crate::report::consistency::to_json(&self.consistency);
         j
     }
 }

@@ -3,11 +3,12 @@
 
 use serde_json::{json, Value};
 
+use crate::experiment::gemm::envelope::{Envelope, Reading, Spread};
 use crate::experiment::gemm::isolate::{IsolateResult, Metrics, Verdict};
 use crate::experiment::gemm::maps::{DiffMap, UlpSpread};
 use crate::experiment::gemm::IsolateReport;
 use crate::report::doc::{Block, Doc, DocTable, Tone};
-use crate::report::fmt::{fcos, fsci, fshare, fyes};
+use crate::report::fmt::{fcos, fopt, fsci, fshare, fyes};
 use crate::report::json::num;
 use crate::report::svg::{bar_chart, tile_map, BarChart, TileCell, TileMap};
 use crate::report::Render;
@@ -22,6 +23,143 @@ pub fn metrics_json(m: &Metrics) -> Value {
         "value_equal": num(m.value_equal),
         "flag": m.severity.symbol(),
     })
+}
+
+fn spread_json(s: &Spread) -> Value {
+    json!({
+        "one_minus_cos": num(s.drift),
+        "cos": num(s.cos),
+        "rel": num(s.rel),
+        "max_abs": num(s.max_abs),
+        "ulp_median": s.ulp_median,
+        "ulp_max": s.ulp_max,
+    })
+}
+
+/// The `envelope` object of `isolate gemm`'s JSON.
+pub fn envelope_json(e: &Envelope) -> Value {
+    let floor_reason = e.floor.as_ref().err();
+    json!({
+        "available": e.floor.is_ok(),
+        "reason": floor_reason.or(e.ratio.as_ref().err()),
+        "drift": spread_json(&e.drift),
+        "floor": e.floor.as_ref().ok().map(spread_json),
+        "ratio": e.ratio.as_ref().ok().map(|r| json!({
+            "one_minus_cos": num(r.drift),
+            "rel": num(r.rel),
+            "max_abs": num(r.max_abs),
+            "ulp_max": r.ulp_max.map(num),
+        })),
+        "reading": e.reading.map(Reading::name),
+        "reading_text": e.reading.map(Reading::text),
+        "thresholds": {"noise": num(e.thresholds.noise), "bug": num(e.thresholds.bug)},
+        "gemm_order": match &e.gemm_order {
+            Ok(g) => json!({
+                "available": true,
+                "orders": g.orders,
+                "skipped": g.skipped.iter().map(|(n, w)| json!({"order": n, "reason": w})).collect::<Vec<_>>(),
+                "spread": spread_json(&g.spread),
+                "drift_within": g.drift_within,
+            }),
+            Err(w) => json!({"available": false, "reason": w}),
+        },
+        "notes": e.notes,
+    })
+}
+
+/// The envelope as document blocks: a table (drift, floor, GEMM-order spread, ratio) and the reading.
+fn envelope_blocks(e: &Envelope, doc: &mut Doc) {
+    doc.push(Block::Heading("noise envelope".into()));
+    let mut t = DocTable::new(["", "1 − cos", "rel", "max_abs", "ulp (median / max)"]).left(&[0]);
+    let row = |name: &str, s: &Spread| {
+        vec![
+            name.to_string(),
+            fsci(s.drift),
+            fsci(s.rel),
+            fsci(s.max_abs),
+            format!("{} / {}", fopt(s.ulp_median), fopt(s.ulp_max)),
+        ]
+    };
+    t.row(Tone::Neutral, row("drift: A vs B", &e.drift));
+    if let Ok(f) = &e.floor {
+        t.row(Tone::Neutral, row("quantization floor: B vs exact", f));
+    }
+    if let Ok(g) = &e.gemm_order {
+        t.row(
+            Tone::Neutral,
+            row(
+                &format!("GEMM-order floor: {}", g.orders.join(" ↔ ")),
+                &g.spread,
+            ),
+        );
+    }
+    if let Ok(r) = &e.ratio {
+        t.row(
+            e.reading.map(reading_tone).unwrap_or(Tone::Nan),
+            vec![
+                "ratio drift / floor".into(),
+                fratio(r.drift),
+                fratio(r.rel),
+                fratio(r.max_abs),
+                r.ulp_max.map(fratio).unwrap_or_else(|| "-".into()),
+            ],
+        );
+    }
+    doc.push(Block::Table(t));
+    match (&e.ratio, e.reading) {
+        (Ok(r), Some(reading)) => doc.push(Block::Verdict(
+            reading_tone(reading),
+            format!(
+                "envelope: drift/floor = {} (1 − cos {} / {}): {}",
+                fratio(r.drift),
+                fsci(e.drift.drift),
+                e.floor.as_ref().map(|f| fsci(f.drift)).unwrap_or_default(),
+                reading.text()
+            ),
+        )),
+        (Err(why), _) => doc.push(Block::Line(format!("envelope: unavailable: {why}"))),
+        _ => doc.push(Block::Line("envelope: the ratio is NaN".into())),
+    }
+    match &e.gemm_order {
+        Ok(g) if g.drift_within => doc.push(Block::Line(format!(
+            "GEMM order: drift(A, B) 1 − cos {} is within the spread of legitimate accumulation orders ({}): harmless",
+            fsci(e.drift.drift),
+            fsci(g.spread.drift)
+        ))),
+        Ok(g) => doc.push(Block::Line(format!(
+            "GEMM order: drift(A, B) 1 − cos {} is {}× the spread of legitimate accumulation orders ({})",
+            fsci(e.drift.drift),
+            fratio(e.drift.drift / g.spread.drift),
+            fsci(g.spread.drift)
+        ))),
+        Err(why) => doc.push(Block::Line(format!("GEMM order: unavailable: {why}"))),
+    }
+    for n in &e.notes {
+        doc.push(Block::Line(format!("note: {n}")));
+    }
+}
+
+fn reading_tone(r: Reading) -> Tone {
+    match r {
+        Reading::Noise => Tone::Ok,
+        Reading::Quantization => Tone::Drift,
+        Reading::Bug => Tone::VeryBad,
+    }
+}
+
+/// A ratio with three significant digits.
+pub fn fratio(x: f64) -> String {
+    if x.is_nan() {
+        "NaN".into()
+    } else if x.is_infinite() {
+        "inf".into()
+    } else if x == 0.0 {
+        "0".into()
+    } else if x.abs() >= 0.01 && x.abs() < 1000.0 {
+        format!("{:.3}", x)
+    } else {
+        fsci(x)
+    }
 }
 
 /// The JSON of `isolate gemm`.
@@ -70,9 +208,9 @@ pub fn document(rep: &IsolateReport, figures: bool) -> Doc {
     let r = &rep.result;
     let a = &r.attribution;
     let mut doc = Doc::new(format!(
-        "isolate gemm: verdict {} (severity of A: {})",
+        "isolate gemm: verdict {} ({})",
         a.verdict.name(),
-        a.severity.symbol()
+        severity_words(rep)
     ));
     let has_target = r.paths[0].vs_target.is_some();
     let mut head = vec!["path", "quant", "GEMM", "cos", "rel", "max_abs", "flag"];
@@ -116,12 +254,11 @@ pub fn document(rep: &IsolateReport, figures: bool) -> Doc {
             Verdict::Inconclusive => Tone::Drift,
             _ => Tone::of_flag(a.severity.symbol()),
         },
-        format!(
-            "verdict: {}  (severity of A: {})",
-            a.verdict.name(),
-            a.severity.symbol()
-        ),
+        format!("verdict: {}  ({})", a.verdict.name(), severity_words(rep)),
     ));
+    if let Some(e) = &rep.envelope {
+        envelope_blocks(e, &mut doc);
+    }
     doc.push(Block::Line(format!("rule: {}", a.rule)));
     for n in a.sanity.notes.iter().chain(&r.notes) {
         doc.push(Block::Line(format!("note: {n}")));
@@ -153,6 +290,19 @@ pub fn document(rep: &IsolateReport, figures: bool) -> Doc {
         });
     }
     doc
+}
+
+/// The severity in words: the envelope's ratio and reading when there is one, then the ATOM flag of A.
+fn severity_words(rep: &IsolateReport) -> String {
+    let flag = rep.result.attribution.severity.symbol();
+    match rep.envelope.as_ref().map(|e| (&e.ratio, e.reading)) {
+        Some((Ok(r), Some(reading))) => format!(
+            "drift/floor {}: {}; ATOM flag of A: {flag}",
+            fratio(r.drift),
+            reading.text()
+        ),
+        _ => format!("severity of A: {flag}"),
+    }
 }
 
 /// Grouped bars: one group per ulp bucket, one bar per path, log-scaled counts.
@@ -251,6 +401,10 @@ impl Render for IsolateReport {
         document(self, figures)
     }
     fn json(&self) -> Value {
-        isolate_json(&self.result)
+        let mut v = isolate_json(&self.result);
+        if let (Some(e), Some(o)) = (&self.envelope, v.as_object_mut()) {
+            o.insert("envelope".into(), envelope_json(e));
+        }
+        v
     }
 }

@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 pub mod bench;
 pub mod cast;
 pub mod compare;
+pub mod consistency;
 pub mod doc;
 pub mod e8m0;
 pub mod fingerprint;

@@ -163,10 +163,18 @@ pub fn document(r: &VerifyReport) -> Doc {
 
 impl Render for VerifyOutcome {
     fn document(&self, _figures: bool) -> Doc {
-        document(&self.report)
+        let mut doc = document(&self.report);
+        if let Some(c) = &self.report.consistency {
+            crate::report::consistency::push(c, &mut doc);
+        }
+        doc
     }
     fn json(&self) -> Value {
-        to_json(&self.report)
+        let mut j = to_json(&self.report);
+        if let Some(c) = &self.report.consistency {
+            j["consistency"] = crate::report::consistency::to_json(c);
+        }
+        j
     }
 }
 

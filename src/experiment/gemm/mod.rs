@@ -13,6 +13,7 @@ use crate::experiment::{Progress, Stopwatch};
 use crate::io::Roles;
 
 pub mod attribution;
+pub mod envelope;
 pub mod fingerprint;
 pub mod isolate;
 pub mod maps;
@@ -22,6 +23,7 @@ pub use crate::gemm::GemmChoice;
 pub use crate::quant::layout::XsLayout;
 pub use crate::quant::QuantSpec;
 pub use attribution::{Verdict, VerdictThresholds};
+pub use envelope::EnvelopeThresholds;
 pub use operands::{ActivationQuant, DumpFormat};
 
 /// The roles `isolate gemm` reads.
@@ -51,6 +53,8 @@ pub struct IsolateRequest {
     pub target_gemm: GemmChoice,
     pub ref_gemm: GemmChoice,
     pub thresholds: VerdictThresholds,
+    /// The noise envelope's thresholds (None: no envelope, `--no-envelope`).
+    pub envelope: Option<EnvelopeThresholds>,
     /// Write the four outputs and both quantized activations here.
     pub save: Option<PathBuf>,
     /// Also compute the data of the plots (ulp spreads, difference map): a few passes over the outputs that
@@ -64,6 +68,8 @@ pub struct IsolateReport {
     /// Per-element ulp spreads of A, C1 and C2 against B, and the map of where A and B differ (when the
     /// request asked for figures).
     pub figures: Option<GemmFigures>,
+    /// The noise envelope (None when not asked for).
+    pub envelope: Option<envelope::Envelope>,
     /// The file `--save` wrote.
     pub saved: Option<PathBuf>,
     /// Why `auto` fell back to the CPU.
@@ -142,6 +148,24 @@ pub fn run_isolate(req: &IsolateRequest, progress: &dyn Progress) -> Result<Isol
     if figures.is_some() {
         clock.mark("ulp spreads and difference map");
     }
+    let b = &result.paths[1].output;
+    let envelope = req.envelope.map(|t| {
+        let e = envelope::envelope(
+            be,
+            &envelope::EnvelopeInputs {
+                x: roles.get_opt("x"),
+                weight: &w,
+                ref_act: &ract,
+                ref_unquantized: matches!(&req.ref_quant, ActivationQuant::Spec(s) if s.is_none()),
+                ref_gemm: &req.ref_gemm,
+                a: &result.paths[0].output,
+                b,
+            },
+            &t,
+        );
+        clock.mark("noise envelope (exact product, GEMM orders)");
+        e
+    });
     if let Some(path) = &req.save {
         crate::io::safetensors_io::write(path, &isolate::saved_tensors(&inp, &result)?, None)?;
         clock.mark("--save");
@@ -149,6 +173,7 @@ pub fn run_isolate(req: &IsolateRequest, progress: &dyn Progress) -> Result<Isol
     Ok(IsolateReport {
         result,
         figures,
+        envelope,
         saved: req.save.clone(),
         fallback: selected.fallback.clone(),
         backend_notes: be.take_notes(),

@@ -11,6 +11,7 @@ use crate::quant::cpu::{matrix_dims, to_matrix};
 use crate::quant::layout::{infer_group_for, payload_bytes, payload_format, read_scales};
 
 pub mod cause;
+pub mod consistency;
 pub mod fingerprint;
 pub mod fingerprint_gpu;
 pub mod kernel;
@@ -164,7 +165,18 @@ pub fn run_verify(req: &VerifyRequest) -> Result<VerifyOutcome> {
         },
         CandidateChoice::Spec(s) => verify::Candidate::Spec(*s),
     };
-    let report = verify::verify_with(selected.backend(), x, &req.reference, candidate, req.show)?;
+    let mut report =
+        verify::verify_with(selected.backend(), x, &req.reference, candidate, req.show)?;
+    if req.candidate == CandidateChoice::Dumped {
+        report.consistency = Some(dump_consistency(
+            &roles,
+            req.xs_layout,
+            req.fp8,
+            report.group,
+            report.fmt,
+            req.reference,
+        )?);
+    }
     Ok(VerifyOutcome {
         report,
         backend_notes: selected.backend().take_notes(),
@@ -192,6 +204,8 @@ pub struct FingerprintReport {
     /// What was fingerprinted, in words (tensors, dtypes, shapes, scale kind, layout).
     pub subject: String,
     pub top: usize,
+    /// Scale ↔ payload consistency of the dump.
+    pub consistency: consistency::Consistency,
     /// The best variants re-run by the GPU quantizer (on a GPU backend).
     pub gpu: Option<fingerprint_gpu::GpuCheck>,
     pub fallback: Option<String>,
@@ -245,6 +259,21 @@ pub fn run_fingerprint(req: &FingerprintRequest) -> Result<FingerprintReport> {
             GPU_CHECK_MAX,
         )?),
     };
+    let consistency = consistency::check(&consistency::Dump {
+        x: &xv,
+        rows: m,
+        cols: k,
+        q,
+        fmt,
+        scales: &scales.values,
+        group: g,
+        element: f
+            .ranking
+            .first()
+            .map(|s| s.spec)
+            .or_else(|| crate::quant::presets::preset("deepgemm"))
+            .expect("a preset"),
+    });
     let subject = format!(
         "fingerprint of xq ({} {:?}) with xs ({} {:?}, {} scales, --xs-layout {}) from x ({} [{m}, {k}])",
         xq.dtype,
@@ -259,7 +288,35 @@ pub fn run_fingerprint(req: &FingerprintRequest) -> Result<FingerprintReport> {
         fingerprint: f,
         subject,
         top: req.top,
+        consistency,
         gpu,
         fallback: selected.fallback,
     })
+}
+
+/// The scale ↔ payload consistency of the dump's `x`, `xq`, `xs` (groups of `group`, payload format `fmt`),
+/// the element rule taken from `element`.
+fn dump_consistency(
+    roles: &Roles,
+    layout: XsLayout,
+    fp8: Option<Fp8Format>,
+    group: usize,
+    fmt: Fp8Format,
+    element: QuantSpec,
+) -> Result<consistency::Consistency> {
+    let (x, xq, xs) = (roles.get("x")?, roles.get("xq")?, roles.get("xs")?);
+    let (m, k, xv) = to_matrix(x, "x")?;
+    let _ = fp8;
+    let q = payload_bytes(xq, m, k)?;
+    let scales = read_scales(xs, layout, m, k.div_ceil(group))?;
+    Ok(consistency::check(&consistency::Dump {
+        x: &xv,
+        rows: m,
+        cols: k,
+        q,
+        fmt,
+        scales: &scales.values,
+        group,
+        element,
+    }))
 }

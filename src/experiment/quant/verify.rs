@@ -78,6 +78,8 @@ pub struct VerifyReport {
     pub group_mismatches: Vec<GroupMismatch>,
     /// What the candidate's scales were (f32, e8m0, …) when dumped.
     pub cand_scale_kind: Option<&'static str>,
+    /// Scale ↔ payload consistency of a dumped candidate.
+    pub consistency: Option<crate::experiment::quant::consistency::Consistency>,
 }
 
 impl VerifyReport {
@@ -255,6 +257,7 @@ pub fn compare(r: &Side, c: &Side, xv: &[f32], show: usize) -> VerifyReport {
         mismatches: Vec::new(),
         group_mismatches: Vec::new(),
         cand_scale_kind: None,
+        consistency: None,
     };
     let mut counts: std::collections::BTreeMap<Cause, usize> = Default::default();
     for row in 0..rows {

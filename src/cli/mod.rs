@@ -7,6 +7,7 @@ use crate::error::Result;
 
 pub mod args;
 pub mod bench;
+pub mod capture;
 pub mod cast;
 pub mod compare;
 pub mod e8m0;
@@ -47,6 +48,8 @@ pub enum Command {
     /// Replay a dumped activation through target/reference quant × GEMM and attribute the drift
     /// (`gemm fingerprint`: which GEMM model reproduces a dumped output).
     Gemm(Box<gemm::GemmArgs>),
+    /// Capture directories (isolate_capture): `ls`, `check`, `import sglang`.
+    Capture(capture::CaptureArgs),
 }
 
 /// Runs a parsed command; returns the exit code (0 pass, 1 mismatch/drift).
@@ -61,5 +64,6 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Quant(a) => quant::run(a),
         Command::Fingerprint(a) => fingerprint::run(a),
         Command::Gemm(a) => gemm::run(*a),
+        Command::Capture(a) => capture::run(a),
     }
 }

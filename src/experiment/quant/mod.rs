@@ -1,11 +1,9 @@
 //! `isolate quant` (is a quantizer byte-equal to a reference preset?) and `isolate fingerprint` (which
 //! quantizer rules reproduce a dumped `xq`/`xs`?) as experiments: a typed request in, a result out.
 
-use std::path::PathBuf;
-
 use crate::backend::{self, BackendKind, Device, Selected};
 use crate::error::{Error, Result};
-use crate::io::Roles;
+use crate::experiment::inputs::{self, InputSpec};
 use crate::kernel_ref::KernelRef;
 use crate::quant::cpu::{matrix_dims, to_matrix};
 use crate::quant::layout::{infer_group_for, payload_bytes, payload_format, read_scales};
@@ -16,6 +14,7 @@ pub mod fingerprint_gpu;
 pub mod kernel;
 pub mod verify;
 
+pub use crate::experiment::inputs::DumpFlags;
 pub use crate::formats::Fp8Format;
 pub use crate::quant::layout::XsLayout;
 pub use crate::quant::QuantSpec;
@@ -56,13 +55,14 @@ impl std::str::FromStr for CandidateChoice {
 /// `isolate quant`.
 #[derive(Clone, Debug)]
 pub struct VerifyRequest {
-    pub files: Vec<PathBuf>,
+    /// Tensor files or a capture directory's site.
+    pub source: InputSpec,
     pub names: Vec<String>,
     pub reference: QuantSpec,
     pub candidate: CandidateChoice,
-    pub xs_layout: XsLayout,
-    /// FP8 format of a raw u8 `xq` (default: the reference's).
-    pub fp8: Option<Fp8Format>,
+    /// `--xs-layout` and `--fp8` (FP8 format of a raw u8 `xq`) where given; else as a capture recorded them,
+    /// else row and the reference's format.
+    pub dump: DumpFlags,
     /// How many differing codes and groups to list.
     pub show: usize,
     pub backend: BackendKind,
@@ -72,6 +72,8 @@ pub struct VerifyRequest {
 pub struct VerifyOutcome {
     pub report: verify::VerifyReport,
     pub fallback: Option<String>,
+    /// What was read from a capture directory (site, meaning used, suggested preset).
+    pub notes: Vec<String>,
 }
 
 impl VerifyOutcome {
@@ -94,7 +96,11 @@ fn cuda_for_kernel(k: &KernelRef) -> Result<Device> {
 
 /// Runs `isolate quant`.
 pub fn run_verify(req: &VerifyRequest) -> Result<VerifyOutcome> {
-    let roles = Roles::new(crate::io::load_all(&req.files)?, &req.names, &ROLES)?;
+    let inp = inputs::load(&req.source, &req.names, &ROLES)?;
+    if req.candidate == CandidateChoice::Dumped {
+        inp.refuse_dumped("--candidate")?;
+    }
+    let roles = &inp.roles;
     let x = roles.get("x")?;
     let selected = match (&req.candidate, req.backend) {
         // A kernel candidate runs on the GPU; the reference then runs there too unless --backend cpu.
@@ -123,8 +129,8 @@ pub fn run_verify(req: &VerifyRequest) -> Result<VerifyOutcome> {
         CandidateChoice::Dumped => verify::Candidate::Dumped {
             xq: roles.get("xq")?,
             xs: roles.get("xs")?,
-            layout: req.xs_layout,
-            fp8: req.fp8,
+            layout: inp.xs_layout(req.dump),
+            fp8: inp.act_fp8(req.dump),
         },
         CandidateChoice::Spec(s) => verify::Candidate::Spec(*s),
     };
@@ -132,19 +138,22 @@ pub fn run_verify(req: &VerifyRequest) -> Result<VerifyOutcome> {
     Ok(VerifyOutcome {
         report,
         fallback: selected.fallback,
+        notes: inp.notes(req.dump),
     })
 }
 
 /// `isolate fingerprint`.
 #[derive(Clone, Debug)]
 pub struct FingerprintRequest {
-    pub files: Vec<PathBuf>,
+    /// Tensor files or a capture directory's site.
+    pub source: InputSpec,
     pub names: Vec<String>,
     /// Rows of the ranking to show.
     pub top: usize,
-    pub xs_layout: XsLayout,
-    pub fp8: Option<Fp8Format>,
-    /// Group size G when the scale shape leaves it ambiguous (default: inferred from xs).
+    /// `--xs-layout`, `--fp8` where given (else as a capture recorded them).
+    pub dump: DumpFlags,
+    /// Group size G when the scale shape leaves it ambiguous (default: a capture's record, else inferred
+    /// from xs).
     pub group: Option<usize>,
     pub backend: BackendKind,
 }
@@ -158,6 +167,8 @@ pub struct FingerprintReport {
     /// The best variants re-run by the GPU quantizer (on a GPU backend).
     pub gpu: Option<fingerprint_gpu::GpuCheck>,
     pub fallback: Option<String>,
+    /// What was read from a capture directory.
+    pub notes: Vec<String>,
 }
 
 impl FingerprintReport {
@@ -174,17 +185,20 @@ const GPU_CHECK_MAX: usize = 16;
 /// ~900 variants); on a GPU the best variants are then re-run by the GPU quantizer and checked against the
 /// dump.
 pub fn run_fingerprint(req: &FingerprintRequest) -> Result<FingerprintReport> {
-    let roles = Roles::new(crate::io::load_all(&req.files)?, &req.names, &ROLES)?;
+    let inp = inputs::load(&req.source, &req.names, &ROLES)?;
+    inp.refuse_dumped("fingerprint of")?;
+    let roles = &inp.roles;
+    let xs_layout = inp.xs_layout(req.dump);
     let (x, xq, xs) = (roles.get("x")?, roles.get("xq")?, roles.get("xs")?);
     let (m, k) = matrix_dims(x, "x")?;
-    let fmt = payload_format(xq, req.fp8, None)?;
+    let fmt = payload_format(xq, inp.act_fp8(req.dump), None)?;
     let q = payload_bytes(xq, m, k)?;
-    let (g, ng) = match req.group {
+    let (g, ng) = match req.group.or(inp.group()) {
         Some(0) => return Err(Error::Usage("--group must be at least 1".into())),
         Some(g) => (g, k.div_ceil(g)),
-        None => infer_group_for(xs, req.xs_layout, m, k)?,
+        None => infer_group_for(xs, xs_layout, m, k)?,
     };
-    let scales = read_scales(xs, req.xs_layout, m, ng)?;
+    let scales = read_scales(xs, xs_layout, m, ng)?;
     let selected = backend::select(req.backend)?;
     let (_, _, xv) = to_matrix(x, "x")?;
     let f = fingerprint::fingerprint(&fingerprint::QuantDump {
@@ -215,7 +229,7 @@ pub fn run_fingerprint(req: &FingerprintRequest) -> Result<FingerprintReport> {
         xs.dtype,
         xs.shape,
         scales.kind,
-        req.xs_layout.name(),
+        xs_layout.name(),
         x.dtype
     );
     Ok(FingerprintReport {
@@ -224,5 +238,6 @@ pub fn run_fingerprint(req: &FingerprintRequest) -> Result<FingerprintReport> {
         top: req.top,
         gpu,
         fallback: selected.fallback,
+        notes: inp.notes(req.dump),
     })
 }

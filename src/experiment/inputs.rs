@@ -156,7 +156,8 @@ pub fn load(spec: &InputSpec, names: &[String], known: &[&str]) -> Result<Inputs
                         call: None,
                         rank: None,
                     },
-                    ref many => return Err(Error::Usage(format!(
+                    ref many => {
+                        return Err(Error::Usage(format!(
                         "{} is a capture directory with {} sites: name one with --site (sites: {})",
                         dir.display(),
                         many.len(),
@@ -165,7 +166,8 @@ pub fn load(spec: &InputSpec, names: &[String], known: &[&str]) -> Result<Inputs
                             .map(|s| s.as_str())
                             .collect::<Vec<_>>()
                             .join(", ")
-                    ))),
+                    )))
+                    }
                 },
             };
             let site = cap.resolve(&sel)?;

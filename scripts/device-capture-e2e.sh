@@ -25,7 +25,7 @@ fi
 OUTDIR=${1:-${OUT:-/tmp/capture-e2e}}
 mkdir -p "$OUTDIR"
 LOG="$OUTDIR/device-capture-e2e.log"
-exec > >(tee "$LOG") 2>&1
+{  # everything below goes to the terminal and to $LOG
 step() { echo; echo "=== $(date -u +%H:%M:%S) $*"; }
 BIN=${ISOLATE_BIN:-.gpu/cuda/isolate}
 PY=${PYTHON:-python3}
@@ -107,3 +107,5 @@ done
 rm -rf "$hook"
 step "done (status $status); log in $LOG"
 exit $status
+} 2>&1 | tee "$LOG"
+exit "${PIPESTATUS[0]}"

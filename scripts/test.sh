@@ -11,5 +11,6 @@ bash scripts/install-python-deps.sh
 BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/isolate"
 test -x "$BIN" || cargo build --locked
 start=$(date +%s)
-ISOLATE_BIN="$BIN" ISOLATE_REQUIRE_BIN=1 ISOLATE_REQUIRE_MINILM=1 .cache/pyenv/bin/python -m pytest -q python/tests "$@"
+# PYTHONPATH: the checkout's python/ wins over the copy pip installed into the venv (its stamp follows pyproject.toml only).
+PYTHONPATH="$PWD/python${PYTHONPATH:+:$PYTHONPATH}" ISOLATE_BIN="$BIN" ISOLATE_REQUIRE_BIN=1 ISOLATE_REQUIRE_MINILM=1 .cache/pyenv/bin/python -m pytest -q python/tests "$@"
 echo "test.sh: pytest in $(( $(date +%s) - start )) s"

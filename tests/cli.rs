@@ -4,6 +4,8 @@ mod common;
 
 #[path = "cli/backend.rs"]
 mod backend;
+#[path = "cli/capture.rs"]
+mod capture;
 #[path = "cli/compare_fwd.rs"]
 mod compare_fwd;
 #[path = "cli/compare_golden.rs"]

@@ -9,6 +9,7 @@ use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use clap::Args;
 
 use crate::backend::BackendKind;
+use crate::experiment::inputs::{InputSpec, SiteSelector};
 use crate::report::{Dest, Outputs};
 
 /// A parser for a closed set: the values of `all`, spelled by `name`.
@@ -54,6 +55,40 @@ impl OutputArgs {
             json: self.json.as_deref().map(Dest::parse),
             markdown: self.markdown.as_deref().map(Dest::parse),
             html: self.html.clone(),
+        }
+    }
+}
+
+/// `--input FILE|DIR.. [--site NAME [--call N] [--rank R]]`: the inputs of every data command (gemm, gemm
+/// fingerprint, quant, fingerprint).
+#[derive(Args, Debug, Clone, Default)]
+pub struct SourceArgs {
+    /// Input tensor files (.safetensors, .pt, .npy), or a capture directory (isolate_capture's
+    /// manifest.json + sites/) with --site.
+    #[arg(long = "input", required = true, value_name = "FILE|DIR")]
+    pub inputs: Vec<PathBuf>,
+    /// The capture directory's site (`isolate capture ls DIR` lists them); its recorded scale meaning
+    /// (xs layout, fp8 format, group) replaces --xs-layout / --fp8 unless they are given.
+    #[arg(long, value_name = "NAME")]
+    pub site: Option<String>,
+    /// The site's call index (default: the lowest recorded).
+    #[arg(long, value_name = "N", requires = "site")]
+    pub call: Option<u64>,
+    /// The global rank that recorded it (default 0).
+    #[arg(long, value_name = "R", requires = "site")]
+    pub rank: Option<u64>,
+}
+
+impl SourceArgs {
+    /// The inputs as the experiments take them.
+    pub fn spec(&self) -> InputSpec {
+        InputSpec {
+            paths: self.inputs.clone(),
+            site: self.site.as_ref().map(|s| SiteSelector {
+                site: s.clone(),
+                call: self.call,
+                rank: self.rank,
+            }),
         }
     }
 }

@@ -1,11 +1,9 @@
 //! `isolate fingerprint --input F.. [--name R=T].. [--top N] [--xs-layout L] [--fp8 F] [--group G]`: flags →
 //! [`FingerprintRequest`].
 
-use std::path::PathBuf;
-
 use clap::Args;
 
-use crate::cli::args::{say_where_it_ran, BackendArg, OutputArgs};
+use crate::cli::args::{say_where_it_ran, BackendArg, OutputArgs, SourceArgs};
 use crate::cli::quant::DumpArgs;
 use crate::error::Result;
 use crate::experiment::quant::{run_fingerprint, FingerprintRequest};
@@ -13,9 +11,9 @@ use crate::report::emit;
 
 #[derive(Args, Debug)]
 pub struct FingerprintArgs {
-    /// Tensor files holding x, xq and xs.
-    #[arg(long = "input", required = true, value_name = "FILE")]
-    pub inputs: Vec<PathBuf>,
+    /// Tensor files holding x, xq and xs, or a capture directory with --site.
+    #[command(flatten)]
+    pub input: SourceArgs,
     /// Map a role (x, xq, xs) to a tensor name: `--name xq=layer0.q_fp8`.
     #[arg(long = "name", value_name = "ROLE=TENSOR")]
     pub names: Vec<String>,
@@ -37,16 +35,15 @@ pub struct FingerprintArgs {
 
 pub fn run(a: FingerprintArgs) -> Result<i32> {
     let req = FingerprintRequest {
-        files: a.inputs,
+        source: a.input.spec(),
         names: a.names,
         top: a.top,
-        xs_layout: a.dump.xs_layout,
-        fp8: a.dump.fp8,
+        dump: a.dump.flags(),
         group: a.group,
         backend: a.backend.backend,
     };
     let rep = run_fingerprint(&req)?;
     emit(&rep, &a.out.outputs())?;
-    say_where_it_ran(&rep.fallback, &[]);
+    say_where_it_ran(&rep.fallback, &rep.notes);
     Ok(rep.exit_code())
 }

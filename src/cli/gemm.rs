@@ -5,11 +5,11 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
-use crate::cli::args::{one_of, parsed, say_where_it_ran, BackendArg, OutputArgs};
+use crate::cli::args::{one_of, parsed, say_where_it_ran, BackendArg, OutputArgs, SourceArgs};
 use crate::cli::progress::Bar;
 use crate::error::{Error, Result};
 use crate::experiment::gemm::{
-    run_fingerprint, run_isolate, ActivationQuant, DumpFormat, EnvelopeThresholds,
+    run_fingerprint, run_isolate, ActivationQuant, DumpFlags, EnvelopeThresholds,
     FingerprintRequest, GemmChoice, GemmInputs, IsolateRequest, QuantSpec, VerdictThresholds,
     XsLayout,
 };
@@ -42,21 +42,20 @@ pub enum GemmSub {
 /// Flags every GEMM command shares: the inputs and how to read them.
 #[derive(Args, Debug)]
 pub struct InputArgs {
-    /// Input tensor files (.safetensors, .pt, .npy).
-    #[arg(long = "input", required = true, value_name = "FILE")]
-    pub inputs: Vec<PathBuf>,
+    #[command(flatten)]
+    pub input: SourceArgs,
     /// Map a role to a tensor name: ROLE=TENSOR (roles: x, xq, xs, w, ws, target_out, ref_out).
     #[arg(long = "name", value_name = "ROLE=TENSOR")]
     pub names: Vec<String>,
     /// Quantizer for a bf16/f32 weight `w` (128×128 blocks): a quant spec, or none.
     #[arg(long, value_name = "Q", value_parser = parsed::<QuantSpec>, default_value = "deepgemm-ue8m0")]
     pub weight_quant: QuantSpec,
-    /// Layout of a dumped xs.
-    #[arg(long, value_name = "L", value_parser = one_of(&XsLayout::ALL, XsLayout::name), default_value = "row")]
-    pub xs_layout: XsLayout,
-    /// FP8 format of code tensors stored as raw u8/i8 bytes.
-    #[arg(long, value_name = "FMT", value_parser = one_of(&Fp8Format::ALL, Fp8Format::name), default_value = "e4m3fn")]
-    pub fp8: Fp8Format,
+    /// Layout of a dumped xs (default: as a capture recorded it, else row).
+    #[arg(long, value_name = "L", value_parser = one_of(&XsLayout::ALL, XsLayout::name))]
+    pub xs_layout: Option<XsLayout>,
+    /// FP8 format of code tensors stored as raw u8/i8 bytes (default: as a capture recorded it, else e4m3fn).
+    #[arg(long, value_name = "FMT", value_parser = one_of(&Fp8Format::ALL, Fp8Format::name))]
+    pub fp8: Option<Fp8Format>,
     /// Where the quantizers and GEMMs run. On CUDA the quantizers and the block-exact GEMMs run on the GPU
     /// (bit-identical), other emulations on the CPU; tc, tc-fast-accum, cublaslt and kernel: need the GPU.
     #[command(flatten)]
@@ -66,10 +65,10 @@ pub struct InputArgs {
 impl InputArgs {
     fn request(&self) -> GemmInputs {
         GemmInputs {
-            files: self.inputs.clone(),
+            source: self.input.spec(),
             names: self.names.clone(),
-            dump: DumpFormat {
-                raw_fp8: self.fp8,
+            dump: DumpFlags {
+                fp8: self.fp8,
                 xs_layout: self.xs_layout,
             },
             weight_quant: self.weight_quant,

@@ -7,6 +7,7 @@ use crate::error::Result;
 
 pub mod args;
 pub mod bench;
+pub mod capture;
 pub mod cast;
 pub mod compare;
 pub mod e8m0;
@@ -50,6 +51,8 @@ pub enum Command {
     Gemm(Box<gemm::GemmArgs>),
     /// List the kernels this binary carries: module, target (sm_90, gfx942, gfx950, source), size, how built.
     Kernels(kernels::KernelsArgs),
+    /// Capture directories (isolate_capture): `ls`, `check`, `import sglang`.
+    Capture(capture::CaptureArgs),
 }
 
 /// Runs a parsed command; returns the exit code (0 pass, 1 mismatch/drift).
@@ -65,5 +68,6 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Fingerprint(a) => fingerprint::run(a),
         Command::Gemm(a) => gemm::run(*a),
         Command::Kernels(a) => kernels::run(a),
+        Command::Capture(a) => capture::run(a),
     }
 }

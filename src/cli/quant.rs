@@ -1,14 +1,12 @@
 //! `isolate quant --input F.. [--name R=T].. --reference Q --candidate Q|dumped|kernel:FILE.cu [--xs-layout L]
 //! [--fp8 F] [--show N]`: flags → [`VerifyRequest`].
 
-use std::path::PathBuf;
-
 use clap::Args;
 
-use crate::cli::args::{one_of, parsed, say_where_it_ran, BackendArg, OutputArgs};
+use crate::cli::args::{one_of, parsed, say_where_it_ran, BackendArg, OutputArgs, SourceArgs};
 use crate::error::Result;
 use crate::experiment::quant::{
-    run_verify, CandidateChoice, Fp8Format, QuantSpec, VerifyRequest, XsLayout,
+    run_verify, CandidateChoice, DumpFlags, Fp8Format, QuantSpec, VerifyRequest, XsLayout,
 };
 use crate::report::emit;
 
@@ -25,20 +23,30 @@ pub const SPEC_HELP: &str = "Quant specs: PRESET[,AXIS=VALUE]...
 /// `--xs-layout` and `--fp8` of the commands that read a dumped xq/xs.
 #[derive(Args, Debug, Clone, Copy)]
 pub struct DumpArgs {
-    /// Layout of a dumped xs.
-    #[arg(long, value_parser = one_of(&XsLayout::ALL, XsLayout::name), default_value = "row")]
-    pub xs_layout: XsLayout,
-    /// FP8 format of a raw u8 xq (default: the reference's, or e4m3fn).
+    /// Layout of a dumped xs (default: as a capture recorded it, else row).
+    #[arg(long, value_parser = one_of(&XsLayout::ALL, XsLayout::name))]
+    pub xs_layout: Option<XsLayout>,
+    /// FP8 format of a raw u8 xq (default: as a capture recorded it, else the reference's, or e4m3fn).
     #[arg(long, value_parser = one_of(&Fp8Format::ALL, Fp8Format::name))]
     pub fp8: Option<Fp8Format>,
+}
+
+impl DumpArgs {
+    /// The flags as the experiments take them.
+    pub fn flags(&self) -> DumpFlags {
+        DumpFlags {
+            fp8: self.fp8,
+            xs_layout: self.xs_layout,
+        }
+    }
 }
 
 #[derive(Args, Debug)]
 #[command(after_help = SPEC_HELP)]
 pub struct QuantArgs {
-    /// Tensor files holding x (and xq, xs for `--candidate dumped`).
-    #[arg(long = "input", required = true, value_name = "FILE")]
-    pub inputs: Vec<PathBuf>,
+    /// Tensor files holding x (and xq, xs for `--candidate dumped`), or a capture directory with --site.
+    #[command(flatten)]
+    pub input: SourceArgs,
     /// Map a role (x, xq, xs) to a tensor name: `--name x=layer0.attn.qr`.
     #[arg(long = "name", value_name = "ROLE=TENSOR")]
     pub names: Vec<String>,
@@ -63,17 +71,22 @@ pub struct QuantArgs {
 
 pub fn run(a: QuantArgs) -> Result<i32> {
     let req = VerifyRequest {
-        files: a.inputs,
+        source: a.input.spec(),
         names: a.names,
         reference: a.reference,
         candidate: a.candidate,
-        xs_layout: a.dump.xs_layout,
-        fp8: a.dump.fp8,
+        dump: a.dump.flags(),
         show: a.show,
         backend: a.backend.backend,
     };
     let out = run_verify(&req)?;
     emit(&out, &a.out.outputs())?;
-    say_where_it_ran(&out.fallback, &out.backend_notes);
+    let notes: Vec<String> = out
+        .notes
+        .iter()
+        .chain(&out.backend_notes)
+        .cloned()
+        .collect();
+    say_where_it_ran(&out.fallback, &notes);
     Ok(out.exit_code())
 }

@@ -4,10 +4,12 @@
 use std::time::Instant;
 
 pub mod bench;
+pub mod capture;
 pub mod cast;
 pub mod compare;
 pub mod e8m0;
 pub mod gemm;
+pub mod inputs;
 pub mod inspect;
 pub mod kernels;
 pub mod quant;

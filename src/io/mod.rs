@@ -1,6 +1,8 @@
 //! Tensor files in and out: safetensors (read and write), PyTorch `.pt` (a restricted unpickler: read only,
-//! nothing is ever executed), `.npy` (read); and role mapping (`--name ROLE=TENSOR`).
+//! nothing is ever executed), `.npy` (read); role mapping (`--name ROLE=TENSOR`); capture directories
+//! (`manifest.json` + role-named safetensors per site and call, [`capture`]).
 
+pub mod capture;
 pub mod npy;
 pub mod pickle;
 #[cfg(test)]

@@ -186,3 +186,25 @@ pub fn write(
     safetensors::serialize_to_file(views, metadata, path)
         .map_err(|e| Error::format(path, format!("cannot write safetensors: {e}")))
 }
+
+/// The string metadata (`__metadata__`) of a safetensors file's header, if it has any.
+pub fn metadata(path: &Path) -> Result<Option<std::collections::HashMap<String, String>>> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut n = [0u8; 8];
+    f.read_exact(&mut n).map_err(|e| Error::io(path, e))?;
+    let n = u64::from_le_bytes(n);
+    let len = f.metadata().map_err(|e| Error::io(path, e))?.len();
+    if n > len.saturating_sub(8) || n > 100 << 20 {
+        return Err(Error::format(
+            path,
+            "not a valid safetensors file: header length past the end",
+        ));
+    }
+    let mut h = vec![0u8; n as usize];
+    f.read_exact(&mut h).map_err(|e| Error::io(path, e))?;
+    let v: serde_json::Value = serde_json::from_slice(&h)
+        .map_err(|e| Error::format(path, format!("not a valid safetensors header: {e}")))?;
+    Ok(v.get("__metadata__")
+        .and_then(|m| serde_json::from_value(m.clone()).ok()))
+}

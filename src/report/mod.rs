@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use crate::error::{Error, Result};
 
 pub mod bench;
+pub mod capture;
 pub mod cast;
 pub mod compare;
 pub mod consistency;

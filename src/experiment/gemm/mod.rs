@@ -9,8 +9,9 @@ use std::path::PathBuf;
 
 use crate::backend::{self, BackendKind, Selected};
 use crate::error::Result;
+use crate::experiment::inputs::{self, InputSpec, Inputs};
 use crate::experiment::{Progress, Stopwatch};
-use crate::io::Roles;
+use crate::formats::Fp8Format;
 
 pub mod attribution;
 pub mod envelope;
@@ -19,6 +20,7 @@ pub mod isolate;
 pub mod maps;
 pub mod operands;
 
+pub use crate::experiment::inputs::DumpFlags;
 pub use crate::gemm::GemmChoice;
 pub use crate::quant::layout::XsLayout;
 pub use crate::quant::QuantSpec;
@@ -32,16 +34,38 @@ pub const ROLES: [&str; 7] = ["x", "xq", "xs", "w", "ws", "target_out", "ref_out
 /// Where the operands come from.
 #[derive(Clone, Debug)]
 pub struct GemmInputs {
-    /// Tensor files (.safetensors, .pt, .npy).
-    pub files: Vec<PathBuf>,
+    /// Tensor files (.safetensors, .pt, .npy) or a capture directory's site.
+    pub source: InputSpec,
     /// `ROLE=TENSOR` mappings.
     pub names: Vec<String>,
-    /// How dumped codes and scales are read.
-    pub dump: DumpFormat,
+    /// How dumped codes and scales are read, where the flags said it (else as recorded, else row/e4m3fn).
+    pub dump: DumpFlags,
     /// Quantizer of a floating weight `w` (128×128 blocks).
     pub weight_quant: QuantSpec,
     /// Where the quantizers and GEMMs run.
     pub backend: BackendKind,
+}
+
+/// Loads a GEMM command's inputs and how to read them: the dump format (flags, else the capture's record, else
+/// row / e4m3fn), the weight's raw-byte format, and the notes about a capture input.
+fn load_inputs(
+    req: &GemmInputs,
+    quants: &[(&str, &ActivationQuant)],
+) -> Result<(Inputs, DumpFormat, Fp8Format, Vec<String>)> {
+    let inp = inputs::load(&req.source, &req.names, &ROLES)?;
+    for (flag, q) in quants {
+        if **q == ActivationQuant::Dumped {
+            inp.refuse_dumped(flag)?;
+        }
+    }
+    let dump = DumpFormat {
+        raw_fp8: inp.act_fp8(req.dump).unwrap_or(Fp8Format::E4m3fn),
+        xs_layout: inp.xs_layout(req.dump),
+        group: inp.group(),
+    };
+    let w_fp8 = inp.w_fp8(req.dump).unwrap_or(Fp8Format::E4m3fn);
+    let notes = inp.notes(req.dump);
+    Ok((inp, dump, w_fp8, notes))
 }
 
 /// `isolate gemm`.
@@ -91,21 +115,22 @@ fn device_for(kind: BackendKind, gemms: &[&GemmChoice]) -> Result<Selected> {
 /// Runs `isolate gemm`; `progress` hears of the GEMMs as they go.
 pub fn run_isolate(req: &IsolateRequest, progress: &dyn Progress) -> Result<IsolateReport> {
     let mut clock = Stopwatch::start();
-    let files = crate::io::load_all(&req.inputs.files)?;
-    let roles = Roles::new(files, &req.inputs.names, &ROLES)?;
+    let (inp, dump, w_fp8, notes) = load_inputs(
+        &req.inputs,
+        &[
+            ("--target-quant", &req.target_quant),
+            ("--ref-quant", &req.ref_quant),
+        ],
+    )?;
+    let roles = &inp.roles;
     clock.mark("load (map files, roles)");
     let selected = device_for(req.inputs.backend, &[&req.target_gemm, &req.ref_gemm])?;
     let be = selected.backend();
     clock.mark(&format!("backend start ({})", be.name()));
-    let w = operands::weight(
-        be,
-        &roles,
-        &req.inputs.weight_quant,
-        req.inputs.dump.raw_fp8,
-    )?;
+    let w = operands::weight(be, roles, &req.inputs.weight_quant, w_fp8)?;
     clock.mark("weight (load or quantize)");
-    let (tname, tact) = operands::activation(be, &req.target_quant, &roles, req.inputs.dump)?;
-    let (rname, ract) = operands::activation(be, &req.ref_quant, &roles, req.inputs.dump)?;
+    let (tname, tact) = operands::activation(be, &req.target_quant, roles, dump)?;
+    let (rname, ract) = operands::activation(be, &req.ref_quant, roles, dump)?;
     operands::check_same_shape(&tact, &ract)?;
     clock.mark("activations (quantize both)");
     let inp = isolate::IsolateInputs {
@@ -176,7 +201,7 @@ pub fn run_isolate(req: &IsolateRequest, progress: &dyn Progress) -> Result<Isol
         envelope,
         saved: req.save.clone(),
         fallback: selected.fallback.clone(),
-        backend_notes: be.take_notes(),
+        backend_notes: notes.into_iter().chain(be.take_notes()).collect(),
         timings: clock.phases,
     })
 }
@@ -224,17 +249,13 @@ pub fn run_fingerprint(
     req: &FingerprintRequest,
     progress: &dyn Progress,
 ) -> Result<FingerprintReport> {
-    let files = crate::io::load_all(&req.inputs.files)?;
-    let roles = Roles::new(files, &req.inputs.names, &ROLES)?;
+    let (inp, dump, w_fp8, notes) =
+        load_inputs(&req.inputs, &[("--target-quant", &req.target_quant)])?;
+    let roles = &inp.roles;
     let selected = backend::select(req.inputs.backend)?;
     let be = selected.backend();
-    let (_, act) = operands::activation(be, &req.target_quant, &roles, req.inputs.dump)?;
-    let w = operands::weight(
-        be,
-        &roles,
-        &req.inputs.weight_quant,
-        req.inputs.dump.raw_fp8,
-    )?;
+    let (_, act) = operands::activation(be, &req.target_quant, roles, dump)?;
+    let w = operands::weight(be, roles, &req.inputs.weight_quant, w_fp8)?;
     let target = roles.get("target_out")?;
     let variants = fingerprint::variants_for(&selected.device);
     progress.begin(
@@ -250,6 +271,6 @@ pub fn run_fingerprint(
         fingerprint: f,
         top: req.top,
         fallback: selected.fallback.clone(),
-        backend_notes: be.take_notes(),
+        backend_notes: notes.into_iter().chain(be.take_notes()).collect(),
     })
 }

@@ -39,6 +39,8 @@ pub struct DumpFormat {
     pub raw_fp8: Fp8Format,
     /// Layout of a dumped `xs`.
     pub xs_layout: XsLayout,
+    /// The group size G a capture recorded for `xs` (checked against the scale grid).
+    pub group: Option<usize>,
 }
 
 /// The activation `how` gives, named by its quantizer, with at least one row.
@@ -56,6 +58,15 @@ pub fn activation(
                 dump.raw_fp8,
                 dump.xs_layout,
             )?;
+            if let Some(g) = dump.group.filter(|&g| g != act.block_cols) {
+                return Err(Error::BadTensor(format!(
+                    "xs: the capture records group {g} but the scale grid {:?} of [{}, {}] gives {}",
+                    roles.get("xs")?.shape,
+                    act.rows,
+                    act.cols,
+                    act.block_cols
+                )));
+            }
             ("dumped".to_string(), act.into())
         }
         ActivationQuant::Spec(spec) => {

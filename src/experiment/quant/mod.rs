@@ -1,11 +1,9 @@
 //! `isolate quant` (is a quantizer byte-equal to a reference preset?) and `isolate fingerprint` (which
 //! quantizer rules reproduce a dumped `xq`/`xs`?) as experiments: a typed request in, a result out.
 
-use std::path::PathBuf;
-
 use crate::backend::{self, BackendKind, Device, Selected, SimtBackend};
 use crate::error::{Error, Result};
-use crate::io::Roles;
+use crate::experiment::inputs::{self, InputSpec};
 use crate::kernel_ref::KernelRef;
 use crate::quant::cpu::{matrix_dims, to_matrix};
 use crate::quant::layout::{infer_group_for, payload_bytes, payload_format, read_scales};
@@ -17,6 +15,7 @@ pub mod fingerprint_gpu;
 pub mod kernel;
 pub mod verify;
 
+pub use crate::experiment::inputs::DumpFlags;
 pub use crate::formats::Fp8Format;
 pub use crate::quant::layout::XsLayout;
 pub use crate::quant::QuantSpec;
@@ -58,13 +57,14 @@ impl std::str::FromStr for CandidateChoice {
 /// `isolate quant`.
 #[derive(Clone, Debug)]
 pub struct VerifyRequest {
-    pub files: Vec<PathBuf>,
+    /// Tensor files or a capture directory's site.
+    pub source: InputSpec,
     pub names: Vec<String>,
     pub reference: QuantSpec,
     pub candidate: CandidateChoice,
-    pub xs_layout: XsLayout,
-    /// FP8 format of a raw u8 `xq` (default: the reference's).
-    pub fp8: Option<Fp8Format>,
+    /// `--xs-layout` and `--fp8` (FP8 format of a raw u8 `xq`) where given; else as a capture recorded them,
+    /// else row and the reference's format.
+    pub dump: DumpFlags,
     /// How many differing codes and groups to list.
     pub show: usize,
     pub backend: BackendKind,
@@ -76,6 +76,8 @@ pub struct VerifyOutcome {
     /// What the backend decided on its own.
     pub backend_notes: Vec<String>,
     pub fallback: Option<String>,
+    /// What was read from a capture directory (site, meaning used, suggested preset).
+    pub notes: Vec<String>,
 }
 
 impl VerifyOutcome {
@@ -123,7 +125,11 @@ fn kernel_label(k: &KernelRef, simt_warp: Option<u32>) -> String {
 
 /// Runs `isolate quant`.
 pub fn run_verify(req: &VerifyRequest) -> Result<VerifyOutcome> {
-    let roles = Roles::new(crate::io::load_all(&req.files)?, &req.names, &ROLES)?;
+    let inp = inputs::load(&req.source, &req.names, &ROLES)?;
+    if req.candidate == CandidateChoice::Dumped {
+        inp.refuse_dumped("--candidate")?;
+    }
+    let roles = &inp.roles;
     let x = roles.get("x")?;
     let selected = match (&req.candidate, req.backend) {
         // A HIP kernel runs only on simt-cpu for now (and on `hip`, once there is a HIP backend).
@@ -160,8 +166,8 @@ pub fn run_verify(req: &VerifyRequest) -> Result<VerifyOutcome> {
         CandidateChoice::Dumped => verify::Candidate::Dumped {
             xq: roles.get("xq")?,
             xs: roles.get("xs")?,
-            layout: req.xs_layout,
-            fp8: req.fp8,
+            layout: inp.xs_layout(req.dump),
+            fp8: inp.act_fp8(req.dump),
         },
         CandidateChoice::Spec(s) => verify::Candidate::Spec(*s),
     };
@@ -170,8 +176,8 @@ pub fn run_verify(req: &VerifyRequest) -> Result<VerifyOutcome> {
     if req.candidate == CandidateChoice::Dumped {
         report.consistency = Some(dump_consistency(
             &roles,
-            req.xs_layout,
-            req.fp8,
+            inp.xs_layout(req.dump),
+            inp.act_fp8(req.dump),
             report.group,
             report.fmt,
             req.reference,
@@ -181,19 +187,22 @@ pub fn run_verify(req: &VerifyRequest) -> Result<VerifyOutcome> {
         report,
         backend_notes: selected.backend().take_notes(),
         fallback: selected.fallback,
+        notes: inp.notes(req.dump),
     })
 }
 
 /// `isolate fingerprint`.
 #[derive(Clone, Debug)]
 pub struct FingerprintRequest {
-    pub files: Vec<PathBuf>,
+    /// Tensor files or a capture directory's site.
+    pub source: InputSpec,
     pub names: Vec<String>,
     /// Rows of the ranking to show.
     pub top: usize,
-    pub xs_layout: XsLayout,
-    pub fp8: Option<Fp8Format>,
-    /// Group size G when the scale shape leaves it ambiguous (default: inferred from xs).
+    /// `--xs-layout`, `--fp8` where given (else as a capture recorded them).
+    pub dump: DumpFlags,
+    /// Group size G when the scale shape leaves it ambiguous (default: a capture's record, else inferred
+    /// from xs).
     pub group: Option<usize>,
     pub backend: BackendKind,
 }
@@ -209,6 +218,8 @@ pub struct FingerprintReport {
     /// The best variants re-run by the GPU quantizer (on a GPU backend).
     pub gpu: Option<fingerprint_gpu::GpuCheck>,
     pub fallback: Option<String>,
+    /// What was read from a capture directory.
+    pub notes: Vec<String>,
 }
 
 impl FingerprintReport {
@@ -225,17 +236,20 @@ const GPU_CHECK_MAX: usize = 16;
 /// ~900 variants); on a GPU the best variants are then re-run by the GPU quantizer and checked against the
 /// dump.
 pub fn run_fingerprint(req: &FingerprintRequest) -> Result<FingerprintReport> {
-    let roles = Roles::new(crate::io::load_all(&req.files)?, &req.names, &ROLES)?;
+    let inp = inputs::load(&req.source, &req.names, &ROLES)?;
+    inp.refuse_dumped("fingerprint of")?;
+    let roles = &inp.roles;
+    let xs_layout = inp.xs_layout(req.dump);
     let (x, xq, xs) = (roles.get("x")?, roles.get("xq")?, roles.get("xs")?);
     let (m, k) = matrix_dims(x, "x")?;
-    let fmt = payload_format(xq, req.fp8, None)?;
+    let fmt = payload_format(xq, inp.act_fp8(req.dump), None)?;
     let q = payload_bytes(xq, m, k)?;
-    let (g, ng) = match req.group {
+    let (g, ng) = match req.group.or(inp.group()) {
         Some(0) => return Err(Error::Usage("--group must be at least 1".into())),
         Some(g) => (g, k.div_ceil(g)),
-        None => infer_group_for(xs, req.xs_layout, m, k)?,
+        None => infer_group_for(xs, xs_layout, m, k)?,
     };
-    let scales = read_scales(xs, req.xs_layout, m, ng)?;
+    let scales = read_scales(xs, xs_layout, m, ng)?;
     let selected = backend::select(req.backend)?;
     let (_, _, xv) = to_matrix(x, "x")?;
     let f = fingerprint::fingerprint(&fingerprint::QuantDump {
@@ -281,7 +295,7 @@ pub fn run_fingerprint(req: &FingerprintRequest) -> Result<FingerprintReport> {
         xs.dtype,
         xs.shape,
         scales.kind,
-        req.xs_layout.name(),
+        xs_layout.name(),
         x.dtype
     );
     Ok(FingerprintReport {
@@ -291,13 +305,14 @@ pub fn run_fingerprint(req: &FingerprintRequest) -> Result<FingerprintReport> {
         consistency,
         gpu,
         fallback: selected.fallback,
+        notes: inp.notes(req.dump),
     })
 }
 
 /// The scale ↔ payload consistency of the dump's `x`, `xq`, `xs` (groups of `group`, payload format `fmt`),
 /// the element rule taken from `element`.
 fn dump_consistency(
-    roles: &Roles,
+    roles: &crate::io::Roles,
     layout: XsLayout,
     fp8: Option<Fp8Format>,
     group: usize,

@@ -7,6 +7,7 @@ use crate::error::Result;
 pub mod codecs;
 pub mod gemm;
 pub mod quant;
+pub mod tc_twin;
 
 /// The outcome of one check.
 #[derive(Clone, Debug)]
@@ -89,6 +90,7 @@ pub fn checks(device: &Device, opt: &Options) -> Result<Vec<Check>> {
     if let Some(cuda) = device.cuda() {
         checks.extend(quant::checks(cuda, opt.seed)?);
         checks.extend(gemm::checks(cuda, opt.seed)?);
+        checks.extend(tc_twin::checks(cuda, opt.seed)?);
     }
     if opt.exhaustive {
         checks.extend(codecs::exhaustive(device)?);

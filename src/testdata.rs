@@ -249,11 +249,17 @@ fn stress_run(rng: &mut Rng, fmt: Fp8Format, run: &mut [u8]) {
         0 => run.iter_mut().for_each(|c| *c = 0),
         1 => run
             .iter_mut()
-            .for_each(|c| *c = sign(rng, (rng.below(mant as usize) + 1) as u8)),
+            .for_each(|c| {
+                let v = (rng.below(mant as usize) + 1) as u8;
+                *c = sign(rng, v)
+            }),
         2 => {
             let max = fmt.max_code() & 0x7F;
             run.iter_mut()
-                .for_each(|c| *c = sign(rng, max - rng.below(2) as u8))
+                .for_each(|c| {
+                    let v = max - rng.below(2) as u8;
+                    *c = sign(rng, v)
+                })
         }
         3 => {
             // Mixed exponents: tiny codes (subnormal or smallest normals) with a few large ones.

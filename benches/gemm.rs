@@ -62,10 +62,14 @@ fn fingerprint_bench(c: &mut Criterion) {
     let (m, n, k) = (64, 256, 7168);
     let a: Operand = quantized(m, k, (1, 128), Fp8Format::E4m3fn, Scales::Any, 3).into();
     let b: Operand = quantized(n, k, (128, 128), Fp8Format::E4m3fn, Scales::Any, 4).into();
-    let target = gemm(&GemmSpec::parse("sm90-blockwise,split_k=2").unwrap(), &a, &b)
-        .unwrap()
-        .to_tensor("target_out")
-        .unwrap();
+    let target = gemm(
+        &GemmSpec::parse("sm90-blockwise,split_k=2").unwrap(),
+        &a,
+        &b,
+    )
+    .unwrap()
+    .to_tensor("target_out")
+    .unwrap();
     let all: Vec<GemmChoice> = default_variants().into_iter().map(Into::into).collect();
     let older: Vec<GemmChoice> = default_variants()
         .into_iter()
@@ -78,7 +82,11 @@ fn fingerprint_bench(c: &mut Criterion) {
         all.len(),
         f.ranking.len(),
         f.skipped.len(),
-        f.best().iter().map(|v| v.spec.to_string()).collect::<Vec<_>>().join(", ")
+        f.best()
+            .iter()
+            .map(|v| v.spec.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     let mut g = c.benchmark_group("fingerprint_64x256x7168");
     g.sample_size(10);

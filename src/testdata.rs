@@ -247,19 +247,16 @@ fn stress_run(rng: &mut Rng, fmt: Fp8Format, run: &mut [u8]) {
     let mant = (1u8 << fmt.mantissa_bits()) - 1;
     match rng.below(7) {
         0 => run.iter_mut().for_each(|c| *c = 0),
-        1 => run
-            .iter_mut()
-            .for_each(|c| {
-                let v = (rng.below(mant as usize) + 1) as u8;
-                *c = sign(rng, v)
-            }),
+        1 => run.iter_mut().for_each(|c| {
+            let v = (rng.below(mant as usize) + 1) as u8;
+            *c = sign(rng, v)
+        }),
         2 => {
             let max = fmt.max_code() & 0x7F;
-            run.iter_mut()
-                .for_each(|c| {
-                    let v = max - rng.below(2) as u8;
-                    *c = sign(rng, v)
-                })
+            run.iter_mut().for_each(|c| {
+                let v = max - rng.below(2) as u8;
+                *c = sign(rng, v)
+            })
         }
         3 => {
             // Mixed exponents: tiny codes (subnormal or smallest normals) with a few large ones.

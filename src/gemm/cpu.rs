@@ -388,7 +388,13 @@ impl<'a> Ctx<'a> {
                     for iv in range.clone() {
                         let k0 = p.interval_range(iv).start;
                         let sa: Vec<f32> = (0..rows)
-                            .map(|i| if epilogue { 1.0 } else { self.a.scale(m0 + i, k0) })
+                            .map(|i| {
+                                if epilogue {
+                                    1.0
+                                } else {
+                                    self.a.scale(m0 + i, k0)
+                                }
+                            })
                             .collect();
                         let ones = [1f32; NT];
                         let sb: &[f32] = if epilogue { &ones } else { &t.sb[iv] };

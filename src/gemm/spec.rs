@@ -593,12 +593,20 @@ mod tests {
         // `fast-accum` is an alias of the bit-exact sm90-fast-accum; the old trunc:13 model is spelled with axes.
         let f = GemmSpec::parse("fast-accum").unwrap();
         let s = GemmSpec::parse("sm90-fast-accum").unwrap();
-        assert_eq!(GemmSpec { preset: s.preset, ..f }, s);
+        assert_eq!(
+            GemmSpec {
+                preset: s.preset,
+                ..f
+            },
+            s
+        );
         assert_eq!(f.to_string(), "fast-accum");
         assert_eq!(f.canonical().to_string(), "sm90-fast-accum");
         assert!(!f.is_approximate());
         assert!(f.description().contains("alias of sm90-fast-accum"));
-        assert!(f.description().contains("approximate trunc:13 model is gone"));
+        assert!(f
+            .description()
+            .contains("approximate trunc:13 model is gone"));
         let t = GemmSpec::parse("blockwise,promote=none,acc=trunc:13").unwrap();
         assert!(t.is_approximate() && t.description().contains("APPROXIMATE"));
         let d = GemmSpec::parse("dequant-bf16").unwrap();

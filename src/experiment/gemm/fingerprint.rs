@@ -8,8 +8,8 @@
 //! ([`gpu_variants`]).
 //!
 //! Speed: the accumulator-model variants that differ only in split-K, scale order and epilogue share the
-//! model's work ([`crate::gemm::gemm_many`]), so the whole grid on a DeepSeek-shaped dump (64×256×7168) takes a
-//! few seconds (docs/measurements/gemm-fingerprint-cpu.txt).
+//! model's work ([`crate::gemm::gemm_many`]): on a DeepSeek-shaped dump (64×256×7168) they add under a second
+//! to the whole grid's 21 s on two cores (docs/measurements/gemm-fingerprint-cpu.txt).
 
 use crate::backend::{Backend, Device};
 use crate::error::{Error, Result};
@@ -20,9 +20,9 @@ use crate::gemm::{
     gemm_many, plan, Acc, Dequant, Epilogue, GemmChoice, GemmSpec, GpuGemm, Operand, OutType,
     Preset, Promote, ScaleOrder,
 };
-use crate::spec_syntax::SpecAxis;
 use crate::io::Tensor;
 use crate::metrics::compare;
+use crate::spec_syntax::SpecAxis;
 
 /// How one variant matches the dump.
 #[derive(Clone, Debug)]
@@ -260,7 +260,10 @@ pub fn fingerprint(
         })
     };
     // One slot per distinct variant, in grid order: the ranking keeps that order among equal scores.
-    let mut slots: Vec<(GemmChoice, Option<std::result::Result<VariantScore, String>>)> = Vec::new();
+    let mut slots: Vec<(
+        GemmChoice,
+        Option<std::result::Result<VariantScore, String>>,
+    )> = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for v in variants {
         let choice = v.with_out(out);
@@ -309,7 +312,9 @@ pub fn fingerprint(
                 match crate::backend::run_gemm(be, choice, a, b, &|_, _| {}) {
                     Ok(c) => Ok(score(choice, c)?),
                     // Operands it cannot take, or a library that has no algorithm for them: listed, not fatal.
-                    Err(e @ (Error::Usage(_) | Error::NoGpu(_) | Error::Gpu(_))) => Err(e.to_string()),
+                    Err(e @ (Error::Usage(_) | Error::NoGpu(_) | Error::Gpu(_))) => {
+                        Err(e.to_string())
+                    }
                     Err(e) => return Err(e),
                 },
             );
@@ -380,8 +385,8 @@ fn axes_of(ranking: &[VariantScore]) -> (Vec<(String, String)>, Vec<(String, Vec
 mod tests {
     use super::*;
     use crate::backend::CpuBackend;
-    use crate::gemm::gemm;
     use crate::formats::Fp8Format;
+    use crate::gemm::gemm;
     use crate::testdata::{quantized, Scales};
 
     fn operands(kind: Scales) -> (Operand, Operand) {
@@ -505,7 +510,11 @@ mod tests {
         assert_eq!(proven.get("acc").map(String::as_str), Some("sm90"), "{f:?}");
         assert_eq!(proven.get("promote").map(String::as_str), Some("none"));
         let open: std::collections::HashMap<_, _> = f.undetermined.iter().cloned().collect();
-        assert!(open["epilogue"].contains(&"ab".to_string()), "{:?}", f.undetermined);
+        assert!(
+            open["epilogue"].contains(&"ab".to_string()),
+            "{:?}",
+            f.undetermined
+        );
         // cdna3 does not take OCP codes: skipped with the reason.
         assert!(f
             .skipped

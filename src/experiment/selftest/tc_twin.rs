@@ -75,7 +75,15 @@ fn operand(rng: &mut Rng, rows: usize, k: usize, block: (usize, usize), nan: boo
     } else {
         Scales::Any
     };
-    let mut x = random_quantized(rng, rows, k, block, Fp8Format::E4m3fn, Codes::Groups, scales);
+    let mut x = random_quantized(
+        rng,
+        rows,
+        k,
+        block,
+        Fp8Format::E4m3fn,
+        Codes::Groups,
+        scales,
+    );
     if rng.below(8) == 0 {
         let r = rng.below(rows);
         x.q[r * k..(r + 1) * k].iter_mut().for_each(|c| *c = 0);
@@ -108,7 +116,9 @@ pub fn checks(be: &CudaBackend, seed: u64) -> Result<Vec<Check>> {
         let out_bf16 = s % 2 == 1;
         let out = if out_bf16 { "bf16" } else { "f32" };
         let (oa, ob) = (a.clone().into(), b.clone().into());
-        let what = |path: &str, model: &str| format!("{path} {m}×{n}×{k} 1×{p} {model}-blockwise out={out}");
+        let what = |path: &str, model: &str| {
+            format!("{path} {m}×{n}×{k} 1×{p} {model}-blockwise out={out}")
+        };
         if hopper && wgmma_fits(be, &a, &b) {
             let spec = GemmSpec::parse(&format!("sm90-blockwise,promote={p},out={out}"))?;
             let want = gemm(&spec, &oa, &ob)?.values;
@@ -164,7 +174,12 @@ pub fn checks(be: &CudaBackend, seed: u64) -> Result<Vec<Check>> {
 fn cublaslt_fingerprints(be: &CudaBackend, rng: &mut Rng) -> Result<Vec<Check>> {
     let variants: Vec<GemmChoice> = tc_variants().into_iter().map(Into::into).collect();
     let mut out = Vec::new();
-    for &(m, n, k) in &[(1, 256, 1024), (16, 512, 2048), (64, 256, 7168), (130, 208, 1536)] {
+    for &(m, n, k) in &[
+        (1, 256, 1024),
+        (16, 512, 2048),
+        (64, 256, 7168),
+        (130, 208, 1536),
+    ] {
         let a = operand(rng, m, k, (1, 128), false);
         let b = operand(rng, n, k, (128, 128), false);
         let name = format!("gemm cublaslt {m}×{n}×{k} fingerprinted by the cpu tc grid");
@@ -198,7 +213,11 @@ fn cublaslt_fingerprints(be: &CudaBackend, rng: &mut Rng) -> Result<Vec<Check>> 
             Some(v) if v.bitwise == 1.0 => (0, format!("bit-exact: {}", names.join(", "))),
             Some(v) => (
                 ((1.0 - v.bitwise) * f.n as f64).round().max(1.0) as usize,
-                format!("none bit-exact; best {:.4}%: {}", 100.0 * v.bitwise, names.join(", ")),
+                format!(
+                    "none bit-exact; best {:.4}%: {}",
+                    100.0 * v.bitwise,
+                    names.join(", ")
+                ),
             ),
             None => (1, "no variant applies".into()),
         };

@@ -51,5 +51,67 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
+/// `isolate gemm fingerprint`'s whole CPU grid on a DeepSeek-shaped dump (M=64, N=256, K=7168, A 1×128 and B
+/// 128×128 f32 scales; target_out made by sm90-blockwise with split-K 2, what cuBLASLt picks at this shape),
+/// issue 11's target < 30 s on the 2-core build machine; beside it, in the same run, the tensor-core grid run
+/// one variant at a time (no shared work) and the grid without the tensor-core variants.
+fn fingerprint_bench(c: &mut Criterion) {
+    use isolate::backend::CpuBackend;
+    use isolate::experiment::gemm::fingerprint::{default_variants, fingerprint, tc_variants};
+    use isolate::gemm::{Acc, GemmChoice};
+    let (m, n, k) = (64, 256, 7168);
+    let a: Operand = quantized(m, k, (1, 128), Fp8Format::E4m3fn, Scales::Any, 3).into();
+    let b: Operand = quantized(n, k, (128, 128), Fp8Format::E4m3fn, Scales::Any, 4).into();
+    let target = gemm(
+        &GemmSpec::parse("sm90-blockwise,split_k=2").unwrap(),
+        &a,
+        &b,
+    )
+    .unwrap()
+    .to_tensor("target_out")
+    .unwrap();
+    let all: Vec<GemmChoice> = default_variants().into_iter().map(Into::into).collect();
+    let older: Vec<GemmChoice> = default_variants()
+        .into_iter()
+        .filter(|s| !matches!(s.acc, Acc::Mma(_)))
+        .map(Into::into)
+        .collect();
+    let f = fingerprint(&CpuBackend, &a, &b, &target, &all, &|_, _| {}).unwrap();
+    eprintln!(
+        "fingerprint 64x256x7168: {} variants in the grid, {} ran, {} skipped; bit-exact: {}",
+        all.len(),
+        f.ranking.len(),
+        f.skipped.len(),
+        f.best()
+            .iter()
+            .map(|v| v.spec.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let mut g = c.benchmark_group("fingerprint_64x256x7168");
+    g.sample_size(10);
+    g.bench_function("whole_grid", |bch| {
+        bch.iter(|| fingerprint(&CpuBackend, &a, &b, &target, &all, &|_, _| {}).unwrap())
+    });
+    g.bench_function("grid_without_tc", |bch| {
+        bch.iter(|| fingerprint(&CpuBackend, &a, &b, &target, &older, &|_, _| {}).unwrap())
+    });
+    // The tensor-core variants that fit these operands, each its own GEMM (what the search did before
+    // sharing).
+    let tc: Vec<GemmSpec> = tc_variants()
+        .into_iter()
+        .filter(|s| isolate::gemm::plan::plan(s, &a, &b).is_ok())
+        .collect();
+    eprintln!("tensor-core variants that fit: {}", tc.len());
+    g.bench_function("tc_grid_unshared", |bch| {
+        bch.iter(|| {
+            for s in &tc {
+                gemm(s, &a, &b).unwrap();
+            }
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench, fingerprint_bench);
 criterion_main!(benches);

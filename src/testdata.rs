@@ -163,6 +163,10 @@ pub enum Codes {
     Uniform,
     /// Normal values of spread max/4 encoded with saturation (what real activations look like).
     Normal,
+    /// Runs of 32 codes along each row (one tensor-core instruction's k) drawn to stress accumulator models:
+    /// all zero, all subnormal, ±max magnitude, mixed exponents (a few large codes among tiny ones), sparse,
+    /// or uniform.
+    Groups,
 }
 
 /// How the block scales of a random operand are drawn.
@@ -188,14 +192,17 @@ pub fn random_quantized(
     let q: Vec<u8> = (0..rows * cols)
         .map(|_| match codes {
             Codes::Normal => fmt.encode((rng.normal() * spread) as f32, Overflow::Saturate),
-            Codes::Uniform => loop {
-                let c = rng.below(256) as u8;
-                if !fmt.is_nan(c) && fmt.decode(c).is_finite() {
-                    break c;
-                }
-            },
+            Codes::Uniform | Codes::Groups => finite_code(rng, fmt),
         })
         .collect();
+    let mut q = q;
+    if codes == Codes::Groups {
+        for row in q.chunks_mut(cols.max(1)) {
+            for run in row.chunks_mut(32) {
+                stress_run(rng, fmt, run);
+            }
+        }
+    }
     let (gr, gc) = (rows.div_ceil(br), cols.div_ceil(bc));
     let scales = (0..gr * gc)
         .map(|_| {
@@ -214,6 +221,63 @@ pub fn random_quantized(
         block_rows: br,
         block_cols: bc,
         scales,
+    }
+}
+
+/// A uniformly drawn finite code of `fmt`.
+fn finite_code(rng: &mut Rng, fmt: Fp8Format) -> u8 {
+    loop {
+        let c = rng.below(256) as u8;
+        if !fmt.is_nan(c) && fmt.decode(c).is_finite() {
+            return c;
+        }
+    }
+}
+
+/// Fills one run of [`Codes::Groups`].
+fn stress_run(rng: &mut Rng, fmt: Fp8Format, run: &mut [u8]) {
+    let sign = |rng: &mut Rng, c: u8| {
+        // fnuz has no −0: 0x80 is its NaN.
+        if c & 0x7F != 0 && rng.below(2) == 1 {
+            c | 0x80
+        } else {
+            c
+        }
+    };
+    let mant = (1u8 << fmt.mantissa_bits()) - 1;
+    match rng.below(7) {
+        0 => run.iter_mut().for_each(|c| *c = 0),
+        1 => run.iter_mut().for_each(|c| {
+            let v = (rng.below(mant as usize) + 1) as u8;
+            *c = sign(rng, v)
+        }),
+        2 => {
+            let max = fmt.max_code() & 0x7F;
+            run.iter_mut().for_each(|c| {
+                let v = max - rng.below(2) as u8;
+                *c = sign(rng, v)
+            })
+        }
+        3 => {
+            // Mixed exponents: tiny codes (subnormal or smallest normals) with a few large ones.
+            let max = fmt.max_code() & 0x7F;
+            for c in run.iter_mut() {
+                let v = if rng.below(8) == 0 {
+                    max - rng.below(24) as u8
+                } else {
+                    rng.below(2 * mant as usize + 2) as u8
+                };
+                *c = sign(rng, v);
+            }
+        }
+        4 => run.iter_mut().for_each(|c| {
+            *c = if rng.below(6) == 0 {
+                finite_code(rng, fmt)
+            } else {
+                0
+            }
+        }),
+        _ => run.iter_mut().for_each(|c| *c = finite_code(rng, fmt)),
     }
 }
 

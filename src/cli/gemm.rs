@@ -88,8 +88,8 @@ pub struct IsolateArgs {
     /// Reference quantizer: a quant spec, e.g. deepgemm-ue8m0, or `none` (x as it is).
     #[arg(long, value_name = "Q", value_parser = parsed::<ActivationQuant>, required_unless_present = "fingerprint")]
     pub ref_quant: Option<ActivationQuant>,
-    /// Target GEMM: an emulation, blockwise | blockwise-v3 | fast-accum | dequant-bf16 | exact with `,axis=value`
-    /// overrides; or GPU-only: tc | tc-fast-accum | cublaslt | kernel:FILE.cu[:ENTRY] (GEMM ABI v1, see
+    /// Target GEMM: an emulation, blockwise | blockwise-v3 | dequant-bf16 | exact | sm90-blockwise | sm90-promote |
+    /// sm90-fast-accum (alias fast-accum) | sm89-… | sm100-… | cdna3-… with `,axis=value` overrides; or GPU-only: tc | tc-fast-accum | cublaslt | kernel:FILE.cu[:ENTRY] (GEMM ABI v1, see
     /// examples/gemm_blockwise.cu), with `,out=bf16|f32`.
     #[arg(long, value_name = "G", value_parser = parsed::<GemmChoice>, required_unless_present = "fingerprint")]
     pub target_gemm: Option<GemmChoice>,

@@ -281,7 +281,10 @@ mod tests {
             GemmChoice::Emulation(GemmSpec::parse("blockwise-v3,out=f32").unwrap())
         );
         assert_eq!(e.with_out(OutType::Bf16).to_string(), "blockwise-v3");
-        assert!(GemmChoice::parse("fast-accum").unwrap().is_approximate());
+        assert!(GemmChoice::parse("blockwise,promote=none,acc=trunc:13")
+            .unwrap()
+            .is_approximate());
+        assert!(!GemmChoice::parse("fast-accum").unwrap().is_approximate());
     }
 
     #[test]

@@ -58,27 +58,159 @@ pub fn gemm_with_progress(
         }
     };
     let p = plan(spec, a, b)?;
-    let ctx = Ctx::new(spec, &p, a, b);
-    let tiles = p.n.div_ceil(NT);
-    let done = std::sync::atomic::AtomicUsize::new(0);
-    let cols: Vec<Vec<f32>> = (0..tiles)
-        .into_par_iter()
-        .map(|t| {
-            let r = ctx.tile(t * NT);
-            let d = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-            progress(d, tiles);
-            r
-        })
-        .collect();
-    let mut values = vec![0f32; p.m * p.n];
-    for (t, c) in cols.iter().enumerate() {
-        let n0 = t * NT;
-        let w = NT.min(p.n - n0);
-        for i in 0..p.m {
-            values[i * p.n + n0..i * p.n + n0 + w].copy_from_slice(&c[i * NT..i * NT + w]);
+    let values = Ctx::new(spec, &p, a, b).run(progress);
+    Ok(GemmOutput::from_f32(p.m, p.n, values, spec.out))
+}
+
+/// The axes a family of specs varies while sharing the accumulator's work ([`gemm_many`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Fold {
+    pub split_k: usize,
+    pub scale_order: ScaleOrder,
+    pub epilogue: Epilogue,
+}
+
+impl Fold {
+    /// The fold of a spec.
+    pub fn of(spec: &GemmSpec) -> Fold {
+        Fold {
+            split_k: spec.split_k,
+            scale_order: spec.scale_order,
+            epilogue: spec.epilogue,
         }
     }
-    Ok(GemmOutput::from_f32(p.m, p.n, values, spec.out))
+
+    /// `spec` with this fold's axes.
+    pub fn apply(self, spec: &GemmSpec) -> GemmSpec {
+        GemmSpec {
+            split_k: self.split_k,
+            scale_order: self.scale_order,
+            epilogue: self.epilogue,
+            ..*spec
+        }
+    }
+}
+
+/// Most output values a shared family holds at once (one [M, N] f32 block per member): larger dumps run their
+/// members one at a time.
+const FAMILY_VALUES: usize = 1 << 26;
+
+/// Runs every spec of `specs` on the CPU and hands each result to `each(index, result)` (in no particular
+/// order; an invalid spec gets its plan() error). Every result is bit-identical to [`gemm`] of that spec, but
+/// accumulator-model specs (`acc=sm90|sm89|sm100|cdna3`) that differ only in split-K, scale order and epilogue
+/// share their work: with a promotion interval the model's partial of every interval is computed once per
+/// tile and folded for each member; with `promote=none` the chained accumulator of each split-K is computed
+/// once and every epilogue order applied to it (docs/numerics.md §8.7). The first error `each` returns stops
+/// the run.
+pub fn gemm_many(
+    specs: &[GemmSpec],
+    a: &Operand,
+    b: &Operand,
+    each: &mut dyn FnMut(usize, Result<GemmOutput>) -> Result<()>,
+) -> Result<()> {
+    // Families: accumulator-model specs by everything but the fold (preset names do not change the numbers).
+    let mut families: Vec<(GemmSpec, Vec<usize>)> = Vec::new();
+    for (i, s) in specs.iter().enumerate() {
+        if matches!(s.acc, Acc::Mma(_)) && s.dequant == Dequant::None {
+            let key = GemmSpec {
+                preset: crate::gemm::Preset::Blockwise,
+                split_k: 1,
+                scale_order: ScaleOrder::Fused,
+                epilogue: Epilogue::Promote,
+                ..*s
+            };
+            match families.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, v)) => v.push(i),
+                None => families.push((key, vec![i])),
+            }
+        } else {
+            each(i, gemm(s, a, b))?;
+        }
+    }
+    let per = (FAMILY_VALUES / (a.rows() * b.rows()).max(1)).max(1);
+    for (_, members) in families {
+        for chunk in members.chunks(per) {
+            let chunk_specs: Vec<GemmSpec> = chunk.iter().map(|&i| specs[i]).collect();
+            for (r, &i) in family(&chunk_specs, a, b).into_iter().zip(chunk) {
+                each(i, r)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The members of one family (same spec but for the [`Fold`]): each result as [`gemm`] gives it.
+fn family(specs: &[GemmSpec], a: &Operand, b: &Operand) -> Vec<Result<GemmOutput>> {
+    let mut out: Vec<Option<Result<GemmOutput>>> = (0..specs.len()).map(|_| None).collect();
+    let mut valid: Vec<(usize, Fold, Plan)> = Vec::new();
+    for (i, s) in specs.iter().enumerate() {
+        match plan(s, a, b) {
+            Ok(p) => valid.push((i, Fold::of(s), p)),
+            Err(e) => out[i] = Some(Err(e)),
+        }
+    }
+    if let Some(&(first, _, ref p0)) = valid.first() {
+        let spec = specs[first];
+        let ctx = Ctx::new(&spec, p0, a, b);
+        let (m, n) = (p0.m, p0.n);
+        if spec.promote == Promote::None {
+            // One chained accumulator per split-K, every epilogue applied to it.
+            let mut splits: Vec<usize> = valid.iter().map(|v| v.1.split_k).collect();
+            splits.dedup();
+            splits.sort_unstable();
+            splits.dedup();
+            for sk in splits {
+                let members: Vec<&(usize, Fold, Plan)> =
+                    valid.iter().filter(|v| v.1.split_k == sk).collect();
+                let raw_spec = GemmSpec {
+                    split_k: sk,
+                    ..specs[members[0].0]
+                };
+                let mut rctx = Ctx::new(&raw_spec, &members[0].2, a, b);
+                rctx.raw = true;
+                let raw = rctx.run(&|_, _| {});
+                for &&(i, fold, _) in &members {
+                    let mut v = raw.clone();
+                    for r in 0..m {
+                        let sa = a.scale(r, 0);
+                        for c in 0..n {
+                            let x = &mut v[r * n + c];
+                            *x = epilogue_scale(fold.epilogue, *x, sa, b.scale(c, 0));
+                        }
+                    }
+                    out[i] = Some(Ok(GemmOutput::from_f32(m, n, v, spec.out)));
+                }
+            }
+        } else {
+            let folds: Vec<(Fold, Plan)> = valid.iter().map(|v| (v.1, v.2.clone())).collect();
+            let tiles = n.div_ceil(NT);
+            let cols: Vec<Vec<Vec<f32>>> = (0..tiles)
+                .into_par_iter()
+                .map(|t| ctx.family_tile(t * NT, &folds))
+                .collect();
+            for (f, &(i, _, _)) in valid.iter().enumerate() {
+                let blocks: Vec<&Vec<f32>> = cols.iter().map(|c| &c[f]).collect();
+                let values = assemble(m, n, &blocks);
+                out[i] = Some(Ok(GemmOutput::from_f32(m, n, values, spec.out)));
+            }
+        }
+    }
+    out.into_iter()
+        .map(|r| r.expect("every member has a result"))
+        .collect()
+}
+
+/// [M, N] row-major from the [M, NT] blocks of consecutive column tiles.
+fn assemble(m: usize, n: usize, blocks: &[&Vec<f32>]) -> Vec<f32> {
+    let mut values = vec![0f32; m * n];
+    for (t, c) in blocks.iter().enumerate() {
+        let n0 = t * NT;
+        let w = NT.min(n - n0);
+        for i in 0..m {
+            values[i * n + n0..i * n + n0 + w].copy_from_slice(&c[i * NT..i * NT + w]);
+        }
+    }
+    values
 }
 
 /// Everything a tile needs, shared read-only.
@@ -93,6 +225,8 @@ struct Ctx<'a> {
     ameta: Option<Vec<Bounds>>,
     /// `acc=sm90|…`: the model exponents of A's codes ([M, K]; empty otherwise).
     aexp: Vec<i32>,
+    /// Leave out the epilogue scaling (the f32 accumulator as it is after the K loop).
+    raw: bool,
 }
 
 /// The FP8 format of a quantized operand (plan() refuses MMA models on plain ones).
@@ -129,11 +263,30 @@ impl<'a> Ctx<'a> {
             adec,
             ameta,
             aexp,
+            raw: false,
         }
     }
 
-    /// Output columns [n0, n0 + NT) for all rows, as an [M, NT] block.
-    fn tile(&self, n0: usize) -> Vec<f32> {
+    /// The whole [M, N] f32 result, column tiles in parallel; `progress(done, total)` after each tile.
+    fn run(&self, progress: &(dyn Fn(usize, usize) + Sync)) -> Vec<f32> {
+        let tiles = self.p.n.div_ceil(NT);
+        let done = std::sync::atomic::AtomicUsize::new(0);
+        let cols: Vec<Vec<f32>> = (0..tiles)
+            .into_par_iter()
+            .map(|t| {
+                let r = self.tile(t * NT);
+                let d = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                progress(d, tiles);
+                r
+            })
+            .collect();
+        let blocks: Vec<&Vec<f32>> = cols.iter().collect();
+        assemble(self.p.m, self.p.n, &blocks)
+    }
+
+    /// The B side of the tile of output columns [n0, n0 + NT): its transposed codes, their model exponents, its
+    /// scales per interval and bounds.
+    fn tile_b(&self, n0: usize) -> TileB {
         let (p, k) = (self.p, self.p.k);
         let w = NT.min(p.n - n0);
         // B tile, transposed: bt[k · NT + j]; columns past N stay zero.
@@ -156,8 +309,6 @@ impl<'a> Ctx<'a> {
             ebt = vec![0i32; bt.len()];
             exponents(&bt, fmt_of(self.b), &mut ebt);
         }
-        let mut out = vec![0f32; p.m * NT];
-        let mut ws = Work::new(MT);
         let sb: Vec<Vec<f32>> = (0..p.n_intervals)
             .map(|iv| {
                 let k0 = iv * p.interval;
@@ -166,30 +317,120 @@ impl<'a> Ctx<'a> {
                     .collect()
             })
             .collect();
-        for m0 in (0..p.m).step_by(MT) {
-            let mt = MT.min(p.m - m0);
-            let at = ATile {
+        TileB { bt, ebt, sb, bmeta }
+    }
+
+    /// The inputs of rows [m0, m0 + MT) of a tile.
+    fn tile_in<'t>(&'t self, tb: &'t TileB, m0: usize) -> TileIn<'t> {
+        let k = self.p.k;
+        let mt = MT.min(self.p.m - m0);
+        TileIn {
+            at: ATile {
                 a: &self.adec[m0 * k..(m0 + mt) * k],
                 lda: k,
                 rows: mt,
-            };
-            let t = TileIn {
-                at,
-                m0,
-                bt: &bt,
-                sb: &sb,
-                bmeta: bmeta.as_deref(),
-                ebt: &ebt,
-                aexp: if self.aexp.is_empty() {
-                    &[]
-                } else {
-                    &self.aexp[m0 * k..(m0 + mt) * k]
-                },
-            };
+            },
+            m0,
+            bt: &tb.bt,
+            sb: &tb.sb,
+            bmeta: tb.bmeta.as_deref(),
+            ebt: &tb.ebt,
+            aexp: if self.aexp.is_empty() {
+                &[]
+            } else {
+                &self.aexp[m0 * k..(m0 + mt) * k]
+            },
+        }
+    }
+
+    /// Output columns [n0, n0 + NT) for all rows, as an [M, NT] block.
+    fn tile(&self, n0: usize) -> Vec<f32> {
+        let p = self.p;
+        let tb = self.tile_b(n0);
+        let mut out = vec![0f32; p.m * NT];
+        let mut ws = Work::new(MT);
+        for m0 in (0..p.m).step_by(MT) {
+            let t = self.tile_in(&tb, m0);
+            let mt = t.at.rows;
             let res = self.splits(&t, &mut ws);
             out[m0 * NT..(m0 + mt) * NT].copy_from_slice(&res[..mt * NT]);
         }
         out
+    }
+
+    /// A promotion family's tile (`acc=sm90|…` with `promote=P`): the model's partial of every interval is
+    /// computed once, then folded for each of `folds` exactly as [`Ctx::split`] and [`Ctx::splits`] fold it.
+    /// Returns one [M, NT] block per fold.
+    fn family_tile(&self, n0: usize, folds: &[(Fold, Plan)]) -> Vec<Vec<f32>> {
+        let (p, Acc::Mma(model)) = (self.p, self.spec.acc) else {
+            unreachable!("family_tile runs accumulator models only")
+        };
+        let tb = self.tile_b(n0);
+        let mut outs = vec![vec![0f32; p.m * NT]; folds.len()];
+        let mut parts = vec![0f32; p.n_intervals * MT * NT];
+        for m0 in (0..p.m).step_by(MT) {
+            let t = self.tile_in(&tb, m0);
+            let rows = t.at.rows;
+            let n = rows * NT;
+            let tile = self.mma_tile(&t);
+            for iv in 0..p.n_intervals {
+                let kr = p.interval_range(iv);
+                let part = &mut parts[iv * n..(iv + 1) * n];
+                part.iter_mut().for_each(|x| *x = 0.0);
+                crate::gemm::mma::fast::steps(model, &tile, kr.start, kr.end, part);
+            }
+            for ((fold, fp), out) in folds.iter().zip(outs.iter_mut()) {
+                let epilogue = fold.epilogue != Epilogue::Promote;
+                let mut total = vec![0f32; n];
+                let mut acc = vec![0f32; n];
+                for (s, range) in fp.splits.iter().enumerate() {
+                    acc.iter_mut().for_each(|x| *x = 0.0);
+                    for iv in range.clone() {
+                        let k0 = p.interval_range(iv).start;
+                        let sa: Vec<f32> = (0..rows)
+                            .map(|i| {
+                                if epilogue {
+                                    1.0
+                                } else {
+                                    self.a.scale(m0 + i, k0)
+                                }
+                            })
+                            .collect();
+                        let ones = [1f32; NT];
+                        let sb: &[f32] = if epilogue { &ones } else { &t.sb[iv] };
+                        promote_f32(
+                            &parts[iv * n..(iv + 1) * n],
+                            &sa,
+                            sb,
+                            fold.scale_order == ScaleOrder::Fused,
+                            &mut acc,
+                        );
+                    }
+                    if s == 0 {
+                        total.copy_from_slice(&acc);
+                    } else {
+                        total.iter_mut().zip(&acc).for_each(|(t, &x)| *t += x);
+                    }
+                }
+                if epilogue {
+                    self.epilogue(&t, fold.epilogue, &mut total);
+                }
+                out[m0 * NT..(m0 + rows) * NT].copy_from_slice(&total);
+            }
+        }
+        outs
+    }
+
+    /// Applies an epilogue scaling (scales constant along K, as plan() checked: the row's and the column's
+    /// first scale) to a tile's f32 results.
+    fn epilogue(&self, t: &TileIn, e: Epilogue, r: &mut [f32]) {
+        for i in 0..t.at.rows {
+            let sa = self.a.scale(t.m0 + i, 0);
+            for (j, &sb) in t.sb[0].iter().enumerate() {
+                let c = &mut r[i * NT + j];
+                *c = epilogue_scale(e, *c, sa, sb);
+            }
+        }
     }
 
     /// All splits of one tile, added in order.
@@ -216,20 +457,8 @@ impl<'a> Ctx<'a> {
         } else {
             total32
         };
-        if self.spec.epilogue != Epilogue::Promote {
-            // Scales constant along K (plan() checked): the row's and the column's first scale.
-            for i in 0..t.at.rows {
-                let sa = self.a.scale(t.m0 + i, 0);
-                for (j, &sb) in t.sb[0].iter().enumerate() {
-                    let c = &mut r[i * NT + j];
-                    *c = match self.spec.epilogue {
-                        Epilogue::Ab => *c * (sa * sb),
-                        Epilogue::AThenB => *c * sa * sb,
-                        Epilogue::BThenA => *c * sb * sa,
-                        Epilogue::Promote => unreachable!(),
-                    };
-                }
-            }
+        if self.spec.epilogue != Epilogue::Promote && !self.raw {
+            self.epilogue(t, self.spec.epilogue, &mut r);
         }
         r
     }
@@ -499,6 +728,25 @@ enum Round {
     Nearest,
 }
 
+/// The B side of a tile ([`Ctx::tile_b`]).
+struct TileB {
+    bt: Vec<f32>,
+    ebt: Vec<i32>,
+    sb: Vec<Vec<f32>>,
+    bmeta: Option<Vec<Bounds>>,
+}
+
+/// An epilogue scaling of one f32 result c with its row's scale sa and column's scale sb: `ab` c·fl32(sa·sb),
+/// `a-b` (c·sa)·sb, `b-a` (c·sb)·sa, each product rounded to f32 (`promote`: c unchanged).
+pub fn epilogue_scale(e: Epilogue, c: f32, sa: f32, sb: f32) -> f32 {
+    match e {
+        Epilogue::Ab => c * (sa * sb),
+        Epilogue::AThenB => c * sa * sb,
+        Epilogue::BThenA => c * sb * sa,
+        Epilogue::Promote => c,
+    }
+}
+
 /// A tile's inputs.
 struct TileIn<'t> {
     at: ATile<'t>,
@@ -551,5 +799,66 @@ fn add_scaled(sum: &mut ExactSum, x: f64, sigma: f64) {
     sum.add(hi);
     if hi.is_finite() {
         sum.add(lo);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::formats::Fp8Format;
+    use crate::testdata::{quantized, Scales};
+
+    /// Every member of a shared family equals its own `gemm` bit for bit (block, per-row and per-tensor
+    /// scales; promotion and chained families; all folds; invalid members get their plan() error).
+    #[test]
+    fn gemm_many_equals_gemm_member_by_member() {
+        use Fp8Format::*;
+        let ops = [
+            ((1, 128), (128, 128), E4m3fn),
+            ((1, 512), (1, 512), E4m3fn),
+            ((5, 512), (40, 512), E5m2),
+            ((1, 128), (128, 128), E4m3fnuz),
+        ];
+        for (s, &(ba, bb, fmt)) in ops.iter().enumerate() {
+            let a: Operand = quantized(5, 512, ba, fmt, Scales::Any, 10 + s as u64).into();
+            let b: Operand = quantized(40, 512, bb, fmt, Scales::Any, 20 + s as u64).into();
+            let mut specs = Vec::new();
+            for acc in ["sm90", "sm89", "sm100", "cdna3"] {
+                for promote in ["32", "128", "none"] {
+                    for split in [1, 2, 3, 4] {
+                        for ep in ["promote", "ab", "a-b", "b-a"] {
+                            for order in ["fused", "left"] {
+                                specs.push(
+                                    GemmSpec::parse(&format!(
+                                        "blockwise,acc={acc},promote={promote},split_k={split},epilogue={ep},scale_order={order},out=f32"
+                                    ))
+                                    .unwrap(),
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+            specs.push(GemmSpec::parse("blockwise").unwrap());
+            let mut seen = vec![false; specs.len()];
+            gemm_many(&specs, &a, &b, &mut |i, r| {
+                seen[i] = true;
+                match (r, gemm(&specs[i], &a, &b)) {
+                    (Ok(x), Ok(y)) => {
+                        let same = x
+                            .values
+                            .iter()
+                            .zip(&y.values)
+                            .all(|(p, q)| p.to_bits() == q.to_bits());
+                        assert!(same, "{}: shared result differs", specs[i]);
+                    }
+                    (Err(x), Err(y)) => assert_eq!(x.to_string(), y.to_string()),
+                    (x, y) => panic!("{}: {:?} vs {:?}", specs[i], x.is_ok(), y.is_ok()),
+                }
+                Ok(())
+            })
+            .unwrap();
+            assert!(seen.iter().all(|&x| x));
+        }
     }
 }

@@ -16,7 +16,7 @@ pub mod plan;
 pub mod spec;
 
 pub use choice::{GemmChoice, GpuGemm};
-pub use cpu::{gemm, gemm_with_progress};
+pub use cpu::{gemm, gemm_many, gemm_with_progress, Fold};
 pub use operand::Operand;
 pub use output::GemmOutput;
 pub use spec::{Acc, Dequant, Epilogue, GemmSpec, OutType, Preset, Promote, ScaleOrder};

@@ -178,10 +178,20 @@ mod tests {
             (4, 256, 512, 128, 4, 128)
         );
         assert_eq!(p.splits, vec![0..1, 1..2, 2..4]);
-        let f = plan(&GemmSpec::parse("fast-accum").unwrap(), &a, &b).unwrap();
+        let f = plan(
+            &GemmSpec::parse("blockwise,promote=none,acc=trunc:13").unwrap(),
+            &a,
+            &b,
+        )
+        .unwrap();
         assert_eq!((f.interval, f.unit), (128, 32));
         let a64 = q(4, 512, 1, 64);
-        let g = plan(&GemmSpec::parse("fast-accum").unwrap(), &a64, &b).unwrap();
+        let g = plan(
+            &GemmSpec::parse("blockwise,promote=none,acc=trunc:13").unwrap(),
+            &a64,
+            &b,
+        )
+        .unwrap();
         assert_eq!(g.interval, 64);
         let pl = Operand::plain(2, 300, vec![0.0; 600]).unwrap();
         let pb = Operand::plain(3, 300, vec![0.0; 900]).unwrap();
@@ -210,6 +220,6 @@ mod tests {
             "{e}"
         );
         let (a5, b5) = (q(4, 480, 1, 48), q(256, 480, 48, 48));
-        assert!(err("fast-accum", &a5, &b5).contains("multiples of 32"));
+        assert!(err("blockwise,promote=none,acc=trunc:13", &a5, &b5).contains("multiples of 32"));
     }
 }

@@ -189,6 +189,12 @@ impl Preset {
         }
     }
 
+    /// Whether the name is an alias of another preset (`fast-accum` → `sm90-fast-accum`): specs are never
+    /// written canonically with it.
+    pub fn is_alias(self) -> bool {
+        self == Preset::FastAccum
+    }
+
     /// Parses a preset name.
     pub fn parse(s: &str) -> Option<Preset> {
         Self::ALL.into_iter().find(|p| p.name() == s)
@@ -204,7 +210,7 @@ impl Preset {
                 "DeepSeek-V3 Triton fp8_gemm: exact 128-K partials, acc += (partial·sa)·sb left to right, bf16 out"
             }
             Preset::FastAccum => {
-                "APPROXIMATE model of torch._scaled_mm(use_fast_accum=True): no promotion, accumulator truncated to 13 mantissa bits every 32 K; not bit-exact to any kernel (superseded by the bit-exact sm90-fast-accum for per-tensor/row scales)"
+                "alias of sm90-fast-accum (torch._scaled_mm(use_fast_accum=True) on Hopper, per-tensor/row scales, bit-exact); the old approximate trunc:13 model is gone (acc=trunc:N remains an axis value: blockwise,promote=none,acc=trunc:13 is that model)"
             }
             Preset::DequantBf16 => {
                 "DeepSeek-V3 gemm_impl=\"bf16\" reference: both operands dequantized to bf16, sequential f32 FMA over k, bf16 out"
@@ -260,13 +266,11 @@ impl Preset {
                 scale_order: ScaleOrder::Left,
                 ..base
             },
-            // torch `_scaled_mm(use_fast_accum=True)` keeps the whole sum in the tensor-core accumulator
-            // ("fp22", pytorch#147971; docs/numerics.md §8.4, §8.6); DeepSeek-V3 report §3.3.2: "around 14 bits".
-            // An approximate model only.
+            // An alias of `sm90-fast-accum` (docs/numerics.md §8.7); the approximate trunc:13 model it once was is
+            // spelled with axes now.
             Preset::FastAccum => GemmSpec {
-                promote: Promote::None,
-                acc: Acc::Trunc(13),
-                ..base
+                preset: self,
+                ..Preset::Sm90FastAccum.spec()
             },
             // DeepSeek-V3 `model.py::linear` with `gemm_impl = "bf16"`: `weight_dequant` (`x.to(f32) * s`, stored
             // bf16), then a bf16 `F.linear` (docs/numerics.md §8.4); modelled as sequential f32 FMAs.
@@ -405,19 +409,39 @@ impl GemmSpec {
         Ok(())
     }
 
-    /// The preset's one-line description, followed by the overrides when there are any.
+    /// The preset's one-line description, followed by the overrides when there are any (and the caveat of
+    /// an approximate accumulator).
     pub fn description(&self) -> String {
         let base = self.preset.description();
         let ov = self.overrides();
-        if ov.is_empty() {
+        let mut d = if ov.is_empty() {
             base.to_string()
         } else {
             format!("{base}; overridden: {}", ov.join(", "))
+        };
+        if let Acc::Trunc(n) = self.acc {
+            d.push_str(&format!(
+                "; APPROXIMATE: acc=trunc:{n} truncates an accumulator to {n} mantissa bits every 32 K, a model not \
+                 bit-exact to any kernel (the bit-exact tensor-core models are acc=sm90|sm89|sm100|cdna3)"
+            ));
+        }
+        d
+    }
+
+    /// Every axis value as its spelling (`promote` → `128`).
+    pub fn axis_value(&self, axis: GemmAxis) -> String {
+        match axis {
+            GemmAxis::Promote => promote_name(self.promote),
+            GemmAxis::Acc => acc_name(self.acc),
+            GemmAxis::ScaleOrder => order_name(self.scale_order).into(),
+            GemmAxis::SplitK => self.split_k.to_string(),
+            GemmAxis::Dequant => dequant_name(self.dequant).into(),
+            GemmAxis::Out => out_name(self.out).into(),
+            GemmAxis::Epilogue => epilogue_name(self.epilogue).into(),
         }
     }
 
-    /// Whether the spec is only an approximate model of a real kernel (it inherits `fast-accum`'s caveat, or
-    /// uses a truncated accumulator).
+    /// Whether the spec is only an approximate model of a real kernel (a truncated accumulator, `acc=trunc:N`).
     pub fn is_approximate(&self) -> bool {
         matches!(self.acc, Acc::Trunc(_))
     }
@@ -450,11 +474,12 @@ impl GemmSpec {
         v
     }
 
-    /// The same axes written from the preset that needs the fewest overrides (ties: the earlier preset), so
-    /// that e.g. blockwise with `scale_order=left` reads `blockwise-v3`.
+    /// The same axes written from the preset that needs the fewest overrides (ties: the earlier preset; never
+    /// an alias), so that e.g. blockwise with `scale_order=left` reads `blockwise-v3`.
     pub fn canonical(&self) -> GemmSpec {
         Preset::ALL
             .into_iter()
+            .filter(|p| !p.is_alias())
             .map(|p| GemmSpec { preset: p, ..*self })
             .min_by_key(|s| s.overrides().len())
             .unwrap_or(*self)
@@ -565,10 +590,25 @@ mod tests {
             GemmSpec::parse("blockwise-v3").unwrap().scale_order,
             ScaleOrder::Left
         );
+        // `fast-accum` is an alias of the bit-exact sm90-fast-accum; the old trunc:13 model is spelled with axes.
         let f = GemmSpec::parse("fast-accum").unwrap();
-        assert_eq!((f.promote, f.acc), (Promote::None, Acc::Trunc(13)));
-        assert!(f.is_approximate());
-        assert!(f.description().contains("APPROXIMATE"));
+        let s = GemmSpec::parse("sm90-fast-accum").unwrap();
+        assert_eq!(
+            GemmSpec {
+                preset: s.preset,
+                ..f
+            },
+            s
+        );
+        assert_eq!(f.to_string(), "fast-accum");
+        assert_eq!(f.canonical().to_string(), "sm90-fast-accum");
+        assert!(!f.is_approximate());
+        assert!(f.description().contains("alias of sm90-fast-accum"));
+        assert!(f
+            .description()
+            .contains("approximate trunc:13 model is gone"));
+        let t = GemmSpec::parse("blockwise,promote=none,acc=trunc:13").unwrap();
+        assert!(t.is_approximate() && t.description().contains("APPROXIMATE"));
         let d = GemmSpec::parse("dequant-bf16").unwrap();
         assert_eq!(
             (d.dequant, d.acc, d.out),
@@ -611,7 +651,10 @@ mod tests {
         let fa = GemmSpec::parse("blockwise,promote=none,acc=trunc:13,split_k=2")
             .unwrap()
             .canonical();
-        assert_eq!(fa.to_string(), "fast-accum,split_k=2");
+        assert_eq!(
+            fa.to_string(),
+            "blockwise,promote=none,acc=trunc:13,split_k=2"
+        );
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! The report of `isolate gemm fingerprint`: the ranked GEMM variants and the JSON (`ranking`, `best`,
-//! `skipped`).
+//! The report of `isolate gemm fingerprint`: the ranked GEMM variants, the axes the data proved and those it
+//! left open, and the JSON (`ranking`, `best`, `skipped`, `proven`, `undetermined`).
 
 use serde_json::{json, Value};
 
@@ -26,7 +26,9 @@ fn out_name(o: OutType) -> &'static str {
     }
 }
 
-/// The JSON of `isolate gemm fingerprint`: `ranking`, `best`, `skipped`.
+/// The JSON of `isolate gemm fingerprint`: `ranking`, `best`, `skipped`, and what the bit-exact emulations say
+/// about the axes: `proven` (axis → the value every one of them has) and `undetermined` (axis → the values
+/// among them); both empty when no emulation is bit-exact.
 pub fn fingerprint_json(f: &GemmFingerprint) -> Value {
     let ranking: Vec<Value> = f
         .ranking
@@ -53,6 +55,8 @@ pub fn fingerprint_json(f: &GemmFingerprint) -> Value {
         "ranking": ranking,
         "best": f.best().iter().map(|v| v.spec.to_string()).collect::<Vec<_>>(),
         "skipped": f.skipped.iter().map(|(v, why)| json!({"variant": v, "reason": why})).collect::<Vec<_>>(),
+        "proven": f.proven.iter().map(|(a, v)| (a.clone(), json!(v))).collect::<serde_json::Map<_, _>>(),
+        "undetermined": f.undetermined.iter().map(|(a, v)| (a.clone(), json!(v))).collect::<serde_json::Map<_, _>>(),
     })
 }
 
@@ -105,16 +109,48 @@ pub fn document(f: &GemmFingerprint, top: usize) -> Doc {
         ),
         None => Block::Verdict(Tone::Bad, "no variant applies to these operands".into()),
     });
-    if best
-        .iter()
-        .any(|s| s.contains("fast-accum") || s.contains("trunc"))
-    {
+    if !f.proven.is_empty() {
+        let p: Vec<String> = f.proven.iter().map(|(a, v)| format!("{a}={v}")).collect();
+        let proven = format!("{} (every bit-exact emulation has it)", p.join(", "));
+        let open: Vec<String> = f
+            .undetermined
+            .iter()
+            .map(|(a, v)| format!("{a} ∈ {{{}}}", v.join(", ")))
+            .collect();
+        let open = if open.is_empty() {
+            "nothing: one configuration".into()
+        } else {
+            format!("{} (the data cannot tell these apart)", open.join(", "))
+        };
+        doc.push(Block::Fields(vec![
+            ("proven by the data".into(), proven),
+            ("left open".into(), open),
+        ]));
+    }
+    if f.best().iter().any(|v| v.spec.is_approximate()) {
         doc.push(Block::Line(
             "note: trunc:N variants are approximate models of tensor-core accumulation, not kernels".into(),
         ));
     }
+    // Skipped variants, one line per reason (the JSON lists each).
+    let mut reasons: Vec<(&str, Vec<&str>)> = Vec::new();
     for (v, why) in &f.skipped {
-        doc.push(Block::Line(format!("skipped {v}: {why}")));
+        match reasons.iter_mut().find(|(w, _)| *w == why.as_str()) {
+            Some((_, vs)) => vs.push(v),
+            None => reasons.push((why, vec![v])),
+        }
+    }
+    for (why, vs) in reasons {
+        doc.push(Block::Line(if vs.len() == 1 {
+            format!("skipped {}: {why}", vs[0])
+        } else {
+            format!(
+                "skipped {} variants ({}{}): {why}",
+                vs.len(),
+                vs[..2].join(", "),
+                if vs.len() > 2 { ", …" } else { "" }
+            )
+        }));
     }
     doc
 }

@@ -68,7 +68,7 @@ fn real_cublas_gemm_difference_is_attributed_to_gemm_provisionally() {
         "--ref-quant",
         "deepgemm-ue8m0",
         "--target-gemm",
-        "fast-accum",
+        "blockwise,promote=none,acc=trunc:13",
         "--ref-gemm",
         "blockwise",
     ]);
@@ -104,7 +104,27 @@ fn real_cublas_gemm_difference_is_attributed_to_gemm_provisionally() {
         names.iter().any(|n| n.contains("sm90-blockwise")),
         "{names:?}"
     );
-    // …and, with the approximate fast-accum as the target, A still does not reproduce it (provisional above).
+    // The fingerprint says which axes the data proved: the Hopper accumulator model is one of them.
+    assert_eq!(j["proven"]["acc"], "sm90", "{}", j["proven"]);
+    assert!(j["undetermined"].is_object(), "{}", j["undetermined"]);
+    // …with the approximate trunc:13 model as the target, A does not reproduce it (provisional above); with the
+    // bit-exact sm90-blockwise it does, and the verdict is no longer provisional.
+    let (code, j) = isolate_json(&[
+        "gemm",
+        "--input",
+        "fixtures/demo/gemm_drift.safetensors",
+        "--target-quant",
+        "deepgemm-ue8m0",
+        "--ref-quant",
+        "deepgemm-ue8m0",
+        "--target-gemm",
+        "sm90-blockwise",
+        "--ref-gemm",
+        "blockwise",
+    ]);
+    assert_eq!((code, j["verdict"].as_str()), (1, Some("gemm")));
+    assert_eq!(j["sanity"]["a_reproduces_target"], true);
+    assert_eq!(j["sanity"]["provisional"], false);
 }
 
 /// The noise envelope on the bundled demos: the quantizer difference is as large as FP8 quantization itself

@@ -240,7 +240,7 @@ fn check(spec_str: &str, a: &Operand, b: &Operand) {
 const SPECS: [&str; 20] = [
     "blockwise",
     "blockwise-v3",
-    "fast-accum",
+    "blockwise,promote=none,acc=trunc:13",
     "dequant-bf16",
     "exact",
     "exact,scale_order=left",
@@ -253,7 +253,7 @@ const SPECS: [&str; 20] = [
     "blockwise,acc=trunc:5,promote=64",
     "blockwise,promote=none",
     "blockwise,promote=none,acc=f32-seq",
-    "fast-accum,acc=trunc:20,split_k=2",
+    "blockwise,promote=none,acc=trunc:20,split_k=2",
     "exact,promote=none,split_k=2",
     "exact,out=bf16",
     "dequant-bf16,acc=block-exact,promote=128",
@@ -354,7 +354,12 @@ fn non_finite_codes_propagate_as_ieee() {
     a.q[0] = 0x7C; // +inf in row 0
     a.q[k] = 0x7F; // NaN in row 1
     let a: Operand = a.into();
-    for s in ["blockwise", "exact", "fast-accum", "blockwise,promote=none"] {
+    for s in [
+        "blockwise",
+        "exact",
+        "blockwise,promote=none,acc=trunc:13",
+        "blockwise,promote=none",
+    ] {
         let out = gemm(&GemmSpec::parse(s).unwrap(), &a, &b).unwrap();
         let bk0 = b.code_value(0, 0);
         assert_eq!(out.values[0].is_infinite(), bk0 != 0.0, "{s}");

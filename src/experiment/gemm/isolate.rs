@@ -269,12 +269,12 @@ mod tests {
                 && r.paths[0].gemm == "blockwise"
                 && r.paths[1].quant == "ref-q"
         );
-        let g = isolate(&refa, &refa, "fast-accum", "exact");
+        let g = isolate(&refa, &refa, "blockwise,promote=none,acc=trunc:13", "exact");
         assert_eq!(g.attribution.verdict, Verdict::Gemm);
         assert!(g.notes[0].contains("APPROXIMATE"));
         let n = isolate(&refa, &refa, "blockwise", "blockwise,split_k=1");
         assert_eq!(n.attribution.verdict, Verdict::None);
-        let b = isolate(&tgta, &refa, "fast-accum,acc=trunc:5", "exact");
+        let b = isolate(&tgta, &refa, "blockwise,promote=none,acc=trunc:5", "exact");
         let sh = (b.attribution.quant_share, b.attribution.gemm_share);
         assert_eq!(b.attribution.verdict, Verdict::Both, "{sh:?}");
         assert!(sh.0 > 0.3 && sh.1 > 0.3, "{sh:?}");

@@ -7,6 +7,7 @@ use crate::error::Result;
 pub mod codecs;
 pub mod gemm;
 pub mod quant;
+pub mod tc_twin;
 
 /// The outcome of one check.
 #[derive(Clone, Debug)]
@@ -90,6 +91,7 @@ pub fn checks(device: &Device, opt: &Options) -> Result<Vec<Check>> {
         Device::Cuda(cuda) => {
             checks.extend(quant::checks(cuda.as_ref(), opt.seed)?);
             checks.extend(gemm::checks(cuda, opt.seed)?);
+            checks.extend(tc_twin::checks(cuda, opt.seed)?);
         }
         // The quantizer kernel sources on the CPU executor; no GEMM kernel there yet.
         Device::Simt(simt) => checks.extend(quant::checks(simt, opt.seed)?),

@@ -1,15 +1,11 @@
 //! CDNA3 (MI300) FP8 matrix cores, `v_mfma_f32_16x16x32_fp8_fp8` / `32x32x16`, fnuz operands — **never
-//! checked on AMD hardware**: this is MMA-Sim's model (`mmasim/simulator/amd.py::mfma` for fp8 and
-//! `arithmetic.py::amd_fused_dot_rd_add(is_fp8=True)`), the only public bit-level description.
-//! MATLAB-tensor-core names `MI300MC` (its `MI300XMC.m` calls it, and `Generic_BFMA_TC.m` has the
-//! `fp8_fnuz` and `odd_even_grouping` switches it would use) but does not ship it, so there is no second
-//! model and no validation vector for FP8 on MI300 to check against.
+//! checked on AMD hardware**: the only public bit-level description of it, with no second model and no
+//! validation vector for FP8 on MI300 to check against (docs/numerics.md §8.7).
 //!
 //! One step over 16 products (an instruction's k = 32 is two chained steps), with C:
 //! 1. the even-indexed and the odd-indexed products form two groups of 8; each group's terms are truncated
 //!    toward zero to 24 fraction bits below the group's largest exponent (product exponent e(a)+e(b), e of
-//!    a subnormal = the format's emin, e of a **zero** = −126 as MMA-Sim's `extract_significand_exponent`
-//!    gives it) and summed exactly;
+//!    a subnormal = the format's emin, e of a **zero** = −126, docs/numerics.md §8.7) and summed exactly;
 //! 2. the two group sums are aligned to the larger group exponent e, each rounded **down** (toward −inf) to
 //!    24 fraction bits, and added;
 //! 3. with M = max(e, e(C)) (e(C) = ⌊log2|C|⌋, −126 for zero or subnormal C): the product sum is rounded
@@ -24,7 +20,7 @@ use crate::formats::Fp8Format;
 /// Fraction bits of the group sums.
 const F: i32 = 24;
 
-/// A product as MMA-Sim holds it: signed significand integer with |p| = m·2^(e − fb), exponent e.
+/// A product as the model holds it (docs/numerics.md §8.7): signed significand integer with |p| = m·2^(e − fb), exponent e.
 #[derive(Clone, Copy)]
 struct Term {
     v: i128,
@@ -32,7 +28,7 @@ struct Term {
     fb: i32,
 }
 
-/// (significand, exponent) of an FP8 value the way MMA-Sim extracts it (zero: exponent −126).
+/// (significand, exponent) of an FP8 value as the model takes it (zero: exponent −126; docs/numerics.md §8.7).
 fn parts(x: f32, fmt: Fp8Format) -> (i128, i32, i32) {
     match class_fp8(x, fmt) {
         Class::Finite(p) => (

@@ -1,6 +1,6 @@
 //! Bit-exact models of FP8 matrix-multiply-accumulate hardware: one instruction step `C ← A·B + C` over a
 //! group of K products with an f32 accumulator C, as the tensor cores (NVIDIA) and matrix cores (AMD) compute
-//! it. These are the `acc=sm90|sm89|sm100|cdna3` values of the GEMM spec (docs/numerics.md §8.2, §8.4).
+//! it. These are the `acc=sm90|sm89|sm100|cdna3` values of the GEMM spec (docs/numerics.md §8.7).
 //!
 //! Each model has two implementations:
 //! - a reference ([`Model::step`]) in exact integer arithmetic (i128 fixed point, every truncation explicit),
@@ -9,11 +9,8 @@
 //! - the fast tile kernels of [`fast`] that the GEMM driver runs, exact by construction (see its proof) and
 //!   checked against the reference on random and crafted data (`fast` tests).
 //!
-//! Sources (read for facts, code written here): Khattak & Mikaitis, *MATLAB-tensor-core*
-//! (github.com/north-numerical-computing/MATLAB-tensor-core, BSD-2; `models/*TC.m`,
-//! `models/tools/Generic_BFMA_TC.m`, 5000 validation vectors per GPU and format under `model_validation/`);
-//! Xie et al., *MMA-Sim* (github.com/microsoft/MMA-Sim, MIT; `mmasim/simulator/{nv_ptx,amd,arithmetic}.py`,
-//! arXiv 2511.10909); DeepSeek-V3 technical report §3.5.2 ("around 14 bits" of accumulation precision).
+//! The models, their sources and the evidence behind each (published vectors, device probes, real
+//! `torch._scaled_mm` outputs) are in docs/numerics.md §8.7.
 
 pub mod cdna3;
 pub mod fast;

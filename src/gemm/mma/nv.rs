@@ -1,6 +1,5 @@
 //! The NVIDIA FP8 fused dot-add datapath shared by [`super::sm90`], [`super::sm89`] and [`super::sm100`],
-//! as the two public models describe it (MATLAB-tensor-core `Generic_BFMA_TC.m` with `global_alignment`,
-//! `denorm_prd = 1`, truncating alignment; MMA-Sim `arithmetic.py::fused_sum` / `nv_fused_dot_add`):
+//! as the two public models describe it (docs/numerics.md §8.7):
 //!
 //! 1. every product a_k·b_k is exact; its exponent is e(a)+e(b) (e = ⌊log2|v|⌋, or the format's emin for a
 //!    subnormal: the product is not renormalised); zero products take no part;
@@ -10,8 +9,7 @@
 //!    bits (14 on Hopper/Ada FP8, 24 on Blackwell); a zero sum is +0; |result| ≥ 2^128 is ±inf.
 //!
 //! NaN/inf: IEEE propagation (any NaN operand or C, 0·inf, or infinities of both signs → NaN; otherwise an
-//! infinite product or C gives that infinity). The NaN's payload is not modelled (MMA-Sim says the hardware
-//! returns 0x7FFFFFFF).
+//! infinite product or C gives that infinity). The NaN's payload is not modelled.
 //!
 //! [`NvParams`] also spells the rival hypotheses the device probes separate (C outside the alignment,
 //! renormalised products, rounding instead of truncation, other widths).

@@ -2,10 +2,8 @@
 //! [`super::nv`] with F = 25 fraction bits below the largest exponent (C included) and the result
 //! truncated to f32 (24 significant bits).
 //!
-//! Evidence (published data only; no Blackwell card was available to us): MATLAB-tensor-core
-//! `models/B200TC.m` (fp8: `fma = 32`, `neab = 2` → 23 + 2 = 25 fraction bits, `frmode = 'rz'`) with its
-//! 5000 B200 validation vectors per format (`tests/tc_published.rs`); MMA-Sim `nv_ptx.py::tcgen05mma`
-//! (25 fractional bits, f32 RZ output).
+//! Evidence: one public model of `tcgen05` only; the published B200 vectors were made with `mma.sync` and do
+//! not back it (docs/numerics.md §8.7). No Blackwell card was available to us.
 
 use super::nv::{fused, NvParams};
 use crate::formats::Fp8Format;

@@ -2,10 +2,8 @@
 //! fused steps of 16 products, each [`super::nv`] with F = 13 and a 14-bit truncated result (C of the
 //! second step = result of the first).
 //!
-//! Evidence (published data only; no Ada card was available to us): MATLAB-tensor-core `models/AdaTC.m`
-//! and `L40STC.m` (fp8: `fma = 16`, `neab = −10`, `frmode = 'rz'`) with their 5000 Ada and L40S validation
-//! vectors per format (`tests/tc_published.rs`); MMA-Sim `nv_ptx.py::mma` ("Ada Lovelace" fp8: split-k
-//! into two halves of 16, 13 fractional bits, output `f32_e8m13`).
+//! Evidence (published data only; no Ada card was available to us): the published Ada and L40S vectors,
+//! 5000/5000 per format (docs/numerics.md §8.7).
 
 use super::nv::{fused, NvParams};
 use crate::formats::Fp8Format;

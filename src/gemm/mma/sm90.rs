@@ -3,14 +3,10 @@
 //! exponent (C included) and the result truncated to 14 significant bits (an f32 whose 10 low mantissa bits
 //! are zero).
 //!
-//! Evidence: MATLAB-tensor-core `models/H100TC.m` (fp8: `fma = 32`, `neab = −10` → 23 − 10 = 13 fraction bits
-//! for terms and result, `frmode = 'rz'`, `denorm_prd = 1`; `H200TC.m` is the same model) and its 5000
-//! H100 and H200 validation vectors per format (C = 0 there: their WGMMA probe starts from a zero
-//! accumulator), reproduced by `tests/tc_published.rs`; MMA-Sim `nv_ptx.py::wgmma` (fp8: 13 fractional bits,
-//! output `f32_e8m13`, i.e. RZ to 13 fraction bits); DeepSeek-V3 report §3.5.2 ("limited to retaining around
-//! 14 bits"); our own H200 probes with a non-zero C (`fixtures/gen/tc_probe.py`, `tests/tc_device.rs`).
+//! Evidence (docs/numerics.md §8.7): the published H100 and H200 vectors (5000/5000 per format), our H200
+//! probes with a non-zero C (every output), and real `torch._scaled_mm` outputs (every case).
 //!
-//! Not this model: Hopper's `mma.sync` FP8 (MMA-Sim does not list it for sm_90; the probe measures it).
+//! Not this model: Hopper's `mma.sync` FP8 (measured, not modelled: docs/numerics.md §8.7).
 
 use super::nv::{fused, NvParams};
 use crate::formats::Fp8Format;

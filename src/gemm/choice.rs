@@ -220,9 +220,19 @@ impl fmt::Display for GemmChoice {
         match self {
             GemmChoice::Emulation(s) => s.fmt(f),
             GemmChoice::Gpu { gemm, out } => {
-                gemm.fmt(f)?;
-                if *out == OutType::F32 {
-                    f.write_str(",out=f32")?;
+                let text = gemm.to_string();
+                f.write_str(&text)?;
+                // A kernel path may itself end in `,out=…`; the default is then written out too, or the
+                // parser would take that part of the path for the axis (a fuzz finding).
+                let path_ends_in_out = text.rsplit_once(',').is_some_and(|(_, last)| {
+                    last.trim()
+                        .strip_prefix("out")
+                        .is_some_and(|r| r.trim_start().starts_with('='))
+                });
+                match out {
+                    OutType::F32 => f.write_str(",out=f32")?,
+                    OutType::Bf16 if path_ends_in_out => f.write_str(",out=bf16")?,
+                    OutType::Bf16 => {}
                 }
                 Ok(())
             }
@@ -241,6 +251,22 @@ impl std::str::FromStr for GemmChoice {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_kernel_path_ending_in_out_round_trips() {
+        // Fuzz finding: the path `a:b,out=x` (no source ending, so all of it is the path) printed without
+        // its default out, and the printed text then parsed `,out=x` as the axis and failed.
+        let s = "kernel:my.Au:kernel:my.Ary,out=bf1u+entry6,out=bf16";
+        let c = GemmChoice::parse(s).unwrap();
+        assert_eq!(c.to_string(), s);
+        assert_eq!(GemmChoice::parse(&c.to_string()).unwrap(), c);
+        let f = GemmChoice::parse("kernel:a,out=z,out=f32").unwrap();
+        assert_eq!(GemmChoice::parse(&f.to_string()).unwrap(), f);
+        assert_eq!(
+            GemmChoice::parse("kernel:a.cu").unwrap().to_string(),
+            "kernel:a.cu"
+        );
+    }
 
     #[test]
     fn gpu_gemms_parse_and_round_trip() {

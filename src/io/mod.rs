@@ -3,6 +3,7 @@
 //! (`manifest.json` + role-named safetensors per site and call, [`capture`]).
 
 pub mod capture;
+pub mod limits;
 pub mod npy;
 pub mod pickle;
 #[cfg(test)]
@@ -16,6 +17,7 @@ pub mod tensor;
 pub mod torch_pickle;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::error::{Error, Result};
 pub use roles::Roles;
@@ -75,27 +77,34 @@ pub fn sniff(path: &Path, head: &[u8]) -> Result<FileKind> {
 
 /// Loads one file of any supported format.
 pub fn load(path: &Path) -> Result<TensorFile> {
-    use std::io::Read;
-    let mut head = [0u8; 16];
-    let n = {
-        let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-        let mut n = 0;
-        loop {
-            let k = f.read(&mut head[n..]).map_err(|e| Error::io(path, e))?;
-            if k == 0 {
-                break;
-            }
-            n += k;
-            if n == head.len() {
-                break;
-            }
-        }
-        n
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    // SAFETY: read-only map; a file truncated under us while mapped is the usual mmap caveat.
+    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
+    load_map(path, Arc::new(map), None)
+}
+
+/// Loads a file's contents held in memory (`path` only names it in messages and gives a bare tensor its
+/// name), as `kind` or, when None, as the first bytes say: what the fuzz targets call, the same code as
+/// [`load`] from the memory map on.
+pub fn load_bytes(path: &Path, bytes: &[u8], kind: Option<FileKind>) -> Result<TensorFile> {
+    if bytes.is_empty() {
+        return Err(Error::format(path, "the file is empty"));
+    }
+    let mut map = memmap2::MmapMut::map_anon(bytes.len()).map_err(|e| Error::io(path, e))?;
+    map.copy_from_slice(bytes);
+    let map = map.make_read_only().map_err(|e| Error::io(path, e))?;
+    load_map(path, Arc::new(map), kind)
+}
+
+fn load_map(path: &Path, map: Arc<memmap2::Mmap>, kind: Option<FileKind>) -> Result<TensorFile> {
+    let kind = match kind {
+        Some(k) => k,
+        None => sniff(path, &map[..map.len().min(16)])?,
     };
-    let (tensors, notes) = match sniff(path, &head[..n])? {
-        FileKind::Safetensors => (safetensors_io::read(path)?, Vec::new()),
-        FileKind::TorchZip => pt::read(path)?,
-        FileKind::Npy => (vec![npy::read(path)?], Vec::new()),
+    let (tensors, notes) = match kind {
+        FileKind::Safetensors => (safetensors_io::read_map(path, map)?, Vec::new()),
+        FileKind::TorchZip => pt::read_map(path, map)?,
+        FileKind::Npy => (vec![npy::read_map(path, map)?], Vec::new()),
     };
     Ok(TensorFile {
         path: path.to_path_buf(),

@@ -17,10 +17,15 @@ use crate::io::tensor::{checked_numel, Tensor};
 
 /// Reads the one array of a `.npy` file, named after the file stem.
 pub fn read(path: &Path) -> Result<Tensor> {
-    let fail = |msg: String| Error::format(path, msg);
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     // SAFETY: read-only map; a file truncated under us while mapped is the usual mmap caveat.
     let map = Arc::new(unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(path, e))?);
+    read_map(path, map)
+}
+
+/// [`read`] of a file already mapped (`path` names it in messages and gives the array its name).
+pub fn read_map(path: &Path, map: Arc<memmap2::Mmap>) -> Result<Tensor> {
+    let fail = |msg: String| Error::format(path, msg);
     let (header, data_start) = split_header(&map).map_err(fail)?;
     let h = parse_header(&header)
         .map_err(|e| fail(format!("npy header {:?}: {e}", header.trim_end())))?;

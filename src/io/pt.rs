@@ -22,6 +22,7 @@ use std::sync::Arc;
 use zip::{CompressionMethod, ZipArchive};
 
 use crate::error::{Error, Result};
+use crate::io::limits::{Budget, MAX_PICKLE_ENTRIES};
 use crate::io::pickle::{self, Value};
 use crate::io::strided;
 use crate::io::tensor::Tensor;
@@ -32,17 +33,23 @@ const MAX_DEPTH: usize = 64;
 
 /// Reads every tensor of a torch.save zip file; returns the tensors and notes on skipped entries.
 pub fn read(path: &Path) -> Result<(Vec<Tensor>, Vec<String>)> {
-    let fail = |msg: String| Error::format(path, msg);
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     // SAFETY: read-only map; a file truncated under us while mapped is the usual mmap caveat.
     let map = Arc::new(unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(path, e))?);
+    read_map(path, map)
+}
+
+/// [`read`] of a file already mapped (`path` names it in messages and gives a bare tensor its name).
+pub fn read_map(path: &Path, map: Arc<memmap2::Mmap>) -> Result<(Vec<Tensor>, Vec<String>)> {
+    let fail = |msg: String| Error::format(path, msg);
     let mut zip = ZipArchive::new(Cursor::new(&map[..])).map_err(|e| {
         fail(format!(
             "not a readable zip archive, so not a complete torch.save file (truncated?): {e}"
         ))
     })?;
     let prefix = find_prefix(&zip).map_err(fail)?;
-    let byteorder = match entry(&mut zip, &map, &format!("{prefix}byteorder")) {
+    let mut budget = Budget::new();
+    let byteorder = match entry(&mut zip, &map, &format!("{prefix}byteorder"), &mut budget) {
         Ok(b) => Some(b.bytes(&map).to_vec()),
         Err(EntryError::Missing) => None,
         Err(e) => return Err(fail(e.describe(&format!("{prefix}byteorder")))),
@@ -58,23 +65,14 @@ pub fn read(path: &Path) -> Result<(Vec<Tensor>, Vec<String>)> {
         }
     };
     let pkl_name = format!("{prefix}data.pkl");
-    let pkl = entry(&mut zip, &map, &pkl_name).map_err(|e| fail(e.describe(&pkl_name)))?;
-    let root = pickle::unpickle(pkl.bytes(&map)).map_err(|e| fail(format!("{pkl_name}: {e}")))?;
-
+    let pkl =
+        entry(&mut zip, &map, &pkl_name, &mut budget).map_err(|e| fail(e.describe(&pkl_name)))?;
     let stem = path
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "tensor".into());
-    let mut leaves = Vec::new();
-    let mut notes = Vec::new();
-    let root_name = if matches!(root, Value::Tensor(_)) {
-        stem
-    } else {
-        String::new()
-    };
-    let walked = flatten(&root, &root_name, &mut leaves, &mut notes, 0);
-    pickle::dismantle(root);
-    walked.map_err(|e| fail(format!("{pkl_name}: {e}")))?;
+    let (leaves, mut notes) =
+        tensor_refs(pkl.bytes(&map), &stem).map_err(|e| fail(format!("{pkl_name}: {e}")))?;
 
     let mut storages: HashMap<String, Entry> = HashMap::new();
     let mut names: HashMap<String, ()> = HashMap::new();
@@ -98,7 +96,8 @@ pub fn read(path: &Path) -> Result<(Vec<Tensor>, Vec<String>)> {
         let key = &t.storage.key;
         if !storages.contains_key(key) {
             let ename = format!("{prefix}data/{key}");
-            let e = entry(&mut zip, &map, &ename).map_err(|e| fail(e.describe(&ename)))?;
+            let e =
+                entry(&mut zip, &map, &ename, &mut budget).map_err(|e| fail(e.describe(&ename)))?;
             let have = e.len() as u64;
             if t.storage.declared_bytes() != Some(have) {
                 return Err(fail(format!(
@@ -108,12 +107,31 @@ pub fn read(path: &Path) -> Result<(Vec<Tensor>, Vec<String>)> {
             }
             storages.insert(key.clone(), e);
         }
-        let t = materialise(&name, dtype, &t, &storages[key], &map, big)
+        let t = materialise(&name, dtype, &t, &storages[key], &map, big, &mut budget)
             .map_err(|e| fail(format!("tensor '{name}' (storage {prefix}data/{key}): {e}")))?;
         tensors.push(t);
     }
     Ok((tensors, notes))
 }
+
+/// A pickle's tensors (views of storages, nothing read) with their flattened names, and one note per
+/// non-tensor leaf: the restricted unpickler and the walk over what it built. A bare tensor is named `stem`.
+pub fn tensor_refs(pkl: &[u8], stem: &str) -> std::result::Result<Leaves, String> {
+    let root = pickle::unpickle(pkl)?;
+    let mut leaves = Vec::new();
+    let mut notes = Vec::new();
+    let root_name = if matches!(root, Value::Tensor(_)) {
+        stem
+    } else {
+        ""
+    };
+    let walked = Walk::default().flatten(&root, root_name, &mut leaves, &mut notes, 0);
+    pickle::dismantle(root);
+    walked.map(|()| (leaves, notes))
+}
+
+/// What [`tensor_refs`] returns: the named tensor views, and the notes.
+pub type Leaves = (Vec<(String, Rc<TensorRef>)>, Vec<String>);
 
 /// The archive's top folder (`archive/` for torch ≥ 1.6 saving to a path), from its one `data.pkl`.
 fn find_prefix<R: Read + std::io::Seek>(
@@ -185,6 +203,7 @@ fn entry(
     zip: &mut ZipArchive<Cursor<&[u8]>>,
     map: &[u8],
     name: &str,
+    budget: &mut Budget,
 ) -> std::result::Result<Entry, EntryError> {
     let mut f = match zip.by_name(name) {
         Ok(f) => f,
@@ -212,6 +231,16 @@ fn entry(
             len: (end - start) as usize,
         });
     }
+    // A zip bomb: the declared size is what we would hold; refuse it before inflating anything.
+    budget
+        .claim(Some(size), || {
+            format!(
+                "inflating this {:?} entry ({} bytes compressed)",
+                f.compression(),
+                f.compressed_size()
+            )
+        })
+        .map_err(EntryError::Other)?;
     let mut v = Vec::with_capacity(size.min(1 << 26) as usize);
     (&mut f)
         .take(size)
@@ -234,6 +263,7 @@ fn materialise(
     storage: &Entry,
     map: &Arc<memmap2::Mmap>,
     big_endian: bool,
+    budget: &mut Budget,
 ) -> std::result::Result<Tensor, String> {
     let es = dtype.size();
     let bytes = storage.bytes(map);
@@ -255,6 +285,13 @@ fn materialise(
         )
         .map_err(|e| e.to_string());
     }
+    // A stride-0 (broadcast) view is tiny on disk and can be any size once dense.
+    budget.claim((numel as u64).checked_mul(es as u64), || {
+        format!(
+            "the view size {:?} stride {:?} made dense",
+            t.size, t.stride
+        )
+    })?;
     let mut out = strided::gather(bytes, es, t.offset, &t.size, &t.stride);
     if big_endian {
         strided::swap_bytes(&mut out, es);
@@ -278,70 +315,94 @@ fn key_text(k: &Value) -> String {
     }
 }
 
-fn contains_tensor(v: &Value, depth: usize) -> std::result::Result<bool, String> {
-    if depth > MAX_DEPTH {
-        return Err(format!(
-            "containers nested more than {MAX_DEPTH} deep (or referring to themselves)"
-        ));
-    }
-    Ok(match v {
-        Value::Tensor(_) => true,
-        Value::Dict(d) => {
-            for (_, x) in d.borrow().iter() {
-                if contains_tensor(x, depth + 1)? {
-                    return Ok(true);
-                }
-            }
-            false
-        }
-        Value::Tuple(_) | Value::List(_) => {
-            for x in v.as_seq().unwrap_or_default() {
-                if contains_tensor(&x, depth + 1)? {
-                    return Ok(true);
-                }
-            }
-            false
-        }
-        _ => false,
-    })
+/// Walks the unpickled object, counting what it visits: containers shared through the memo are visited once
+/// per reference, so a few hundred bytes of pickle can describe 2⁶⁰ entries; the walk stops at
+/// [`MAX_PICKLE_ENTRIES`].
+#[derive(Default)]
+pub(crate) struct Walk {
+    visited: usize,
 }
 
-/// Walks the unpickled object: tensors out with their flattened names, one note per non-tensor leaf.
-pub(crate) fn flatten(
-    v: &Value,
-    name: &str,
-    out: &mut Vec<(String, Rc<TensorRef>)>,
-    notes: &mut Vec<String>,
-    depth: usize,
-) -> std::result::Result<(), String> {
-    match v {
-        Value::Tensor(t) => out.push((name.to_string(), t.clone())),
-        Value::Dict(d) if contains_tensor(v, depth)? => {
-            for (k, x) in d.borrow().iter() {
-                flatten(x, &join(name, &key_text(k)), out, notes, depth + 1)?;
-            }
+impl Walk {
+    fn visit(&mut self) -> std::result::Result<(), String> {
+        self.visited += 1;
+        if self.visited > MAX_PICKLE_ENTRIES {
+            return Err(format!(
+                "the object has more than {MAX_PICKLE_ENTRIES} entries once its shared containers are \
+                 expanded; refused before walking further"
+            ));
         }
-        Value::Tuple(_) | Value::List(_) if contains_tensor(v, depth)? => {
-            for (i, x) in v.as_seq().unwrap_or_default().iter().enumerate() {
-                flatten(x, &join(name, &i.to_string()), out, notes, depth + 1)?;
-            }
-        }
-        other => {
-            let shown = if name.is_empty() {
-                "(the whole file)"
-            } else {
-                name
-            };
-            let repr = other.repr(80);
-            let what = if repr == other.kind() {
-                repr
-            } else {
-                format!("{} {repr}", other.kind())
-            };
-            notes.push(format!("{shown}: {what} (not a tensor; skipped)"));
-        }
+        Ok(())
     }
-    Ok(())
+
+    fn contains_tensor(&mut self, v: &Value, depth: usize) -> std::result::Result<bool, String> {
+        if depth > MAX_DEPTH {
+            return Err(format!(
+                "containers nested more than {MAX_DEPTH} deep (or referring to themselves)"
+            ));
+        }
+        self.visit()?;
+        Ok(match v {
+            Value::Tensor(_) => true,
+            Value::Dict(d) => {
+                for (_, x) in d.borrow().iter() {
+                    if self.contains_tensor(x, depth + 1)? {
+                        return Ok(true);
+                    }
+                }
+                false
+            }
+            Value::Tuple(_) | Value::List(_) => {
+                for x in v.as_seq().unwrap_or_default() {
+                    if self.contains_tensor(&x, depth + 1)? {
+                        return Ok(true);
+                    }
+                }
+                false
+            }
+            _ => false,
+        })
+    }
+
+    /// Tensors out with their flattened names, one note per non-tensor leaf.
+    pub(crate) fn flatten(
+        &mut self,
+        v: &Value,
+        name: &str,
+        out: &mut Vec<(String, Rc<TensorRef>)>,
+        notes: &mut Vec<String>,
+        depth: usize,
+    ) -> std::result::Result<(), String> {
+        self.visit()?;
+        match v {
+            Value::Tensor(t) => out.push((name.to_string(), t.clone())),
+            Value::Dict(d) if self.contains_tensor(v, depth)? => {
+                for (k, x) in d.borrow().iter() {
+                    self.flatten(x, &join(name, &key_text(k)), out, notes, depth + 1)?;
+                }
+            }
+            Value::Tuple(_) | Value::List(_) if self.contains_tensor(v, depth)? => {
+                for (i, x) in v.as_seq().unwrap_or_default().iter().enumerate() {
+                    self.flatten(x, &join(name, &i.to_string()), out, notes, depth + 1)?;
+                }
+            }
+            other => {
+                let shown = if name.is_empty() {
+                    "(the whole file)"
+                } else {
+                    name
+                };
+                let repr = other.repr(80);
+                let what = if repr == other.kind() {
+                    repr
+                } else {
+                    format!("{} {repr}", other.kind())
+                };
+                notes.push(format!("{shown}: {what} (not a tensor; skipped)"));
+            }
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use safetensors::SafeTensors;
 
 use crate::error::{Error, Result};
 use crate::formats::DType;
+use crate::io::limits::MAX_SAFETENSORS_HEADER;
 use crate::io::tensor::Tensor;
 
 fn from_st(d: StDtype) -> Option<DType> {
@@ -63,7 +64,11 @@ pub fn read(path: &Path) -> Result<Vec<Tensor>> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     // SAFETY: the map is read-only; a file truncated under us while mapped is the usual mmap caveat.
     let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
-    let map = Arc::new(map);
+    read_map(path, Arc::new(map))
+}
+
+/// [`read`] of a file already mapped (`path` names it in messages).
+pub fn read_map(path: &Path, map: Arc<memmap2::Mmap>) -> Result<Vec<Tensor>> {
     let st = SafeTensors::deserialize(&map).map_err(|e| {
         let why = diagnose(&map).unwrap_or_else(|| e.to_string());
         Error::format(path, format!("not a valid safetensors file: {why}"))
@@ -106,6 +111,12 @@ fn diagnose(b: &[u8]) -> Option<String> {
     }
     let n = u64::from_le_bytes(b[..8].try_into().ok()?);
     let rest = (b.len() - 8) as u64;
+    if n > MAX_SAFETENSORS_HEADER {
+        return Some(format!(
+            "the header length field says {n} bytes, more than the {MAX_SAFETENSORS_HEADER}-byte limit of \
+             safetensors headers; refused before reading it"
+        ));
+    }
     if n > rest {
         return Some(format!(
             "the header length field says {n} bytes but only {rest} follow it (truncated?)"

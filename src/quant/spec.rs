@@ -168,7 +168,9 @@ impl QuantSpec {
                     0.0
                 } else {
                     let e: f64 = v.parse().map_err(|_| ())?;
-                    if !(e.is_finite() && e >= 0.0) {
+                    // Finite as the f32 it is used as: 1e39 is finite in f64 and inf in f32 (found by
+                    // fuzz/fuzz_targets/quant_spec.rs: it printed as `eps=inf`, which does not parse).
+                    if !(e.is_finite() && e >= 0.0 && (e as f32).is_finite()) {
                         return Err(());
                     }
                     e as f32
@@ -391,6 +393,18 @@ mod tests {
             assert_eq!(p.to_string(), *name);
             assert_eq!(QuantSpec::parse(name).unwrap(), *p);
         }
+    }
+
+    #[test]
+    fn an_eps_beyond_f32_is_refused_not_made_infinite() {
+        // Fuzz finding: eps=1e39 parsed (finite in f64) to an f32 inf, printed as `eps=inf`, which the
+        // parser refuses.
+        let e = QuantSpec::parse("deepgemm-ue8m0,eps=1e39")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("bad value '1e39' for eps"), "{e}");
+        let s = QuantSpec::parse("deepgemm-ue8m0,eps=3e38").unwrap();
+        assert_eq!(QuantSpec::parse(&s.to_string()).unwrap(), s);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every cargo-fuzz target of fuzz/ for SECONDS each (default 60), two at a time, with the limits of
-# issue 15: -timeout=10 (a hang), -rss_limit_mb=2048 (a memory blow-up). The seed corpora under
+# -timeout=10 (a hang), -rss_limit_mb=2048 (a memory blow-up). The seed corpora under
 # fuzz/corpus/<target>/ (committed, from fixtures/) are read only; what the fuzzer adds goes to
 # fuzz/corpus-work/<target>/ (ignored). A crash leaves its input under fuzz/artifacts/<target>/ and fails the
 # script. One line per target: executions, seconds, and the result, also in fuzz/target/fuzz-summary.txt.

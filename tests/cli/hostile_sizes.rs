@@ -1,4 +1,4 @@
-//! Hostile sizes (issue 15): a header or shape that would need more memory than the machine has is refused
+//! Hostile sizes: a header or shape that would need more memory than the machine has is refused
 //! before anything is allocated, with the numbers in one line, exit 2, never a panic. The `.pt` files are
 //! built byte by byte by `fixtures/gen/hostile_pt.py`; the others here.
 

@@ -53,7 +53,7 @@ fn bench(c: &mut Criterion) {
 
 /// `isolate gemm fingerprint`'s whole CPU grid on a DeepSeek-shaped dump (M=64, N=256, K=7168, A 1×128 and B
 /// 128×128 f32 scales; target_out made by sm90-blockwise with split-K 2, what cuBLASLt picks at this shape),
-/// issue 11's target < 30 s on the 2-core build machine; beside it, in the same run, the tensor-core grid run
+/// the fingerprint's goal, < 30 s on the 2-core build machine; beside it, in the same run, the tensor-core grid run
 /// one variant at a time (no shared work) and the grid without the tensor-core variants.
 fn fingerprint_bench(c: &mut Criterion) {
     use isolate::backend::CpuBackend;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The device run of issue 13, end to end on a CUDA GPU (no network, no cargo there):
+# The capture package end to end on a CUDA GPU (no network, no cargo there):
 # the real MiniLM-L6 with its FFN linears as FP8 linears — DeepGEMM-style 1x128 ue8m0 activation quant (or the
 # planted torch-e8m0 rounding) + torch._scaled_mm with 1x128 / 128x128 block scales (cuBLASLt), bf16 out —
 # captured through the environment-variable path (sitecustomize hook, ISOLATE_CAPTURE*), then judged with

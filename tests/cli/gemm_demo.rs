@@ -166,7 +166,7 @@ fn envelope_reads_quant_drift_as_floor_and_gemm_drift_as_noise() {
     let g = run(
         "fixtures/demo/gemm_drift.safetensors",
         "deepgemm-ue8m0",
-        "fast-accum",
+        "sm90-blockwise",
     );
     let e = &g["envelope"];
     assert_eq!(e["reading"], "noise", "{e}");
@@ -199,7 +199,7 @@ fn envelope_unavailable_without_x_or_with_nan() {
         "--ref-quant",
         "dumped",
         "--target-gemm",
-        "fast-accum",
+        "sm90-blockwise",
         "--ref-gemm",
         "blockwise",
     ]);
@@ -227,7 +227,7 @@ fn envelope_unavailable_without_x_or_with_nan() {
         "--ref-quant",
         "dumped",
         "--target-gemm",
-        "fast-accum",
+        "sm90-blockwise",
         "--ref-gemm",
         "blockwise",
     ]);

@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 pub use crate::io::pickle_value::{dismantle, Value};
+use crate::io::pickle_value::{dismantle_unshared, Container};
 use crate::io::torch_pickle;
 
 /// Runs the restricted unpickler over `data` and returns the object the pickle describes.
@@ -24,6 +25,8 @@ pub fn unpickle(data: &[u8]) -> Result<Value, String> {
         stack: Vec::new(),
         marks: Vec::new(),
         memo: HashMap::new(),
+        containers: Vec::new(),
+        result: None,
     }
     .run()
 }
@@ -34,6 +37,11 @@ struct Machine<'a> {
     stack: Vec<Value>,
     marks: Vec<usize>,
     memo: HashMap<u64, Value>,
+    /// Every mutable container (list, dict, set) made, weakly: a pickle can make one hold itself (Python
+    /// allows `d['x'] = d`), a cycle of `Rc`s that would never be freed; see `Drop`.
+    containers: Vec<Container>,
+    /// The value returned (a clone), so that `Drop` knows which containers it still uses.
+    result: Option<Value>,
 }
 
 /// Python's pickle opcodes that this reader understands (names as in `pickletools`).
@@ -95,10 +103,21 @@ mod op {
 }
 
 impl Drop for Machine<'_> {
+    /// Frees what the returned value does not use, cycles included (a fuzz finding: a dict holding itself
+    /// leaked): every container not reachable from the result is emptied, then everything is dropped
+    /// without recursion. Cycles reachable from the result are broken by [`dismantle`] on it.
     fn drop(&mut self) {
+        let keep = self
+            .result
+            .take()
+            .map(|r| crate::io::pickle_value::reachable(&r))
+            .unwrap_or_default();
         let mut all: Vec<Value> = self.stack.drain(..).collect();
         all.extend(self.memo.drain().map(|(_, v)| v));
-        all.into_iter().for_each(dismantle);
+        for c in self.containers.drain(..) {
+            c.empty_unless(&keep, &mut all);
+        }
+        all.into_iter().for_each(dismantle_unshared);
     }
 }
 
@@ -192,6 +211,11 @@ impl<'a> Machine<'a> {
 
     fn run(mut self) -> Result<Value, String> {
         loop {
+            if let Some(c) = self.stack.last().and_then(Container::of) {
+                if self.containers.last() != Some(&c) {
+                    self.containers.push(c);
+                }
+            }
             let at = self.pos;
             let code = self.u8()?;
             match code {
@@ -206,6 +230,7 @@ impl<'a> Machine<'a> {
                 }
                 op::STOP => {
                     let v = self.pop()?;
+                    self.result = Some(v.clone());
                     return Ok(v);
                 }
                 op::MARK => self.marks.push(self.stack.len()),

@@ -235,3 +235,26 @@ fn deep_nesting_does_not_overflow_the_stack() {
     dicts.push(b'.');
     dismantle(unpickle(&dicts).unwrap());
 }
+
+/// A dict that holds itself (a fuzz finding: the `Rc` cycle leaked): `dismantle` frees it, and what the
+/// pickle made and did not return is freed when the machine is dropped.
+#[test]
+fn self_referencing_containers_are_freed() {
+    // d = {}; d['a'] = d; return d
+    let pkl = [&[0x80, 2][..], b"}q\x00X\x01\x00\x00\x00ah\x00s."].concat();
+    let root = unpickle(&pkl).unwrap();
+    let Value::Dict(d) = &root else {
+        panic!("{root:?}")
+    };
+    let weak = Rc::downgrade(d);
+    assert!(Rc::ptr_eq(d, &weak.upgrade().unwrap()));
+    dismantle(root);
+    assert!(weak.upgrade().is_none(), "the self-referencing dict leaked");
+    // l = []; l.append(l); d = {'l': l}; return None (both unreachable from the result)
+    let pkl = [
+        &[0x80, 2][..],
+        b"]q\x00h\x00a}q\x01X\x01\x00\x00\x00lh\x00s0N.",
+    ]
+    .concat();
+    assert!(matches!(unpickle(&pkl).unwrap(), Value::None));
+}

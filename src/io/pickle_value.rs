@@ -3,7 +3,8 @@
 //! devices); a short Python-like rendering for messages; and a non-recursive drop for hostile nesting.
 
 use std::cell::RefCell;
-use std::rc::Rc;
+use std::collections::HashSet;
+use std::rc::{Rc, Weak};
 
 use crate::io::torch_pickle::{Global, StorageRef, TensorRef};
 
@@ -141,10 +142,34 @@ fn repr_into(v: &Value, s: &mut String, max: usize, depth: usize) {
     }
 }
 
-/// Drops a value tree without recursion: a hostile pickle can nest containers a million deep (two bytes
-/// per level), which the compiler's recursive drop would overflow the stack on. Call it on the root once
-/// done with it (the machine does it for its own stack and memo).
+/// Drops a value tree without recursion, emptying every list, dict and set in it, shared or not, so that a
+/// container that holds itself (Python allows `d['x'] = d`) is freed too. A hostile pickle can nest
+/// containers a million deep (two bytes per level), which the compiler's recursive drop would overflow the
+/// stack on. Call it on the root once done with it and with everything inside it (tensor and storage
+/// references may be kept).
 pub fn dismantle(v: Value) {
+    let mut work = vec![v];
+    while let Some(v) = work.pop() {
+        match v {
+            Value::Tuple(t) => {
+                if let Ok(items) = Rc::try_unwrap(t) {
+                    work.extend(items);
+                }
+            }
+            Value::List(l) | Value::Set(l) => work.extend(l.take()),
+            Value::Dict(d) => {
+                for (k, x) in d.take() {
+                    work.push(k);
+                    work.push(x);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// [`dismantle`] of what nothing else uses: a container another value still holds is left as it is.
+pub(crate) fn dismantle_unshared(v: Value) {
     let mut work = vec![v];
     while let Some(v) = work.pop() {
         match v {
@@ -163,4 +188,84 @@ pub fn dismantle(v: Value) {
             _ => {}
         }
     }
+}
+
+/// A mutable container (list, set or dict), held weakly.
+#[derive(Clone, Debug)]
+pub(crate) enum Container {
+    Seq(Weak<RefCell<Vec<Value>>>),
+    Dict(Weak<RefCell<Vec<(Value, Value)>>>),
+}
+
+impl PartialEq for Container {
+    fn eq(&self, o: &Self) -> bool {
+        match (self, o) {
+            (Container::Seq(a), Container::Seq(b)) => a.ptr_eq(b),
+            (Container::Dict(a), Container::Dict(b)) => a.ptr_eq(b),
+            _ => false,
+        }
+    }
+}
+
+impl Container {
+    pub(crate) fn of(v: &Value) -> Option<Container> {
+        match v {
+            Value::List(l) | Value::Set(l) => Some(Container::Seq(Rc::downgrade(l))),
+            Value::Dict(d) => Some(Container::Dict(Rc::downgrade(d))),
+            _ => None,
+        }
+    }
+
+    /// Moves the contents into `out` (to be dropped) unless the container is in `keep` or already freed.
+    pub(crate) fn empty_unless(&self, keep: &HashSet<usize>, out: &mut Vec<Value>) {
+        match self {
+            Container::Seq(w) => {
+                if let Some(l) = w.upgrade() {
+                    if !keep.contains(&(Rc::as_ptr(&l) as *const u8 as usize)) {
+                        out.extend(l.take());
+                    }
+                }
+            }
+            Container::Dict(w) => {
+                if let Some(d) = w.upgrade() {
+                    if !keep.contains(&(Rc::as_ptr(&d) as *const u8 as usize)) {
+                        for (k, x) in d.take() {
+                            out.push(k);
+                            out.push(x);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The addresses of every list, set, dict and tuple reachable from `v` (without recursion).
+pub(crate) fn reachable(v: &Value) -> HashSet<usize> {
+    let mut seen = HashSet::new();
+    let mut work = vec![v.clone()];
+    while let Some(v) = work.pop() {
+        match &v {
+            Value::Tuple(t) => {
+                if seen.insert(Rc::as_ptr(t) as *const u8 as usize) {
+                    work.extend(t.iter().cloned());
+                }
+            }
+            Value::List(l) | Value::Set(l) => {
+                if seen.insert(Rc::as_ptr(l) as *const u8 as usize) {
+                    work.extend(l.borrow().iter().cloned());
+                }
+            }
+            Value::Dict(d) => {
+                if seen.insert(Rc::as_ptr(d) as *const u8 as usize) {
+                    for (k, x) in d.borrow().iter() {
+                        work.push(k.clone());
+                        work.push(x.clone());
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    seen
 }

@@ -175,7 +175,7 @@ pub fn run_verify(req: &VerifyRequest) -> Result<VerifyOutcome> {
         verify::verify_with(selected.backend(), x, &req.reference, candidate, req.show)?;
     if req.candidate == CandidateChoice::Dumped {
         report.consistency = Some(dump_consistency(
-            &roles,
+            roles,
             inp.xs_layout(req.dump),
             inp.act_fp8(req.dump),
             report.group,

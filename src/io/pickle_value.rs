@@ -246,22 +246,16 @@ pub(crate) fn reachable(v: &Value) -> HashSet<usize> {
     let mut work = vec![v.clone()];
     while let Some(v) = work.pop() {
         match &v {
-            Value::Tuple(t) => {
-                if seen.insert(Rc::as_ptr(t) as *const u8 as usize) {
-                    work.extend(t.iter().cloned());
-                }
+            Value::Tuple(t) if seen.insert(Rc::as_ptr(t) as *const u8 as usize) => {
+                work.extend(t.iter().cloned());
             }
-            Value::List(l) | Value::Set(l) => {
-                if seen.insert(Rc::as_ptr(l) as *const u8 as usize) {
-                    work.extend(l.borrow().iter().cloned());
-                }
+            Value::List(l) | Value::Set(l) if seen.insert(Rc::as_ptr(l) as *const u8 as usize) => {
+                work.extend(l.borrow().iter().cloned());
             }
-            Value::Dict(d) => {
-                if seen.insert(Rc::as_ptr(d) as *const u8 as usize) {
-                    for (k, x) in d.borrow().iter() {
-                        work.push(k.clone());
-                        work.push(x.clone());
-                    }
+            Value::Dict(d) if seen.insert(Rc::as_ptr(d) as *const u8 as usize) => {
+                for (k, x) in d.borrow().iter() {
+                    work.push(k.clone());
+                    work.push(x.clone());
                 }
             }
             _ => {}

@@ -16,6 +16,8 @@ mod compare_schema;
 mod compare_slots;
 #[path = "cli/compare_util.rs"]
 mod compare_util;
+#[path = "cli/determinism.rs"]
+mod determinism;
 #[path = "cli/fingerprint.rs"]
 mod fingerprint;
 #[path = "cli/gemm.rs"]
@@ -24,6 +26,8 @@ mod gemm;
 mod gemm_demo;
 #[path = "cli/gemm_gpu_only.rs"]
 mod gemm_gpu_only;
+#[path = "cli/hostile_sizes.rs"]
+mod hostile_sizes;
 #[path = "cli/inspect_cast.rs"]
 mod inspect_cast;
 #[path = "cli/io_bad_input.rs"]

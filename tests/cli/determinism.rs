@@ -67,7 +67,7 @@ fn gemm_json_and_save_file() {
         (
             "fixtures/demo/gemm_drift.safetensors",
             "deepgemm-ue8m0",
-            "fast-accum",
+            "sm90-blockwise",
         ),
     ] {
         same_bytes(

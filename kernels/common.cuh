@@ -98,6 +98,29 @@ ISO_DEV u32 iso_enc_e4m3fn_torch_x2(float hi, float lo) {
 #endif
 }
 
+// Two codes of values known to be finite with |x| ≤ 448 (a "plain" group, kernels/quant.cu q_group_plain): none
+// of torch's special cases applies, so the saturating conversion alone is torch's result (docs/kernels.md §3.9).
+ISO_DEV u32 iso_enc_e4m3fn_plain_x2(float hi, float lo) {
+#ifdef ISO_HW_E4M3
+    return iso_hw_e4m3x2(hi, lo);
+#else
+    return iso_enc_e4m3fn_torch_x2(hi, lo);
+#endif
+}
+
+// Lane-wise max of two pairs of unsigned 16-bit halves (sm_90 has it as one instruction).
+ISO_DEV u32 iso_max_u16x2(u32 a, u32 b) {
+#if defined(__CUDA_ARCH__) && (__CUDA_ARCH__ >= 900)
+    u32 d;
+    asm("max.u16x2 %0, %1, %2;" : "=r"(d) : "r"(a), "r"(b));
+    return d;
+#else
+    const u32 lo = (a & 0xFFFFu) > (b & 0xFFFFu) ? (a & 0xFFFFu) : (b & 0xFFFFu);
+    const u32 hi = (a >> 16) > (b >> 16) ? (a >> 16) : (b >> 16);
+    return lo | (hi << 16);
+#endif
+}
+
 // c10/util/Float8_e4m3fnuz.h: |x| ≥ 256 → 0x80, no −0, bias 8.
 ISO_DEV u8 iso_enc_e4m3fnuz_torch(float x) {
     u32 bits = iso_bits(x);

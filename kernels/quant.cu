@@ -267,8 +267,101 @@ ISO_DEV void act_fast(const QuantParams& p) {
 // G = 8·V·L with L lanes per group reducing the amax with log2(L) shuffles; codes leave as 16-byte stores.
 // Grid-stride over (16·V)-byte chunks. Fewer shuffles, scale computations and stores per byte than v4: the
 // v5 measurements (docs/kernels.md §3.6) showed the quantizer was bound by its instruction count, not by memory.
+// The amax bits (f32, sign cleared) of 8·V bf16 values, as q_abs_bits over every element would give them: with
+// NaNs kept, the largest |x| is the largest of the bf16 magnitudes, 16-bit lane-wise on packed pairs (one AND
+// and one max per two values instead of an unpack, AND and max per value); with NaNs ignored, per element.
+template <int V>
+ISO_DEV u32 q_amax_bits_bf16(const QuantParams& p, const uint4* v) {
+    u32 m = 0;
+    if (p.nan_rule != ISO_NAN_IGNORE) {
+        u32 m2 = 0;
+#pragma unroll
+        for (int j = 0; j < V; j++) {
+            m2 = iso_max_u16x2(m2, v[j].x & 0x7FFF7FFFu);
+            m2 = iso_max_u16x2(m2, v[j].y & 0x7FFF7FFFu);
+            m2 = iso_max_u16x2(m2, v[j].z & 0x7FFF7FFFu);
+            m2 = iso_max_u16x2(m2, v[j].w & 0x7FFF7FFFu);
+        }
+        m = max(m2 & 0xFFFFu, m2 >> 16) << 16;
+    } else {
+#pragma unroll
+        for (int j = 0; j < V; j++) {
+            float xs[8];
+            bf16x8(v[j], xs);
+#pragma unroll
+            for (int i = 0; i < 8; i++) m = max(m, q_abs_bits(xs[i], p.nan_rule));
+        }
+    }
+    return m;
+}
+
+// Whether every code of a group is the saturating e4m3fn conversion of x·inv alone: e4m3fn, x·inv is the
+// element rule (a multiply, as act_codes8 decides), every value finite (m < inf with NaNs counted), and the
+// largest scaled magnitude fl(amax·inv) at most 448 and the clamp bound. Rounding is monotone, so then every
+// |x·inv| ≤ 448: no NaN, clamp, saturation or torch >464 rule can apply (docs/kernels.md §3.9). Most groups of
+// real activations are plain.
+ISO_DEV bool q_group_plain(const QuantParams& p, u32 m, float s, float inv) {
+    // With NaNs ignored, m can be finite in a group holding a NaN: never plain.
+    if (p.fmt != ISO_E4M3FN || p.nan_rule == ISO_NAN_IGNORE || m >= 0x7F800000u) return false;
+    if (!(p.q_mul || q_recip_exact(s))) return false;
+    const float lim = (p.clamp && p.max < 448.0f) ? p.max : 448.0f;
+    return iso_float(m) * inv <= lim;
+}
+
+// Codes of 8 bf16 values (one 16-byte chunk) of a plain group.
+ISO_DEV void q_plain8(uint4 v, float inv, u32& lo, u32& hi) {
+    float x[8];
+    bf16x8(v, x);
+    lo = iso_enc_e4m3fn_plain_x2(x[1] * inv, x[0] * inv) | (iso_enc_e4m3fn_plain_x2(x[3] * inv, x[2] * inv) << 16);
+    hi = iso_enc_e4m3fn_plain_x2(x[5] * inv, x[4] * inv) | (iso_enc_e4m3fn_plain_x2(x[7] * inv, x[6] * inv) << 16);
+}
+
 template <int L, int V>
 ISO_DEV void act_fastv(const QuantParams& p) {
+    const long long nc = p.rows * p.cols / (8 * V);
+    const long long stride = (long long)gridDim.x * blockDim.x;
+    const uint4* x = (const uint4*)p.x;
+    for (long long c = blockIdx.x * (long long)blockDim.x + threadIdx.x; c < nc; c += stride) {
+        uint4 v[V];
+#pragma unroll
+        for (int j = 0; j < V; j++) v[j] = x[V * c + j];
+        u32 m = q_amax_bits_bf16<V>(p, v);
+#pragma unroll
+        for (int o = L / 2; o > 0; o >>= 1) m = max(m, ISO_SHFL_XOR_ACTIVE(m, o));
+        const float s = q_group_scale(p, q_amax_from_bits(m));
+        const float inv = 1.0f / s;
+        if (q_group_plain(p, m, s, inv)) {
+#pragma unroll
+            for (int j = 0; j < V; j += 2) {
+                u32 a, b, cc, d;
+                q_plain8(v[j], inv, a, b);
+                q_plain8(v[j + 1], inv, cc, d);
+                ((uint4*)p.q)[V / 2 * c + j / 2] = make_uint4(a, b, cc, d);
+            }
+        } else {
+#pragma unroll
+            for (int j = 0; j < V; j += 2) {
+                float xs[16];
+                bf16x8(v[j], xs);
+                bf16x8(v[j + 1], xs + 8);
+                u32 a, b, cc, d;
+                act_codes8(p, xs, s, inv, a, b);
+                act_codes8(p, xs + 8, s, inv, cc, d);
+                ((uint4*)p.q)[V / 2 * c + j / 2] = make_uint4(a, b, cc, d);
+            }
+        }
+        if ((threadIdx.x & (L - 1)) == 0) {
+            q_store_scale(p, c / L, s);  // group index = chunk / L
+            if (m >= 0x7F800000u) atomicOr(p.flags, 1u);
+        }
+    }
+}
+
+#ifdef ISOLATE_BENCH_VARIANTS
+// v6 (bench only, docs/kernels.md §3.8): act_fastv before the plain-group path and the packed amax — every value
+// unpacked to f32, its |x| bits and NaN rule per element, every code through the spec's full element rule.
+template <int L, int V>
+ISO_DEV void act_fastv_v6(const QuantParams& p) {
     const long long nc = p.rows * p.cols / (8 * V);
     const long long stride = (long long)gridDim.x * blockDim.x;
     const uint4* x = (const uint4*)p.x;
@@ -294,11 +387,12 @@ ISO_DEV void act_fastv(const QuantParams& p) {
             ((uint4*)p.q)[V / 2 * c + j / 2] = make_uint4(a, b, cc, d);
         }
         if ((threadIdx.x & (L - 1)) == 0) {
-            q_store_scale(p, c / L, s);  // group index = chunk / L
+            q_store_scale(p, c / L, s);
             if (m >= 0x7F800000u) atomicOr(p.flags, 1u);
         }
     }
 }
+#endif
 
 // The L lanes of a group stay together in one warp: blockDim.x and the grid stride are multiples of 32 and
 // every group starts at a chunk index divisible by L, so a warp's tail drops whole groups (hence the
@@ -319,4 +413,6 @@ extern "C" __global__ void __launch_bounds__(256) quant_act_fast16_u1(QuantParam
 extern "C" __global__ void __launch_bounds__(256) quant_act_fast16_u4(QuantParams p) { act_fast<16, 4>(p); }
 extern "C" __global__ void __launch_bounds__(256) quant_act_w32_8(QuantParams p) { act_fastv<8, 2>(p); }
 extern "C" __global__ void __launch_bounds__(256) quant_act_w128_2(QuantParams p) { act_fastv<2, 8>(p); }
+// v6, the default before the plain-group path (docs/kernels.md §3.8, §3.9).
+extern "C" __global__ void __launch_bounds__(256) quant_act_w64_4_v6(QuantParams p) { act_fastv_v6<4, 4>(p); }
 #endif

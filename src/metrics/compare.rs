@@ -23,6 +23,8 @@ use crate::metrics::ulp::{ordered, UlpHistogram};
 
 /// Elements per parallel chunk.
 const CHUNK: usize = 1 << 12;
+/// Chunks per parallel task (see `compare`: the tasks, not the threads, fix the order of the sums).
+const TASK_CHUNKS: usize = 32;
 
 /// The result of [`compare`].
 #[derive(Clone, Debug)]
@@ -302,38 +304,33 @@ pub fn compare(a: &Tensor, b: &Tensor) -> Result<Comparison> {
     let (ba, bb) = (a.bytes(), b.bytes());
     let same = da == db;
     let ulp_ok = da.is_float();
-    let nchunks = n.div_ceil(CHUNK);
-    let p = (0..nchunks)
+    // Fixed tasks of TASK_CHUNKS chunks, each accumulated in order on whichever thread, then merged in task
+    // order: the compensated sums see the same operations whatever the thread count, so every figure has the
+    // same bits with 1 thread and with 16 (the ulp histogram and the counts are integers).
+    let ntasks = n.div_ceil(CHUNK * TASK_CHUNKS);
+    let parts: Vec<Partial> = (0..ntasks)
         .into_par_iter()
-        .fold(
-            || {
-                (
-                    Partial {
-                        ulp: ulp_ok.then(UlpHistogram::default),
-                        ..Default::default()
-                    },
-                    Scratch {
-                        xa: vec![0.0; CHUNK],
-                        xb: vec![0.0; CHUNK],
-                        oa: vec![0; CHUNK],
-                        ob: vec![0; CHUNK],
-                    },
-                )
+        .map_init(
+            || Scratch {
+                xa: vec![0.0; CHUNK],
+                xb: vec![0.0; CHUNK],
+                oa: vec![0; CHUNK],
+                ob: vec![0; CHUNK],
             },
-            |(mut p, mut s), c| {
-                let lo = c * CHUNK;
-                let mut q = Partial {
-                    ulp: None,
+            |s, t| {
+                let mut p = Partial {
+                    ulp: ulp_ok.then(UlpHistogram::default),
                     ..Default::default()
                 };
-                q.ulp = p.ulp.take();
-                accumulate(&mut q, &mut s, a, b, lo, (lo + CHUNK).min(n));
-                p = p.merge(q);
-                (p, s)
+                let first = t * TASK_CHUNKS * CHUNK;
+                for lo in (first..n.min(first + TASK_CHUNKS * CHUNK)).step_by(CHUNK) {
+                    accumulate(&mut p, s, a, b, lo, (lo + CHUNK).min(n));
+                }
+                p
             },
         )
-        .map(|(p, _)| p)
-        .reduce(Partial::default, Partial::merge);
+        .collect();
+    let p = parts.into_iter().fold(Partial::default(), Partial::merge);
     let (ab, aa, bb_) = (p.ab.value(), p.aa.value(), p.bb.value());
     let (na, nb) = (aa.sqrt(), bb_.sqrt());
     // √(Σa²·Σb²) when that product is representable: identical tensors then give exactly 1 (Σab = Σa² = Σb²),
@@ -487,5 +484,40 @@ mod tests {
         assert_eq!(c.byte_equal, None);
         assert_eq!(c.ulp.unwrap().max, 2);
         assert!(compare(&a, &Tensor::from_f32("c", vec![3], &[0.0; 3]).unwrap()).is_err());
+    }
+
+    /// The sums are reduced in chunk order whatever the thread count, so every figure is the same bits with 1
+    /// thread and with many (docs/contract.md §6.1: same input, same bytes).
+    #[test]
+    fn figures_do_not_depend_on_the_thread_count() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let n = 3 * CHUNK * 97 + 5;
+        let a: Vec<f32> = (0..n)
+            .map(|i| rng.gen_range(-1.0f32..1.0) * 2f32.powi((i % 41) as i32 - 20))
+            .collect();
+        let b: Vec<f32> = a
+            .iter()
+            .map(|&x| x * (1.0 + rng.gen_range(-1e-3f32..1e-3)))
+            .collect();
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| compare_values(&a, &b, &[n]).unwrap())
+        };
+        let one = run(1);
+        for threads in [2, 3, 8, 16] {
+            let m = run(threads);
+            assert_eq!(
+                (m.cos.to_bits(), m.calc_diff.to_bits(), m.rel.to_bits()),
+                (
+                    one.cos.to_bits(),
+                    one.calc_diff.to_bits(),
+                    one.rel.to_bits()
+                ),
+                "{threads} threads"
+            );
+        }
     }
 }

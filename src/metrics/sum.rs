@@ -1,5 +1,6 @@
-//! Neumaier-compensated f64 accumulation: the error of a sum of n terms stays O(ε) instead of O(nε), so the
-//! last bits of cos do not depend on how the work is split across threads.
+//! Neumaier-compensated f64 accumulation: the error of a sum of n terms stays O(ε) instead of O(nε). The order
+//! of the terms is fixed too (`metrics::compare` merges its partial sums in task order), so the last bits of cos
+//! never depend on the number of threads.
 
 /// A compensated running sum.
 #[derive(Clone, Copy, Debug, Default)]

@@ -86,6 +86,7 @@ pub fn run(be: &CudaBackend, o: &QuantBench) -> Result<QuantBenchReport> {
                 "quant_act_w32_8+flat",
                 "quant_act_w64_4",
                 "quant_act_w128_2+flat",
+                "quant_act_w64_4_v6+flat",
                 "synced",
             ]
             .map(|v| (false, v)),

@@ -144,20 +144,37 @@ pub fn attribute(
     target_out: Option<&Tensor>,
     t: &VerdictThresholds,
 ) -> Result<Attribution> {
+    attribute_with_copies(outs, [None; 4], ref_out, target_out, t)
+}
+
+/// [`attribute`] where `copies[i] = Some(j)` (j < i) says that path i's output is path j's, bit for bit (a
+/// path that reused an earlier one's GEMM): its comparisons are path j's, not computed again.
+pub fn attribute_with_copies(
+    outs: [&Tensor; 4],
+    copies: [Option<usize>; 4],
+    ref_out: Option<&Tensor>,
+    target_out: Option<&Tensor>,
+    t: &VerdictThresholds,
+) -> Result<Attribution> {
     let [a, b, _, _] = outs;
     let r = ref_out.unwrap_or(b);
-    let vs_ref: Vec<Metrics> = outs
-        .iter()
-        .map(|o| compare(o, r).map(|c| Metrics::of(&c)))
-        .collect::<Result<_>>()?;
-    let vs_target: Vec<Option<Metrics>> = outs
-        .iter()
-        .map(|o| {
-            target_out
-                .map(|tg| compare(o, tg).map(|c| Metrics::of(&c)))
-                .transpose()
-        })
-        .collect::<Result<_>>()?;
+    // Each path's metrics against `with`, computed once per distinct output.
+    let against = |with: &Tensor| -> Result<Vec<Metrics>> {
+        let mut v: Vec<Metrics> = Vec::with_capacity(4);
+        for (i, o) in outs.iter().enumerate() {
+            let m = match copies[i] {
+                Some(j) if j < i => v[j].clone(),
+                _ => Metrics::of(&compare(o, with)?),
+            };
+            v.push(m);
+        }
+        Ok(v)
+    };
+    let vs_ref = against(r)?;
+    let vs_target: Vec<Option<Metrics>> = match target_out {
+        Some(tg) => against(tg)?.into_iter().map(Some).collect(),
+        None => vec![None; 4],
+    };
     // Without ref_out the reference is B itself: A vs B is already vs_ref[0].
     let a_vs_b = if std::ptr::eq(r, b) {
         vs_ref[0].clone()
@@ -169,9 +186,7 @@ pub fn attribute(
     let drift: Vec<f64> = if std::ptr::eq(base, r) {
         vs_ref.iter().map(Metrics::drift).collect()
     } else {
-        outs.iter()
-            .map(|o| compare(o, base).map(|c| Metrics::of(&c).drift()))
-            .collect::<Result<_>>()?
+        against(base)?.iter().map(Metrics::drift).collect()
     };
     let (qs, gs) = (drift[3] / drift[0], drift[2] / drift[0]);
     let verdict = if equal {
@@ -321,6 +336,26 @@ mod tests {
         let a = attribute([&o[0], &o[1], &o[2], &o[3]], None, None, &t).unwrap();
         assert_eq!(a.verdict, Verdict::Quant);
         assert!(a.rule.contains("≥ 0.6"));
+    }
+
+    #[test]
+    fn copied_paths_reuse_their_sources_comparisons() {
+        // C1 = B and C2 = A bit for bit (both sides name one GEMM): declaring the copies must give the same
+        // attribution as comparing every path, with and without ref_out / target_out.
+        let o = outs(1e-2, 0.0, 0.0, 1e-2);
+        let (c1, c2) = (o[1].renamed("C1"), o[0].renamed("C2"));
+        let four = [&o[0], &o[1], &c1, &c2];
+        let (target, refo) = (
+            o[0].renamed("target_out"),
+            outs(1e-3, 1e-3, 0.0, 0.0)[1].renamed("ref_out"),
+        );
+        for (r, tg) in [(None, None), (Some(&refo), Some(&target))] {
+            let t = VerdictThresholds::default();
+            let all = attribute(four, r, tg, &t).unwrap();
+            let reused =
+                attribute_with_copies(four, [None, None, Some(1), Some(0)], r, tg, &t).unwrap();
+            assert_eq!(format!("{all:?}"), format!("{reused:?}"));
+        }
     }
 
     #[test]

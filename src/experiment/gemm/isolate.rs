@@ -20,7 +20,8 @@
 
 use crate::error::Result;
 pub use crate::experiment::gemm::attribution::{
-    attribute, Attribution, Metrics, Sanity, Verdict, VerdictThresholds, PATHS,
+    attribute, attribute_with_copies, Attribution, Metrics, Sanity, Verdict, VerdictThresholds,
+    PATHS,
 };
 use crate::experiment::Stopwatch;
 use crate::formats::DType;
@@ -101,6 +102,7 @@ pub fn run_with(
         (&inp.target_act, &inp.ref_gemm),
     ];
     let mut outs: Vec<Tensor> = Vec::with_capacity(4);
+    let mut copies: [Option<usize>; 4] = [None; 4];
     for (i, (act, choice)) in plan.iter().enumerate() {
         // An emulation is a pure function of its operands: a path with the same activation and the same
         // emulated GEMM as an earlier one (A = C2 and B = C1 when both sides name one GEMM) reuses its output.
@@ -113,6 +115,7 @@ pub fn run_with(
             let mut o = outs[j].clone();
             o.name = PATHS[i].to_string();
             outs.push(o);
+            copies[i] = Some(j);
             progress(i, 1, 1);
             phases.mark(&format!("GEMM path {} (= path {})", PATHS[i], PATHS[j]));
             continue;
@@ -123,8 +126,9 @@ pub fn run_with(
         outs.push(o.to_tensor(PATHS[i])?);
         phases.mark(&format!("GEMM path {} ({choice})", PATHS[i]));
     }
-    let attribution = attribute(
+    let attribution = attribute_with_copies(
         [&outs[0], &outs[1], &outs[2], &outs[3]],
+        copies,
         ref_out.as_ref(),
         target_out.as_ref(),
         &inp.thresholds,

@@ -684,4 +684,22 @@ mod tests {
         assert_eq!(e.got, want1 | 0x00FF_FFFF);
         assert!(l.sentence().unwrap().contains("2 of 6 packed UE8M0 words"));
     }
+
+    #[test]
+    fn large_grids_are_sampled() {
+        let (rows, k) = (9000, 128);
+        let x: Vec<f32> = (0..rows * k).map(|i| ((i % 97) as f32 - 48.0) / 7.0).collect();
+        let t = Tensor::from_f32("x", vec![rows, k], &x).unwrap();
+        let q = crate::quant::quantize_activation(&preset("deepgemm-ue8m0").unwrap(), &t).unwrap();
+        let dd = Dump {
+            cols: k,
+            ..d(&x, &q.q, rows)
+        };
+        let xs = Tensor::from_f32("xs", vec![rows, 1], &q.scales).unwrap();
+        let r = search(&dd, &xs, XsLayout::Row, Ok(()), None);
+        assert_eq!((r.groups, r.checked), (9000, MAX_CHECKED));
+        assert!(r.sampled() && r.finding == Finding::NoneBetter);
+        assert_eq!(r.best().unwrap().consistent, MAX_CHECKED);
+        assert!(r.sentence().contains("checked on 8192 of 9000 groups"), "{}", r.sentence());
+    }
 }

@@ -106,7 +106,11 @@ pub fn push(c: &Consistency, doc: &mut Doc) {
     ));
     if let Some(l) = &c.layout {
         doc.push(Block::Verdict(
-            if l.declared_wrong() { Tone::Bad } else { Tone::Neutral },
+            if l.declared_wrong() {
+                Tone::Bad
+            } else {
+                Tone::Neutral
+            },
             format!("layout: {}", l.sentence()),
         ));
     }

@@ -170,7 +170,8 @@ fn quant_fingerprint_and_gemm_fingerprint_take_a_site() {
     ]);
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(
-        r.stdout.contains("layout: xs is in another layout: 100 % of groups consistent as row"),
+        r.stdout
+            .contains("layout: xs is in another layout: 100 % of groups consistent as row"),
         "{}",
         r.stdout
     );

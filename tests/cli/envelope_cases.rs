@@ -24,9 +24,7 @@ fn f(v: &Value) -> f64 {
         Value::String(s) if s == "NaN" => f64::NAN,
         Value::String(s) if s == "inf" => f64::INFINITY,
         Value::String(s) if s == "-inf" => f64::NEG_INFINITY,
-        v => v
-            .as_f64()
-            .unwrap_or_else(|| panic!("not a number: {v}")),
+        v => v.as_f64().unwrap_or_else(|| panic!("not a number: {v}")),
     }
 }
 
@@ -143,7 +141,11 @@ fn check_consistency(c: &Value, want: &Value, case: &str) {
         for k in ["payload_scale", "stored_scale", "groups", "first"] {
             assert_eq!(g[k], w[k], "({case}) class {k}");
         }
-        close(&g["max_factor"], &w["max_factor"], &format!("({case}) max_factor"));
+        close(
+            &g["max_factor"],
+            &w["max_factor"],
+            &format!("({case}) max_factor"),
+        );
     }
     match want["layout"].as_object() {
         None => assert!(c["layout"].is_null(), "({case}) layout: {}", c["layout"]),
@@ -195,7 +197,10 @@ fn quant_case(case: &str, want: &Value) -> (i32, Value) {
         "--candidate",
         "dumped",
     ]);
-    assert_eq!(code, 1, "({case}) not byte-equal or not in the declared layout");
+    assert_eq!(
+        code, 1,
+        "({case}) not byte-equal or not in the declared layout"
+    );
     (code, j)
 }
 

@@ -182,7 +182,8 @@ fn bad_inputs_exit_2_with_one_clear_line() {
     ]);
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
     assert!(
-        r.stdout.contains("layout: xs is transposed: 100 % of groups consistent as row"),
+        r.stdout
+            .contains("layout: xs is transposed: 100 % of groups consistent as row"),
         "{}",
         r.stdout
     );

@@ -236,7 +236,9 @@ fn score(d: &Dump, ng: usize, grid: &[f32], idx: &[usize]) -> usize {
 /// `grid` with every expert's rows replaced by expert 0's (E experts of rows/E rows each).
 fn stride0(grid: &[f32], rows: usize, ng: usize, experts: usize) -> Vec<f32> {
     let t = rows / experts;
-    (0..rows * ng).map(|k| grid[(k / ng % t) * ng + k % ng]).collect()
+    (0..rows * ng)
+        .map(|k| grid[(k / ng % t) * ng + k % ng])
+        .collect()
 }
 
 /// What `b` is, seen from the declared `d`.
@@ -622,7 +624,11 @@ mod tests {
         let b = r.best().unwrap();
         assert_eq!((b.interp.layout, b.consistent), (XsLayout::Col, 40));
         assert!(r.declared_score.as_ref().unwrap().consistent < 40);
-        assert!(r.sentence().starts_with("xs is transposed: 100 %"), "{}", r.sentence());
+        assert!(
+            r.sentence().starts_with("xs is transposed: 100 %"),
+            "{}",
+            r.sentence()
+        );
         // Row data saved as [20, 2] (a per-head view): row does not fit as declared; viewed as [10, 4] it does.
         let xs = Tensor::from_f32("xs", vec![20, 2], &s).unwrap();
         let r = search(&dd, &xs, XsLayout::Row, Err("shape".into()), None);
@@ -634,7 +640,13 @@ mod tests {
         // its stored scales its own (a quantizer that read the scales with an expert stride of 0).
         let spec = preset("deepgemm-ue8m0").unwrap();
         let x1: Vec<f32> = (0..rows * 512)
-            .map(|i| if i >= 5 * 512 { x[i - 5 * 512] / 4.0 } else { x[i] })
+            .map(|i| {
+                if i >= 5 * 512 {
+                    x[i - 5 * 512] / 4.0
+                } else {
+                    x[i]
+                }
+            })
             .collect();
         let t = Tensor::from_f32("x", vec![rows, 512], &x1).unwrap();
         let own = crate::quant::quantize_activation(&spec, &t).unwrap();
@@ -642,7 +654,8 @@ mod tests {
         for r in 5..rows {
             for g in 0..4 {
                 let o = r * 512 + g * 128;
-                let rule = crate::quant::element::ElementRule::new(&spec, own.scales[(r - 5) * 4 + g]);
+                let rule =
+                    crate::quant::element::ElementRule::new(&spec, own.scales[(r - 5) * 4 + g]);
                 crate::quant::element::quantize_group(&x1[o..o + 128], &rule, &mut q1[o..o + 128]);
             }
         }
@@ -688,7 +701,9 @@ mod tests {
     #[test]
     fn large_grids_are_sampled() {
         let (rows, k) = (9000, 128);
-        let x: Vec<f32> = (0..rows * k).map(|i| ((i % 97) as f32 - 48.0) / 7.0).collect();
+        let x: Vec<f32> = (0..rows * k)
+            .map(|i| ((i % 97) as f32 - 48.0) / 7.0)
+            .collect();
         let t = Tensor::from_f32("x", vec![rows, k], &x).unwrap();
         let q = crate::quant::quantize_activation(&preset("deepgemm-ue8m0").unwrap(), &t).unwrap();
         let dd = Dump {
@@ -700,6 +715,10 @@ mod tests {
         assert_eq!((r.groups, r.checked), (9000, MAX_CHECKED));
         assert!(r.sampled() && r.finding == Finding::NoneBetter);
         assert_eq!(r.best().unwrap().consistent, MAX_CHECKED);
-        assert!(r.sentence().contains("checked on 8192 of 9000 groups"), "{}", r.sentence());
+        assert!(
+            r.sentence().contains("checked on 8192 of 9000 groups"),
+            "{}",
+            r.sentence()
+        );
     }
 }

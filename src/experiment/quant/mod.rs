@@ -4,9 +4,9 @@
 use crate::backend::{self, BackendKind, Device, Selected, SimtBackend};
 use crate::error::{Error, Result};
 use crate::experiment::inputs::{self, InputSpec};
+use crate::io::Tensor;
 use crate::kernel_ref::KernelRef;
 use crate::quant::cpu::{matrix_dims, to_matrix};
-use crate::io::Tensor;
 use crate::quant::layout::{
     infer_group, infer_group_for, payload_bytes, payload_format, read_scales, DumpedScales,
 };
@@ -87,11 +87,7 @@ pub struct VerifyOutcome {
 impl VerifyOutcome {
     /// Exit 0 when byte-equal (and `xs` is in the declared layout), 1 otherwise.
     pub fn exit_code(&self) -> i32 {
-        let layout_wrong = self
-            .report
-            .consistency
-            .as_ref()
-            .is_some_and(layout_wrong);
+        let layout_wrong = self.report.consistency.as_ref().is_some_and(layout_wrong);
         (!self.report.byte_equal || layout_wrong) as i32
     }
 }
@@ -156,11 +152,7 @@ pub fn run_verify(req: &VerifyRequest) -> Result<VerifyOutcome> {
         CandidateChoice::Dumped => {
             let (xq, xs) = (roles.get("xq")?, roles.get("xs")?);
             let who = format!("--reference {}", req.reference);
-            let fmt = payload_format(
-                xq,
-                inp.act_fp8(req.dump),
-                Some((req.reference.fp8, &who)),
-            )?;
+            let fmt = payload_format(xq, inp.act_fp8(req.dump), Some((req.reference.fp8, &who)))?;
             let (m, k, xv) = to_matrix(x, "x")?;
             let q = payload_bytes(xq, m, k)?;
             let payload = consistency::Dump {
@@ -456,13 +448,9 @@ fn attach_layout(
 ) {
     c.layout = match read.search {
         Some(s) => Some(s),
-        None if c.fraction() < layout_search::SEARCH_BELOW => Some(layout_search::search(
-            d,
-            xs,
-            read.layout,
-            Ok(()),
-            experts,
-        )),
+        None if c.fraction() < layout_search::SEARCH_BELOW => {
+            Some(layout_search::search(d, xs, read.layout, Ok(()), experts))
+        }
         None => None,
     };
     if read.layout == XsLayout::PackedUe8m0 {

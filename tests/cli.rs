@@ -18,6 +18,8 @@ mod compare_slots;
 mod compare_util;
 #[path = "cli/determinism.rs"]
 mod determinism;
+#[path = "cli/envelope_cases.rs"]
+mod envelope_cases;
 #[path = "cli/fingerprint.rs"]
 mod fingerprint;
 #[path = "cli/gemm.rs"]

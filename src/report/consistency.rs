@@ -4,6 +4,7 @@
 use serde_json::{json, Value};
 
 use crate::experiment::quant::consistency::Consistency;
+use crate::experiment::quant::layout_search::{LayoutSearch, PackedLeak, Scored, Trigger};
 use crate::report::doc::{Block, Doc, Tone};
 use crate::report::fmt::fsci;
 use crate::report::gemm::fratio;
@@ -28,6 +29,67 @@ pub fn to_json(c: &Consistency) -> Value {
         "dequant_one_minus_cos": num(c.dequant_drift),
         "floor_one_minus_cos": num(c.floor_drift),
         "ratio": num(c.ratio),
+        "layout": c.layout.as_ref().map(layout_json),
+        "packed_leak": c.packed_leak.as_ref().map(leak_json),
+    })
+}
+
+fn scored_json(s: &Scored) -> Value {
+    json!({
+        "layout": s.interp.layout.name(),
+        "view": s.interp.view,
+        "expert_stride_0": s.interp.expert_stride0,
+        "fraction": num(s.fraction()),
+        "consistent": s.consistent,
+        "checked": s.checked,
+    })
+}
+
+/// The `consistency.layout` object: the layout fingerprint (docs/contract.md §6.8).
+pub fn layout_json(l: &LayoutSearch) -> Value {
+    let (trigger, error) = match &l.trigger {
+        Trigger::DoesNotFit(e) => ("declared_does_not_fit", Some(e.as_str())),
+        Trigger::MostlyInconsistent => ("mostly_inconsistent", None),
+    };
+    json!({
+        "trigger": trigger,
+        "declared": {
+            "layout": l.declared.layout.name(),
+            "view": l.declared.view,
+            "fits": l.declared_score.is_some(),
+            "error": error,
+            "fraction": l.declared_score.as_ref().map(|d| num(d.fraction())),
+            "consistent": l.declared_score.as_ref().map(|d| d.consistent),
+        },
+        "best": l.best().map(scored_json),
+        "finding": l.finding.key(),
+        "declared_wrong": l.declared_wrong(),
+        "description": l.sentence(),
+        "groups": l.groups,
+        "checked": l.checked,
+        "sampled": l.sampled(),
+        "experts": l.experts,
+        "candidates": l.candidates.iter().map(scored_json).collect::<Vec<_>>(),
+    })
+}
+
+/// The `consistency.packed_leak` object (docs/contract.md §6.8).
+pub fn leak_json(p: &PackedLeak) -> Value {
+    json!({
+        "words": p.words,
+        "checked": p.checked,
+        "sampled": p.sampled(),
+        "bad_words": p.bad_words,
+        "patterns": {"ff_fill": p.ff_fill, "f32_bits": p.f32_bits, "other": p.other},
+        "unknown_groups": p.unknown_groups,
+        "example": p.example.as_ref().map(|e| json!({
+            "row": e.row,
+            "word": e.word,
+            "got": format!("{:#010x}", e.got),
+            "expected": format!("{:#010x}", e.expected),
+            "pattern": e.pattern.key(),
+        })),
+        "description": p.sentence(),
     })
 }
 
@@ -42,6 +104,19 @@ pub fn push(c: &Consistency, doc: &mut Doc) {
             c.consistent, c.groups
         ),
     ));
+    if let Some(l) = &c.layout {
+        doc.push(Block::Verdict(
+            if l.declared_wrong() {
+                Tone::Bad
+            } else {
+                Tone::Neutral
+            },
+            format!("layout: {}", l.sentence()),
+        ));
+    }
+    if let Some(s) = c.packed_leak.as_ref().and_then(PackedLeak::sentence) {
+        doc.push(Block::Verdict(Tone::Bad, s));
+    }
     for k in &c.classes {
         doc.push(Block::Line(format!(
             "{} (first: row {}, group {})",

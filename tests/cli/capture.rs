@@ -151,7 +151,8 @@ fn quant_fingerprint_and_gemm_fingerprint_take_a_site() {
         g.stdout,
         g.stderr
     );
-    // An explicit flag wins over the record (and is wrong here: the scales are not packed).
+    // An explicit flag wins over the record (and is wrong here: the scales are not packed, so the layout
+    // fingerprint reads them as they are and names the mistake: exit 1, docs/contract.md §6.8).
     let r = isolate(&[
         "quant",
         "--input",
@@ -167,7 +168,13 @@ fn quant_fingerprint_and_gemm_fingerprint_take_a_site() {
         "--backend",
         "cpu",
     ]);
-    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stdout
+            .contains("layout: xs is in another layout: 100 % of groups consistent as row"),
+        "{}",
+        r.stdout
+    );
 }
 
 #[test]

@@ -164,10 +164,34 @@ fn bad_inputs_exit_2_with_one_clear_line() {
         &[],
         &["--xs-layout packed-ue8m0"],
     );
+    // Row-major scales declared col no longer fail: the layout fingerprint reads them as row, names the
+    // mistake and exits 1 (docs/contract.md §6.8). Garbage scales in a shape no layout takes still exit 2.
+    let e = d("e.safetensors", &[xq.clone(), xs.clone()]);
+    let r = crate::common::isolate(&[
+        "quant",
+        "--input",
+        REAL,
+        "--input",
+        s(&e),
+        "--reference",
+        "deepgemm-ue8m0",
+        "--candidate",
+        "dumped",
+        "--xs-layout",
+        "col",
+    ]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("layout: xs is transposed: 100 % of groups consistent as row"),
+        "{}",
+        r.stdout
+    );
+    let junk = Tensor::from_f32("xs", vec![m + 1, ng], &vec![1.0; (m + 1) * ng]).unwrap();
     dumped(
-        &d("e.safetensors", &[xq.clone(), xs.clone()]),
+        &d("e2.safetensors", &[xq.clone(), junk]),
         &["--xs-layout", "col"],
-        &["--xs-layout row"],
+        &["xs", "--xs-layout col"],
     );
     dumped(
         &d("f.safetensors", &[xq.clone(), xs.clone()]),

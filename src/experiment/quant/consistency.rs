@@ -88,6 +88,11 @@ pub struct Consistency {
     pub floor_drift: f64,
     /// dequant_drift / floor_drift.
     pub ratio: f64,
+    /// The layout fingerprint, when the declared layout did not fit or most groups were inconsistent
+    /// (docs/numerics.md §7.5).
+    pub layout: Option<super::layout_search::LayoutSearch>,
+    /// Packed UE8M0 words whose bytes are not their groups' codes (a packed `xs` only; §7.5).
+    pub packed_leak: Option<super::layout_search::PackedLeak>,
 }
 
 impl Consistency {
@@ -102,7 +107,7 @@ impl Consistency {
 }
 
 /// Candidate payload scales of a group with amax `a`, in the order they are preferred.
-fn candidates(a: f32, max: f32) -> Vec<(String, f32)> {
+pub(crate) fn candidates(a: f32, max: f32) -> Vec<(String, f32)> {
     let s0 = raw_scale(a, max, ScaleRule::Div);
     let mut v = vec![
         ("f32 amax/max".to_string(), s0),
@@ -153,7 +158,7 @@ fn relation(stored: f32, sp: f32) -> String {
 }
 
 /// Whether quantizing `xs` with scale `s` under `spec`'s element rule (div or mul) gives `q`.
-fn reproduces(xs: &[f32], q: &[u8], s: f32, spec: &QuantSpec, buf: &mut [u8]) -> bool {
+pub(crate) fn reproduces(xs: &[f32], q: &[u8], s: f32, spec: &QuantSpec, buf: &mut [u8]) -> bool {
     if !(s.is_finite() && s > 0.0) {
         return false;
     }
@@ -233,6 +238,8 @@ pub fn check(d: &Dump) -> Consistency {
         dequant_drift,
         floor_drift,
         ratio: dequant_drift / floor_drift,
+        layout: None,
+        packed_leak: None,
     }
 }
 

@@ -4,15 +4,19 @@
 use crate::backend::{self, BackendKind, Device, Selected, SimtBackend};
 use crate::error::{Error, Result};
 use crate::experiment::inputs::{self, InputSpec};
+use crate::io::Tensor;
 use crate::kernel_ref::KernelRef;
 use crate::quant::cpu::{matrix_dims, to_matrix};
-use crate::quant::layout::{infer_group_for, payload_bytes, payload_format, read_scales};
+use crate::quant::layout::{
+    infer_group, infer_group_for, payload_bytes, payload_format, read_scales, DumpedScales,
+};
 
 pub mod cause;
 pub mod consistency;
 pub mod fingerprint;
 pub mod fingerprint_gpu;
 pub mod kernel;
+pub mod layout_search;
 pub mod verify;
 
 pub use crate::experiment::inputs::DumpFlags;
@@ -81,9 +85,10 @@ pub struct VerifyOutcome {
 }
 
 impl VerifyOutcome {
-    /// Exit 0 when byte-equal, 1 otherwise.
+    /// Exit 0 when byte-equal (and `xs` is in the declared layout), 1 otherwise.
     pub fn exit_code(&self) -> i32 {
-        (!self.report.byte_equal) as i32
+        let layout_wrong = self.report.consistency.as_ref().is_some_and(layout_wrong);
+        (!self.report.byte_equal || layout_wrong) as i32
     }
 }
 
@@ -142,6 +147,33 @@ pub fn run_verify(req: &VerifyRequest) -> Result<VerifyOutcome> {
         (CandidateChoice::Kernel(k), BackendKind::Auto) => Selected::of(cuda_for_kernel(k)?),
         (_, kind) => backend::select(kind)?,
     };
+    // A dumped xs in the declared layout, or (when that does not fit) in the layout fingerprint's best reading.
+    let dumped_read = match req.candidate {
+        CandidateChoice::Dumped => {
+            let (xq, xs) = (roles.get("xq")?, roles.get("xs")?);
+            let who = format!("--reference {}", req.reference);
+            let fmt = payload_format(xq, inp.act_fp8(req.dump), Some((req.reference.fp8, &who)))?;
+            let (m, k, xv) = to_matrix(x, "x")?;
+            let q = payload_bytes(xq, m, k)?;
+            let payload = consistency::Dump {
+                x: &xv,
+                rows: m,
+                cols: k,
+                q,
+                fmt,
+                scales: &[],
+                group: req.reference.group,
+                element: req.reference,
+            };
+            Some(read_xs(
+                &payload,
+                xs,
+                inp.xs_layout(req.dump),
+                experts_of(x),
+            )?)
+        }
+        _ => None,
+    };
     let candidate = match &req.candidate {
         CandidateChoice::Kernel(k) => {
             let (q, warp) = match &selected.device {
@@ -163,21 +195,23 @@ pub fn run_verify(req: &VerifyRequest) -> Result<VerifyOutcome> {
                 q,
             }
         }
-        CandidateChoice::Dumped => verify::Candidate::Dumped {
-            xq: roles.get("xq")?,
-            xs: roles.get("xs")?,
-            layout: inp.xs_layout(req.dump),
-            fp8: inp.act_fp8(req.dump),
-        },
+        CandidateChoice::Dumped => {
+            let read = dumped_read.as_ref().expect("read for a dumped candidate");
+            verify::Candidate::Dumped {
+                xq: roles.get("xq")?,
+                xs: &read.tensor,
+                layout: read.layout,
+                fp8: inp.act_fp8(req.dump),
+            }
+        }
         CandidateChoice::Spec(s) => verify::Candidate::Spec(*s),
     };
     let mut report =
         verify::verify_with(selected.backend(), x, &req.reference, candidate, req.show)?;
-    if req.candidate == CandidateChoice::Dumped {
+    if let Some(read) = dumped_read {
         report.consistency = Some(dump_consistency(
             roles,
-            inp.xs_layout(req.dump),
-            inp.act_fp8(req.dump),
+            read,
             report.group,
             report.fmt,
             req.reference,
@@ -223,9 +257,9 @@ pub struct FingerprintReport {
 }
 
 impl FingerprintReport {
-    /// Exit 0 when some variant reproduces every group, 1 otherwise.
+    /// Exit 0 when some variant reproduces every group (and `xs` is in the declared layout), 1 otherwise.
     pub fn exit_code(&self) -> i32 {
-        (!self.fingerprint.reproduced()) as i32
+        (!self.fingerprint.reproduced() || layout_wrong(&self.consistency)) as i32
     }
 }
 
@@ -244,14 +278,34 @@ pub fn run_fingerprint(req: &FingerprintRequest) -> Result<FingerprintReport> {
     let (m, k) = matrix_dims(x, "x")?;
     let fmt = payload_format(xq, inp.act_fp8(req.dump), None)?;
     let q = payload_bytes(xq, m, k)?;
-    let (g, ng) = match req.group.or(inp.group()) {
-        Some(0) => return Err(Error::Usage("--group must be at least 1".into())),
-        Some(g) => (g, k.div_ceil(g)),
-        None => infer_group_for(xs, xs_layout, m, k)?,
-    };
-    let scales = read_scales(xs, xs_layout, m, ng)?;
-    let selected = backend::select(req.backend)?;
     let (_, _, xv) = to_matrix(x, "x")?;
+    let given = match req.group.or(inp.group()) {
+        Some(0) => return Err(Error::Usage("--group must be at least 1".into())),
+        g => g,
+    };
+    let g = match given {
+        Some(g) => g,
+        None => match infer_group_for(xs, xs_layout, m, k) {
+            Ok((g, _)) => g,
+            // The declared layout does not fit: the group size of any other reading (the layout fingerprint
+            // then says which one).
+            Err(e) => fallback_group(xs, m, k).ok_or(e)?,
+        },
+    };
+    let element = crate::quant::presets::preset("deepgemm").expect("a preset");
+    let payload = consistency::Dump {
+        x: &xv,
+        rows: m,
+        cols: k,
+        q,
+        fmt,
+        scales: &[],
+        group: g,
+        element,
+    };
+    let read = read_xs(&payload, xs, xs_layout, experts_of(x))?;
+    let scales = read.scales.clone();
+    let selected = backend::select(req.backend)?;
     let f = fingerprint::fingerprint(&fingerprint::QuantDump {
         x: &xv,
         rows: m,
@@ -273,29 +327,26 @@ pub fn run_fingerprint(req: &FingerprintRequest) -> Result<FingerprintReport> {
             GPU_CHECK_MAX,
         )?),
     };
-    let consistency = consistency::check(&consistency::Dump {
-        x: &xv,
-        rows: m,
-        cols: k,
-        q,
-        fmt,
+    let dump = consistency::Dump {
         scales: &scales.values,
-        group: g,
-        element: f
-            .ranking
-            .first()
-            .map(|s| s.spec)
-            .or_else(|| crate::quant::presets::preset("deepgemm"))
-            .expect("a preset"),
-    });
+        element: f.ranking.first().map(|s| s.spec).unwrap_or(element),
+        ..payload
+    };
+    let mut consistency = consistency::check(&dump);
+    attach_layout(&mut consistency, &dump, xs, read, experts_of(x));
     let subject = format!(
-        "fingerprint of xq ({} {:?}) with xs ({} {:?}, {} scales, --xs-layout {}) from x ({} [{m}, {k}])",
+        "fingerprint of xq ({} {:?}) with xs ({} {:?}, {} scales, --xs-layout {}{}) from x ({} [{m}, {k}])",
         xq.dtype,
         xq.shape,
         xs.dtype,
         xs.shape,
         scales.kind,
         xs_layout.name(),
+        if consistency.layout.as_ref().is_some_and(|l| l.declared_score.is_none()) {
+            " does not fit: read as the layout fingerprint's best"
+        } else {
+            ""
+        },
         x.dtype
     );
     Ok(FingerprintReport {
@@ -309,29 +360,128 @@ pub fn run_fingerprint(req: &FingerprintRequest) -> Result<FingerprintReport> {
     })
 }
 
-/// The scale ↔ payload consistency of the dump's `x`, `xq`, `xs` (groups of `group`, payload format `fmt`),
-/// the element rule taken from `element`.
+/// The scale ↔ payload consistency of the dump's `x`, `xq` and `xs` as `read` (groups of `group`, payload
+/// format `fmt`), the element rule taken from `element`, with the layout fingerprint where it ran.
 fn dump_consistency(
     roles: &crate::io::Roles,
-    layout: XsLayout,
-    fp8: Option<Fp8Format>,
+    read: ReadXs,
     group: usize,
     fmt: Fp8Format,
     element: QuantSpec,
 ) -> Result<consistency::Consistency> {
     let (x, xq, xs) = (roles.get("x")?, roles.get("xq")?, roles.get("xs")?);
     let (m, k, xv) = to_matrix(x, "x")?;
-    let _ = fp8;
     let q = payload_bytes(xq, m, k)?;
-    let scales = read_scales(xs, layout, m, k.div_ceil(group))?;
-    Ok(consistency::check(&consistency::Dump {
+    let scales = read.scales.values.clone();
+    let d = consistency::Dump {
         x: &xv,
         rows: m,
         cols: k,
         q,
         fmt,
-        scales: &scales.values,
+        scales: &scales,
         group,
         element,
-    }))
+    };
+    let mut c = consistency::check(&d);
+    attach_layout(&mut c, &d, xs, read, experts_of(x));
+    Ok(c)
+}
+
+/// A dumped `xs` as it was read: the view and layout used, its scales, and the layout fingerprint when the
+/// declared layout did not fit (docs/numerics.md §7.5).
+struct ReadXs {
+    tensor: Tensor,
+    layout: XsLayout,
+    scales: DumpedScales,
+    search: Option<layout_search::LayoutSearch>,
+}
+
+/// Reads `xs` in the declared layout; when it does not fit, runs the layout fingerprint against the payload
+/// (`payload.scales` unused) and reads the best interpretation that makes at least half the groups
+/// consistent. Otherwise the declared layout's error stands (exit 2).
+fn read_xs(
+    payload: &consistency::Dump,
+    xs: &Tensor,
+    declared: XsLayout,
+    experts: Option<usize>,
+) -> Result<ReadXs> {
+    let ng = payload.cols.div_ceil(payload.group);
+    let err = match read_scales(xs, declared, payload.rows, ng) {
+        Ok(scales) => {
+            return Ok(ReadXs {
+                tensor: xs.clone(),
+                layout: declared,
+                scales,
+                search: None,
+            })
+        }
+        Err(e) => e,
+    };
+    let search = layout_search::search(payload, xs, declared, Err(err.to_string()), experts);
+    let best = search
+        .candidates
+        .iter()
+        .find(|c| !c.interp.expert_stride0 && c.fraction() >= layout_search::SEARCH_BELOW);
+    let Some(best) = best else {
+        return Err(err);
+    };
+    let tensor = xs.reshaped(best.interp.view.clone())?;
+    let layout = best.interp.layout;
+    let scales = read_scales(&tensor, layout, payload.rows, ng)?;
+    Ok(ReadXs {
+        tensor,
+        layout,
+        scales,
+        search: Some(search),
+    })
+}
+
+/// Adds the layout fingerprint (when the declared layout did not fit, or most groups are inconsistent) and
+/// the packed-word check (a packed `xs`) to `c`.
+fn attach_layout(
+    c: &mut consistency::Consistency,
+    d: &consistency::Dump,
+    xs: &Tensor,
+    read: ReadXs,
+    experts: Option<usize>,
+) {
+    c.layout = match read.search {
+        Some(s) => Some(s),
+        None if c.fraction() < layout_search::SEARCH_BELOW => {
+            Some(layout_search::search(d, xs, read.layout, Ok(()), experts))
+        }
+        None => None,
+    };
+    if read.layout == XsLayout::PackedUe8m0 {
+        if let Some(codes) = &read.scales.codes {
+            c.packed_leak = Some(layout_search::packed_leak(d, codes));
+        }
+    }
+}
+
+/// Whether the layout fingerprint found `xs` in another layout than the declared one.
+fn layout_wrong(c: &consistency::Consistency) -> bool {
+    c.layout
+        .as_ref()
+        .is_some_and(layout_search::LayoutSearch::declared_wrong)
+}
+
+/// Experts E of a 3-D activation `[E, T, K]` (the per-expert stride candidate).
+fn experts_of(x: &Tensor) -> Option<usize> {
+    (x.shape.len() == 3 && x.shape[0] > 1).then(|| x.shape[0])
+}
+
+/// The group size of an `xs` that does not fit the declared layout: the one another layout infers, else the
+/// one its element count implies for `m` rows.
+fn fallback_group(xs: &Tensor, m: usize, k: usize) -> Option<usize> {
+    XsLayout::ALL
+        .into_iter()
+        .find_map(|l| infer_group_for(xs, l, m, k).ok().map(|(g, _)| g))
+        .or_else(|| {
+            let n = xs.numel();
+            (m > 0 && n % m == 0)
+                .then(|| infer_group(k, n / m))
+                .flatten()
+        })
 }

@@ -20,6 +20,8 @@ mod compare_util;
 mod determinism;
 #[path = "cli/fingerprint.rs"]
 mod fingerprint;
+#[path = "cli/gate.rs"]
+mod gate;
 #[path = "cli/gemm.rs"]
 mod gemm;
 #[path = "cli/gemm_demo.rs"]

@@ -2,7 +2,7 @@
 //! [--junit PATH]` flags of `isolate gemm` and the compare suite (docs/contract.md §8): flags → a
 //! [`GateRequest`].
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::Args;
 
@@ -91,7 +91,7 @@ pub fn run(a: GateCmdArgs) -> Result<i32> {
         rules_file: &a.rules,
         rules: &rules,
         run: &json,
-        run_file: Some(Path::new(&a.input)),
+        run_file: Some(a.input.as_path()),
         site: a.site.as_deref(),
     })?;
     emit(&GateReport(g.clone()), &a.out.outputs())?;

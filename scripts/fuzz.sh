@@ -18,7 +18,7 @@ if ! cargo fuzz --version 2>/dev/null | grep -q "$CARGO_FUZZ_VERSION"; then
 fi
 TARGETS=("$@")
 if [ ${#TARGETS[@]} -eq 0 ]; then
-    TARGETS=(safetensors pt pickle npy quant_spec gemm_spec kernel_ref)
+    TARGETS=(safetensors pt pickle npy quant_spec gemm_spec kernel_ref gate_rules capture_manifest)
 fi
 # The main crate's build script compiles kernels/*.cu when nvcc is there; the fuzz targets need none of it.
 unset ISOLATE_REQUIRE_NVCC

@@ -137,9 +137,12 @@ fn rules_file_errors_exit_2_naming_the_line() {
         .assert_bad_input(&["fingerprint"]);
 }
 
+/// A testsuite as read back: its name and its testcases as (name, failure message).
+type Suite = (String, Vec<(String, Option<String>)>);
+
 /// Reads `xml` with roxmltree and checks the JUnit shape: the counts on `testsuites` and on each `testsuite`
 /// are the numbers of its `testcase`, `failure` and `skipped` elements. Returns the testsuites.
-fn check_junit(xml: &str) -> Vec<(String, Vec<(String, Option<String>)>)> {
+fn check_junit(xml: &str) -> Vec<Suite> {
     let doc = roxmltree::Document::parse(xml).unwrap_or_else(|e| panic!("{e}:\n{xml}"));
     let root = doc.root_element();
     assert_eq!(root.tag_name().name(), "testsuites");

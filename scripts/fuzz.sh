@@ -46,7 +46,7 @@ ci_runs() {
 }
 TARGETS=("$@")
 if [ ${#TARGETS[@]} -eq 0 ]; then
-    TARGETS=(safetensors pt pickle npy quant_spec gemm_spec kernel_ref)
+    TARGETS=(safetensors pt pickle npy quant_spec gemm_spec kernel_ref gate_rules capture_manifest)
 fi
 # The main crate's build script compiles kernels/*.cu when nvcc is there; the fuzz targets need none of it.
 unset ISOLATE_REQUIRE_NVCC

@@ -22,6 +22,8 @@ mod determinism;
 mod envelope_cases;
 #[path = "cli/fingerprint.rs"]
 mod fingerprint;
+#[path = "cli/gate.rs"]
+mod gate;
 #[path = "cli/gemm.rs"]
 mod gemm;
 #[path = "cli/gemm_demo.rs"]

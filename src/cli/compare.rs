@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 
 use crate::cli::args::{one_of, OutputArgs};
+use crate::cli::gate::{emit_run, GateArgs};
 use crate::error::{Error, Result};
 use crate::experiment::compare::dumps::OrderChoice;
 use crate::experiment::compare::schema::{SchemaOptions, SideId};
@@ -14,7 +15,6 @@ use crate::experiment::compare::{
     run_layer_bisect, run_ref_vs_target, run_schema, run_slots, FwdRequest, FwdSource,
     SchemaRequest, SlotRequest, StageThresholds,
 };
-use crate::report::emit;
 
 const ORDERS: [OrderChoice; 3] = [OrderChoice::Auto, OrderChoice::File, OrderChoice::Canonical];
 const CRITERIA: [Criterion; 2] = [Criterion::Bitwise, Criterion::Flag];
@@ -89,6 +89,8 @@ pub struct FwdArgs {
     pub rel: f64,
     #[command(flatten)]
     pub out: OutputArgs,
+    #[command(flatten)]
+    pub gate: GateArgs,
 }
 
 #[derive(Args, Debug)]
@@ -113,6 +115,8 @@ pub struct SchemaArgs {
     pub unshuffle_side: SideId,
     #[command(flatten)]
     pub out: OutputArgs,
+    #[command(flatten)]
+    pub gate: GateArgs,
 }
 
 #[derive(Args, Debug)]
@@ -133,6 +137,8 @@ pub struct SlotArgs {
     pub block_class: String,
     #[command(flatten)]
     pub out: OutputArgs,
+    #[command(flatten)]
+    pub gate: GateArgs,
 }
 
 fn fwd(a: &FwdArgs) -> Result<FwdRequest> {
@@ -160,20 +166,21 @@ fn fwd(a: &FwdArgs) -> Result<FwdRequest> {
     })
 }
 
-/// Runs a compare subcommand; returns its exit code.
+/// Runs a compare subcommand; returns its exit code (with `--gate`, 1 also when a rule is violated).
 pub fn run(a: CompareArgs) -> Result<i32> {
     match a.cmd {
         CompareCmd::RefVsTarget(f) => {
+            let rules = f.gate.load()?;
             let r = run_ref_vs_target(&fwd(&f)?)?;
-            emit(&r, &f.out.outputs())?;
-            Ok(r.exit_code())
+            emit_run(&r, r.exit_code(), &f.gate, rules.as_ref(), &f.out, None)
         }
         CompareCmd::LayerBisect(f) => {
+            let rules = f.gate.load()?;
             let b = run_layer_bisect(&fwd(&f)?)?;
-            emit(&b, &f.out.outputs())?;
-            Ok(b.exit_code())
+            emit_run(&b, b.exit_code(), &f.gate, rules.as_ref(), &f.out, None)
         }
         CompareCmd::Schema(s) => {
+            let rules = s.gate.load()?;
             let r = run_schema(&SchemaRequest {
                 a: s.a,
                 b: s.b,
@@ -187,10 +194,10 @@ pub fn run(a: CompareArgs) -> Result<i32> {
                     unshuffle: s.unshuffle.map(|_| s.unshuffle_side),
                 },
             })?;
-            emit(&r, &s.out.outputs())?;
-            Ok(r.exit_code())
+            emit_run(&r, r.exit_code(), &s.gate, rules.as_ref(), &s.out, None)
         }
         CompareCmd::SlotInvariance(s) => {
+            let rules = s.gate.load()?;
             let r = run_slots(&SlotRequest {
                 dir: s.dir,
                 rank: s.rank,
@@ -198,8 +205,7 @@ pub fn run(a: CompareArgs) -> Result<i32> {
                 criterion: s.criterion,
                 block_class: s.block_class,
             })?;
-            emit(&r, &s.out.outputs())?;
-            Ok(r.exit_code())
+            emit_run(&r, r.exit_code(), &s.gate, rules.as_ref(), &s.out, None)
         }
     }
 }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 
 use crate::cli::args::{one_of, parsed, say_where_it_ran, BackendArg, OutputArgs, SourceArgs};
+use crate::cli::gate::{emit_run, GateArgs};
 use crate::cli::progress::Bar;
 use crate::error::{Error, Result};
 use crate::experiment::gemm::{
@@ -133,6 +134,8 @@ pub struct IsolateArgs {
     pub save: Option<PathBuf>,
     #[command(flatten)]
     pub out: OutputArgs,
+    #[command(flatten)]
+    pub gate: GateArgs,
     /// Replaced by the subcommand `isolate gemm fingerprint`.
     #[arg(long, hide = true)]
     pub fingerprint: bool,
@@ -178,6 +181,8 @@ fn isolate(a: IsolateArgs) -> Result<i32> {
         ));
     }
     let missing = |flag: &str| Error::Usage(format!("{flag} is required"));
+    let rules = a.gate.load()?;
+    let site = a.input.input.site.clone();
     let req = IsolateRequest {
         inputs: a.input.request(),
         target_quant: a.target_quant.ok_or_else(|| missing("--target-quant"))?,
@@ -201,7 +206,14 @@ fn isolate(a: IsolateArgs) -> Result<i32> {
     let start = std::time::Instant::now();
     let rep = run_isolate(&req, &Bar::new())?;
     let t = std::time::Instant::now();
-    emit(&rep, &a.out.outputs())?;
+    let code = emit_run(
+        &rep,
+        rep.result.attribution.verdict.exit_code(),
+        &a.gate,
+        rules.as_ref(),
+        &a.out,
+        site.as_deref(),
+    )?;
     if std::env::var("ISOLATE_TIMINGS").is_ok_and(|v| v == "1") {
         let mut phases = rep.timings.clone();
         phases.push(("report".into(), t.elapsed().as_secs_f64()));
@@ -209,7 +221,7 @@ fn isolate(a: IsolateArgs) -> Result<i32> {
         eprintln!("timing: wall {:.3} s", start.elapsed().as_secs_f64());
     }
     say_where_it_ran(&rep.fallback, &rep.backend_notes);
-    Ok(rep.result.attribution.verdict.exit_code())
+    Ok(code)
 }
 
 fn fingerprint(a: FingerprintArgs) -> Result<i32> {

@@ -12,6 +12,7 @@ pub mod cast;
 pub mod compare;
 pub mod e8m0;
 pub mod fingerprint;
+pub mod gate;
 pub mod gemm;
 pub mod inspect;
 pub mod kernels;
@@ -53,6 +54,9 @@ pub enum Command {
     Kernels(kernels::KernelsArgs),
     /// Capture directories (isolate_capture): `ls`, `check`, `import sglang`.
     Capture(capture::CaptureArgs),
+    /// CI gate: check a gemm or compare run's JSON against a rules file (per stage/site pattern: bounds on
+    /// cos, rel, max_abs, ulp, envelope ratio); exit 1 on a violation; --junit for CI.
+    Gate(gate::GateCmdArgs),
 }
 
 /// Runs a parsed command; returns the exit code (0 pass, 1 mismatch/drift).
@@ -69,5 +73,6 @@ pub fn run(cli: Cli) -> Result<i32> {
         Command::Gemm(a) => gemm::run(*a),
         Command::Kernels(a) => kernels::run(a),
         Command::Capture(a) => capture::run(a),
+        Command::Gate(a) => gate::run(a),
     }
 }

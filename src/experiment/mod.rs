@@ -8,6 +8,7 @@ pub mod capture;
 pub mod cast;
 pub mod compare;
 pub mod e8m0;
+pub mod gate;
 pub mod gemm;
 pub mod inputs;
 pub mod inspect;

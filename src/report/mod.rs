@@ -16,6 +16,7 @@ pub mod doc;
 pub mod e8m0;
 pub mod fingerprint;
 pub mod fmt;
+pub mod gate;
 pub mod gemm;
 pub mod gemm_fingerprint;
 pub mod inspect;

@@ -204,7 +204,14 @@ impl Capture {
                 Error::io(&path, e)
             }
         })?;
-        let raw: serde_json::Value = serde_json::from_str(&text)
+        Capture::from_manifest_text(dir, &text)
+    }
+
+    /// Parses and checks the text of `DIR/manifest.json` (what [`Capture::open`] does once it has read the
+    /// file; the `capture_manifest` fuzz target feeds it arbitrary bytes). Errors name `DIR/manifest.json`.
+    pub fn from_manifest_text(dir: &Path, text: &str) -> Result<Capture> {
+        let path = dir.join(MANIFEST);
+        let raw: serde_json::Value = serde_json::from_str(text)
             .map_err(|e| Error::format(&path, format!("not valid JSON: {e}")))?;
         match raw.get("format").and_then(|f| f.as_str()) {
             Some(FORMAT_NAME) => {}

@@ -39,8 +39,8 @@ fi
 # Executions per target in --ci mode (about 20-40 s each on one free core; rates in docs/measurements/fuzz.md).
 ci_runs() {
     case "$1" in
-        safetensors | pt) echo 60000 ;;
-        pickle | npy) echo 150000 ;;
+        safetensors | pt | gate_rules) echo 60000 ;;
+        pickle | npy | capture_manifest) echo 150000 ;;
         *) echo 500000 ;;
     esac
 }

@@ -493,11 +493,11 @@ mod tests {
         let mut rng = rand::rngs::StdRng::seed_from_u64(7);
         let n = 3 * CHUNK * 97 + 5;
         let a: Vec<f32> = (0..n)
-            .map(|i| rng.gen_range(-1.0f32..1.0) * 2f32.powi((i % 41) as i32 - 20))
+            .map(|i| rng.random_range(-1.0f32..1.0) * 2f32.powi((i % 41) as i32 - 20))
             .collect();
         let b: Vec<f32> = a
             .iter()
-            .map(|&x| x * (1.0 + rng.gen_range(-1e-3f32..1e-3)))
+            .map(|&x| x * (1.0 + rng.random_range(-1e-3f32..1e-3)))
             .collect();
         let run = |threads: usize| {
             let pool = rayon::ThreadPoolBuilder::new()

@@ -1,3 +1,4 @@
+// isolate-hip: gfx942 gfx950 (the DMMA below is shuffles on AMD; run on the CPU executor by src/backend/simt)
 // `blockwise` reference GEMM, bit-exact to the CPU `acc=block-exact` definition (src/gemm/cpu.rs):
 // C[M,N] = A[M,K] · B[N,K]ᵀ, A and B FP8 codes (e4m3fn / e4m3fnuz) with f32 dequant scales on block grids.
 //
@@ -21,11 +22,28 @@
 #define BK 32
 #define SK (BK + 4)
 
+#if defined(ISO_HIP)
+// AMD: the m8n8k4 f64 product of each 32-lane group from its fragments by shuffles (A[g][k] is held by lane
+// 4g + k, B[k][n] by lane 4n + k). Every product and partial sum is exact in f64, so the order is free.
+ISO_DEV void dmma(double& c0, double& c1, double a, double b) {
+    const int q = (int)(__lane_id() & 3);
+    const int g = (int)((__lane_id() & 31) >> 2);
+#pragma unroll
+    for (int k = 0; k < 4; k++) {
+        const double ak = __shfl(a, g * 4 + k, 32);
+        const double b0 = __shfl(b, (2 * q) * 4 + k, 32);
+        const double b1 = __shfl(b, (2 * q + 1) * 4 + k, 32);
+        c0 = c0 + ak * b0;
+        c1 = c1 + ak * b1;
+    }
+}
+#else
 ISO_DEV void dmma(double& c0, double& c1, double a, double b) {
     asm volatile("mma.sync.aligned.m8n8k4.row.col.f64.f64.f64.f64 {%0,%1}, {%2}, {%3}, {%0,%1};"
                  : "+d"(c0), "+d"(c1)
                  : "d"(a), "d"(b));
 }
+#endif
 
 // Parameters (one struct keeps the launch ABI short; mirrored in src/backend/cuda/gemm.rs).
 struct BlockwiseParams {

@@ -17,9 +17,11 @@
 #define __forceinline__ inline __attribute__((always_inline))
 #define __noinline__ __attribute__((noinline))
 #define __launch_bounds__(n, ...) __attribute__((launch_bounds(n)))
+#define __align__(n) __attribute__((aligned(n)))
 
 typedef unsigned int uint32_t;
 typedef unsigned long long uint64_t;
+typedef unsigned long size_t;
 
 struct __iso_uint3 {
     unsigned int x, y, z;
@@ -73,6 +75,18 @@ __device__ __forceinline__ unsigned int __shfl_xor(unsigned int v, int lane_mask
 }
 __device__ __forceinline__ float __shfl_xor(float v, int lane_mask, int width = warpSize) {
     return __builtin_bit_cast(float, __shfl_xor(__builtin_bit_cast(int, v), lane_mask, width));
+}
+
+// HIP's __shfl: lane `src` of the caller's segment of `width` lanes.
+__device__ __forceinline__ int __shfl(int v, int src, int width = warpSize) {
+    const int self = (int)__lane_id();
+    const int index = (self & ~(width - 1)) + (src & (width - 1));
+    return __builtin_amdgcn_ds_bpermute(index << 2, v);
+}
+__device__ __forceinline__ double __shfl(double v, int src, int width = warpSize) {
+    const unsigned long long u = __builtin_bit_cast(unsigned long long, v);
+    const int lo = __shfl((int)(unsigned int)u, src, width), hi = __shfl((int)(unsigned int)(u >> 32), src, width);
+    return __builtin_bit_cast(double, ((unsigned long long)(unsigned int)hi << 32) | (unsigned int)lo);
 }
 
 __device__ __forceinline__ unsigned int atomicOr(unsigned int* a, unsigned int v) {

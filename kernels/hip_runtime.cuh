@@ -77,18 +77,6 @@ __device__ __forceinline__ float __shfl_xor(float v, int lane_mask, int width = 
     return __builtin_bit_cast(float, __shfl_xor(__builtin_bit_cast(int, v), lane_mask, width));
 }
 
-// HIP's __shfl: lane `src` of the caller's segment of `width` lanes.
-__device__ __forceinline__ int __shfl(int v, int src, int width = warpSize) {
-    const int self = (int)__lane_id();
-    const int index = (self & ~(width - 1)) + (src & (width - 1));
-    return __builtin_amdgcn_ds_bpermute(index << 2, v);
-}
-__device__ __forceinline__ double __shfl(double v, int src, int width = warpSize) {
-    const unsigned long long u = __builtin_bit_cast(unsigned long long, v);
-    const int lo = __shfl((int)(unsigned int)u, src, width), hi = __shfl((int)(unsigned int)(u >> 32), src, width);
-    return __builtin_bit_cast(double, ((unsigned long long)(unsigned int)hi << 32) | (unsigned int)lo);
-}
-
 __device__ __forceinline__ unsigned int atomicOr(unsigned int* a, unsigned int v) {
     return __hip_atomic_fetch_or(a, v, __ATOMIC_RELAXED, __HIP_MEMORY_SCOPE_AGENT);
 }

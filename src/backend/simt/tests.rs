@@ -749,12 +749,10 @@ fn gemm_kernels_on_the_executor_equal_the_cpu() {
     let f32out = |s: &str| be.gemm(&GemmSpec::parse(s).unwrap(), &oa, &ow, &|_, _| {}).unwrap().values;
     let (m, r) = (f32out("cdna3-blockwise,out=f32"), f32out("blockwise,out=f32"));
     let differ = m.iter().zip(&r).filter(|(x, y)| x != y).count();
-    let worst = m
-        .iter()
-        .zip(&r)
-        .map(|(x, y)| ((x - y).abs() / y.abs().max(1e-30)) as f64)
-        .fold(0.0, f64::max);
-    eprintln!("cdna3-blockwise vs blockwise (f32 out): {differ} of {} differ, worst relative difference {worst:.3e}", m.len());
+    // Normwise: the largest difference over the largest output (single outputs may cancel to near zero).
+    let big = r.iter().fold(0f32, |x, y| x.max(y.abs())) as f64;
+    let worst = m.iter().zip(&r).map(|(x, y)| (x - y).abs() as f64).fold(0.0, f64::max) / big;
+    eprintln!("cdna3-blockwise vs blockwise (f32 out): {differ} of {} differ, largest difference {worst:.3e} of the largest output", m.len());
     assert!(worst < 1e-5, "{worst}");
     // e4m3fn operands: the blockwise kernel runs them; the gfx942 MFMA does not (a note, the CPU definition).
     let a = quantized(20, 256, (1, 128), Fp8Format::E4m3fn, Scales::Pow2, 13);

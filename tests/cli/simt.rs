@@ -172,7 +172,21 @@ fn hip_backend_without_an_amd_gpu_is_one_line_exit_2() {
         return;
     }
     let o = isolate(&["selftest", "--backend", "hip"]);
-    o.assert_bad_input(&["--backend hip:"]);
+    // One line naming the runtime library looked for.
+    o.assert_bad_input(&["--backend hip:", "libamdhip64.so"]);
+    // A .hip user kernel on --backend hip: the same line (the runtime comes before hiprtc).
+    let o = isolate(&[
+        "quant",
+        "--input",
+        s(&fixture("minilm/ffn_act.safetensors")),
+        "--reference",
+        "deepgemm-ue8m0",
+        "--candidate",
+        "kernel:examples/quant_ue8m0.hip",
+        "--backend",
+        "hip",
+    ]);
+    o.assert_bad_input(&["--backend hip:", "libamdhip64.so"]);
     let o = isolate(&[
         "quant",
         "--input",

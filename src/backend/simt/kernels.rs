@@ -214,7 +214,7 @@ impl QuantParams {
         }
     }
 
-    fn bytes(&self) -> &[u8] {
+    pub fn bytes(&self) -> &[u8] {
         // SAFETY: repr(C) plain data without implicit padding (the tail padding is the `_pad` field).
         unsafe {
             std::slice::from_raw_parts(self as *const _ as *const u8, std::mem::size_of::<Self>())
@@ -222,7 +222,7 @@ impl QuantParams {
     }
 }
 
-fn in_dtype(d: DType) -> Result<i32> {
+pub fn in_dtype(d: DType) -> Result<i32> {
     match d {
         DType::F32 => Ok(0),
         DType::BF16 => Ok(1),

@@ -769,3 +769,82 @@ fn gemm_kernels_on_the_executor_equal_the_cpu() {
     assert!(notes.len() == 1 && notes[0].contains("sm90-blockwise"), "{notes:?}");
     eprintln!("{checked} GEMM specs bitwise on the executor");
 }
+
+// ---- hip_fp8.h -------------------------------------------------------------------------------------------
+
+/// The executor's hip_fp8.h: a user kernel written with `__hip_fp8_e4m3_fnuz` (examples/quant_aiter_fnuz.hip)
+/// is byte-equal to the `aiter-fnuz` preset, and the conversions follow ROCm's software path: on finite
+/// input with `__HIP_SATFINITE` they equal isolate's codecs with saturation, for every interpretation isolate
+/// has; its overflow and non-finite quirks are as documented.
+#[test]
+fn hip_fp8_header_matches_the_codecs_and_the_aiter_example() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quant_aiter_fnuz.hip");
+    let m = super::user_file(&path).unwrap_or_else(|e| panic!("{e}"));
+    let (rows, k) = (40, 1024);
+    let x = tensor(DType::BF16, rows, k, 7);
+    let spec = QuantSpec::parse("aiter-fnuz").unwrap();
+    let cpu = crate::quant::quantize_activation(&spec, &x).unwrap();
+    let (q, s) = kernels::run_user_quant(m, "quant_aiter_fnuz", 64, x.bytes(), DType::BF16, rows, k, 128)
+        .unwrap();
+    let (dq, ds) = (count_diff(&q, &cpu.q), count_diff(&f32_bits(&s), &f32_bits(&cpu.scales)));
+    eprintln!("examples/quant_aiter_fnuz.hip vs aiter-fnuz: {dq} of {} codes, {ds} of {} scales differ", q.len(), s.len());
+    assert_eq!((dq, ds), (0, 0));
+
+    const CVT: &str = r#"
+#include <hip/hip_fp8.h>
+__global__ void cvt(const float* x, unsigned char* out, long long n, int interp, int sat) {
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+        out[i] = __hip_cvt_float_to_fp8(x[i], (__hip_saturation_t)sat, (__hip_fp8_interpretation_t)interp);
+}
+__global__ void dec(const unsigned char* c, float* out, int interp) {
+    const int i = threadIdx.x;
+    __hip_fp8_e4m3_fnuz a;
+    __hip_fp8_e4m3 b;
+    __hip_fp8_e5m2 e;
+    a.__x = b.__x = e.__x = c[i];
+    out[i] = interp == __HIP_E4M3_FNUZ ? (float)a : interp == __HIP_E4M3 ? (float)b : (float)e;
+}
+"#;
+    let m = compile(CVT, "cvt.hip", Mode::Hip, None).unwrap_or_else(|e| panic!("{e}"));
+    let xs: Vec<f32> = codec_values().into_iter().filter(|v| v.is_finite()).collect();
+    let dx = m.upload(bytemuck::cast_slice(&xs), "x").unwrap();
+    let run = |interp: i32, sat: i32, xs: &super::Buffer, n: usize| {
+        let out = m.alloc(n, "out").unwrap();
+        m.launch(
+            "cvt",
+            [64, 1, 1],
+            [256, 1, 1],
+            64,
+            &[super::Arg::Ptr(xs), super::Arg::Ptr(&out), super::Arg::I64(n as i64), super::Arg::I32(interp), super::Arg::I32(sat)],
+        )
+        .unwrap();
+        out.to_vec()
+    };
+    // (__hip_fp8_interpretation_t, isolate's format)
+    for (interp, fmt) in [(2, Fp8Format::E4m3fnuz), (0, Fp8Format::E4m3fn), (1, Fp8Format::E5m2)] {
+        let got = run(interp, 1, &dx, xs.len());
+        let want: Vec<u8> = xs.iter().map(|&v| fmt.encode(v, Overflow::Saturate)).collect();
+        let bad = count_diff(&got, &want);
+        eprintln!("__hip_cvt_float_to_fp8 {fmt:?} SATFINITE: {} finite inputs, {bad} differ from the codec", xs.len());
+        assert_eq!(bad, 0, "{fmt:?}");
+        // Decoding: every code as isolate decodes it (NaN codes: a NaN).
+        let codes: Vec<u8> = (0..=255).collect();
+        let dc = m.upload(&codes, "c").unwrap();
+        let out = m.alloc(1024, "out").unwrap();
+        m.launch("dec", [1, 1, 1], [256, 1, 1], 64, &[super::Arg::Ptr(&dc), super::Arg::Ptr(&out), super::Arg::I32(interp)])
+            .unwrap();
+        for (c, g) in super::f32s(out.as_slice()).into_iter().enumerate() {
+            let w = fmt.decode(c as u8);
+            assert!(g.to_bits() == w.to_bits() || (g.is_nan() && w.is_nan()), "{fmt:?} code {c:#x}: {g} vs {w}");
+        }
+    }
+    // The software path's quirks (docs/kernels.md §11): above the largest value before rounding → NaN
+    // without saturation; ±inf and NaN → NaN in fnuz and e4m3 even when saturating; inf stays inf in e5m2.
+    let special = [241.0f32, 449.0, f32::INFINITY, f32::NEG_INFINITY, f32::NAN, -0.0, 1e-30];
+    let ds = m.upload(bytemuck::cast_slice(&special), "x").unwrap();
+    assert_eq!(run(2, 0, &ds, 7), [0x80, 0x80, 0x80, 0x80, 0x80, 0x00, 0x00]);
+    assert_eq!(run(2, 1, &ds, 7), [0x7F, 0x7F, 0x80, 0x80, 0x80, 0x00, 0x00]);
+    assert_eq!(run(0, 0, &ds, 7), [0x77, 0x7F, 0x7F, 0xFF, 0x7F, 0x80, 0x00]);
+    assert_eq!(run(0, 1, &ds, 7), [0x77, 0x7E, 0x7F, 0xFF, 0x7F, 0x80, 0x00]);
+    assert_eq!(run(1, 1, &ds, 7), [0x5C, 0x5F, 0x7C, 0xFC, 0x7F, 0x80, 0x00]);
+}

@@ -139,7 +139,10 @@ impl BlockwiseParams {
     pub fn bytes(&self) -> Vec<u8> {
         // SAFETY: a #[repr(C)] struct of integers with no padding (96 bytes, checked above).
         unsafe {
-            std::slice::from_raw_parts(self as *const Self as *const u8, std::mem::size_of::<Self>())
+            std::slice::from_raw_parts(
+                self as *const Self as *const u8,
+                std::mem::size_of::<Self>(),
+            )
         }
         .to_vec()
     }
@@ -149,10 +152,7 @@ impl BlockwiseParams {
 #[cfg(test)]
 #[test]
 fn mfma_kernel_takes_the_blockwise_params() {
-    let cu = |f| {
-        crate::backend::cuda::param_layout::c_layout(f, "BlockwiseParams")
-            .unwrap()
-    };
+    let cu = |f| crate::backend::cuda::param_layout::c_layout(f, "BlockwiseParams").unwrap();
     assert_eq!(
         cu(include_str!("../../../kernels/gemm_mfma.cu")),
         cu(include_str!("../../../kernels/gemm_blockwise.cu"))

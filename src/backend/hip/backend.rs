@@ -87,10 +87,17 @@ impl HipBackend {
         Ok(h)
     }
 
-    fn launch(&self, module: &'static str, kernel: &str, work: usize, blobs: &[Vec<u8>]) -> Result<()> {
+    fn launch(
+        &self,
+        module: &'static str,
+        kernel: &str,
+        work: usize,
+        blobs: &[Vec<u8>],
+    ) -> Result<()> {
         let m = self.module(module)?;
         let grid = [work.div_ceil(THREADS as usize).clamp(1, 65535) as u32, 1, 1];
-        self.hip.launch_blobs(&m, kernel, grid, [THREADS, 1, 1], blobs)
+        self.hip
+            .launch_blobs(&m, kernel, grid, [THREADS, 1, 1], blobs)
     }
 
     fn quantize(&self, spec: &QuantSpec, x: &Tensor, weight: bool) -> Result<Quantized> {
@@ -175,33 +182,77 @@ impl Backend for HipBackend {
     }
 
     fn e8m0_encode(&self, x: &[f32], round: E8m0Round) -> Result<Vec<u8>> {
-        let (dx, out) = (self.hip.upload(bytemuck::cast_slice(x))?, self.hip.upload(&vec![0; x.len()])?);
+        let (dx, out) = (
+            self.hip.upload(bytemuck::cast_slice(x))?,
+            self.hip.upload(&vec![0; x.len()])?,
+        );
         let n = (x.len() as u64).to_ne_bytes().to_vec();
-        self.launch("codecs", "e8m0_encode", x.len(), &[ptr(&dx), ptr(&out), n, round_id(round).to_ne_bytes().to_vec()])?;
+        self.launch(
+            "codecs",
+            "e8m0_encode",
+            x.len(),
+            &[
+                ptr(&dx),
+                ptr(&out),
+                n,
+                round_id(round).to_ne_bytes().to_vec(),
+            ],
+        )?;
         Ok(self.hip.download(&out)?[..x.len()].to_vec())
     }
 
     fn e8m0_decode(&self, codes: &[u8]) -> Result<Vec<f32>> {
-        let (dc, out) = (self.hip.upload(codes)?, self.hip.upload(&vec![0; codes.len() * 4])?);
+        let (dc, out) = (
+            self.hip.upload(codes)?,
+            self.hip.upload(&vec![0; codes.len() * 4])?,
+        );
         let n = (codes.len() as u64).to_ne_bytes().to_vec();
-        self.launch("codecs", "e8m0_decode", codes.len(), &[ptr(&dc), ptr(&out), n])?;
-        Ok(crate::backend::simt::f32s(&self.hip.download(&out)?[..codes.len() * 4]))
+        self.launch(
+            "codecs",
+            "e8m0_decode",
+            codes.len(),
+            &[ptr(&dc), ptr(&out), n],
+        )?;
+        Ok(crate::backend::simt::f32s(
+            &self.hip.download(&out)?[..codes.len() * 4],
+        ))
     }
 
     fn fp8_encode(&self, x: &[f32], fmt: Fp8Format, overflow: Overflow) -> Result<Vec<u8>> {
-        let (dx, out) = (self.hip.upload(bytemuck::cast_slice(x))?, self.hip.upload(&vec![0; x.len()])?);
+        let (dx, out) = (
+            self.hip.upload(bytemuck::cast_slice(x))?,
+            self.hip.upload(&vec![0; x.len()])?,
+        );
         let n = (x.len() as u64).to_ne_bytes().to_vec();
-        let (f, o) = (fmt_id(fmt).to_ne_bytes().to_vec(), overflow_id(overflow).to_ne_bytes().to_vec());
-        self.launch("codecs", "fp8_encode", x.len(), &[ptr(&dx), ptr(&out), n, f, o])?;
+        let (f, o) = (
+            fmt_id(fmt).to_ne_bytes().to_vec(),
+            overflow_id(overflow).to_ne_bytes().to_vec(),
+        );
+        self.launch(
+            "codecs",
+            "fp8_encode",
+            x.len(),
+            &[ptr(&dx), ptr(&out), n, f, o],
+        )?;
         Ok(self.hip.download(&out)?[..x.len()].to_vec())
     }
 
     fn fp8_decode(&self, codes: &[u8], fmt: Fp8Format) -> Result<Vec<f32>> {
-        let (dc, out) = (self.hip.upload(codes)?, self.hip.upload(&vec![0; codes.len() * 4])?);
+        let (dc, out) = (
+            self.hip.upload(codes)?,
+            self.hip.upload(&vec![0; codes.len() * 4])?,
+        );
         let n = (codes.len() as u64).to_ne_bytes().to_vec();
         let f = fmt_id(fmt).to_ne_bytes().to_vec();
-        self.launch("codecs", "fp8_decode", codes.len(), &[ptr(&dc), ptr(&out), n, f])?;
-        Ok(crate::backend::simt::f32s(&self.hip.download(&out)?[..codes.len() * 4]))
+        self.launch(
+            "codecs",
+            "fp8_decode",
+            codes.len(),
+            &[ptr(&dc), ptr(&out), n, f],
+        )?;
+        Ok(crate::backend::simt::f32s(
+            &self.hip.download(&out)?[..codes.len() * 4],
+        ))
     }
 
     fn quantize_activation(&self, spec: &QuantSpec, x: &Tensor) -> Result<Quantized> {
@@ -223,7 +274,10 @@ impl Backend for HipBackend {
         let chosen = gemm_kernel_for(spec, a, b).and_then(|(k, args)| {
             // The fnuz MFMA is gfx942's; gfx950's reads OCP codes, which the cdna3 model does not take.
             if k == GemmKernel::Mfma && self.target != "gfx942" {
-                Err(format!("{} MFMAs read OCP FP8, not the model's fnuz codes", self.target))
+                Err(format!(
+                    "{} MFMAs read OCP FP8, not the model's fnuz codes",
+                    self.target
+                ))
             } else {
                 Ok((k, args))
             }
@@ -240,18 +294,34 @@ impl Backend for HipBackend {
         };
         let shape = GemmShape::of(qa, qb);
         let h = &self.hip;
-        let (da, dsa) = (h.upload(&qa.q)?, h.upload(bytemuck::cast_slice(&qa.scales))?);
-        let (db, dsb) = (h.upload(&qb.q)?, h.upload(bytemuck::cast_slice(&qb.scales))?);
+        let (da, dsa) = (
+            h.upload(&qa.q)?,
+            h.upload(bytemuck::cast_slice(&qa.scales))?,
+        );
+        let (db, dsb) = (
+            h.upload(&qb.q)?,
+            h.upload(bytemuck::cast_slice(&qb.scales))?,
+        );
         let dc = h.upload(&vec![0u8; shape.m * shape.n * 4])?;
         let p = BlockwiseParams::new(
-            [da.ptr as u64, dsa.ptr as u64, db.ptr as u64, dsb.ptr as u64, dc.ptr as u64],
+            [
+                da.ptr as u64,
+                dsa.ptr as u64,
+                db.ptr as u64,
+                dsb.ptr as u64,
+                dc.ptr as u64,
+            ],
             &shape,
             &args,
         );
         let (module, entry, grid, block) = match kernel {
             GemmKernel::Blockwise => (
                 "gemm_blockwise",
-                if args.split_k > 1 { "gemm_blockwise_split" } else { "gemm_blockwise" },
+                if args.split_k > 1 {
+                    "gemm_blockwise_split"
+                } else {
+                    "gemm_blockwise"
+                },
                 [shape.n.div_ceil(64) as u32, shape.m.div_ceil(64) as u32, 1],
                 [128, 1, 1],
             ),
@@ -274,7 +344,13 @@ impl Backend for HipBackend {
         })
     }
 
-    fn gpu_gemm(&self, g: &GpuGemm, _out: OutType, _a: &Quantized, _b: &Quantized) -> Result<GemmOutput> {
+    fn gpu_gemm(
+        &self,
+        g: &GpuGemm,
+        _out: OutType,
+        _a: &Quantized,
+        _b: &Quantized,
+    ) -> Result<GemmOutput> {
         Err(crate::backend::gpu_only(
             g,
             "the HIP backend runs the emulated GEMMs only (tc, cublaslt and GEMM user kernels are CUDA's)",

@@ -42,7 +42,9 @@ pub fn target_for_arch(gcn_arch_name: &str) -> Option<&'static str> {
 
 /// The FP8 formats the MFMA instructions of `target` read: (fp8, bf8). gfx942 reads fnuz codes (its bf8 is
 /// e5m2fnuz, which `isolate` has no format for: None); gfx950 reads OCP e4m3fn / e5m2 (docs/numerics.md §8.7).
-pub fn mfma_formats(target: &str) -> Option<(crate::formats::Fp8Format, Option<crate::formats::Fp8Format>)> {
+pub fn mfma_formats(
+    target: &str,
+) -> Option<(crate::formats::Fp8Format, Option<crate::formats::Fp8Format>)> {
     use crate::formats::Fp8Format;
     match target {
         "gfx942" => Some((Fp8Format::E4m3fnuz, None)),
@@ -66,7 +68,10 @@ pub const LAUNCHED: &[(&str, &[&str])] = &[
     ),
     // The production entries only: the bench-only variants live in quant_variants.cu, which has no AMD build.
     ("quant", &crate::backend::cuda::quant::PRODUCTION),
-    ("gemm_blockwise", &["gemm_blockwise", "gemm_blockwise_split"]),
+    (
+        "gemm_blockwise",
+        &["gemm_blockwise", "gemm_blockwise_split"],
+    ),
     ("gemm_mfma", &["gemm_mfma"]),
 ];
 
@@ -80,7 +85,14 @@ mod tests {
         assert_eq!(target_for_arch("gfx942:sramecc+:xnack-"), Some("gfx942"));
         assert_eq!(target_for_arch("gfx942"), Some("gfx942"));
         assert_eq!(target_for_arch("gfx950:sramecc+:xnack-"), Some("gfx950"));
-        for other in ["gfx940:sramecc+:xnack-", "gfx941", "gfx90a:sramecc+:xnack-", "gfx1100", "", "gfx9420"] {
+        for other in [
+            "gfx940:sramecc+:xnack-",
+            "gfx941",
+            "gfx90a:sramecc+:xnack-",
+            "gfx1100",
+            "",
+            "gfx9420",
+        ] {
             assert_eq!(target_for_arch(other), None, "{other}");
         }
         assert_eq!(mfma_formats("gfx942"), Some((Fp8Format::E4m3fnuz, None)));

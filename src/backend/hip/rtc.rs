@@ -33,7 +33,10 @@ type Destroy = unsafe extern "C" fn(*mut *mut c_void) -> c_int;
 
 /// hiprtc, loaded: Err(NoGpu) naming the libraries looked for when there is none.
 pub fn load() -> Result<(String, libloading::Library)> {
-    let mut names: Vec<String> = std::env::var("ISOLATE_HIPRTC_LIB").ok().into_iter().collect();
+    let mut names: Vec<String> = std::env::var("ISOLATE_HIPRTC_LIB")
+        .ok()
+        .into_iter()
+        .collect();
     names.extend(LIBRARIES.iter().map(|s| s.to_string()));
     for n in &names {
         // SAFETY: loading hiprtc runs its initialisers, which only register its state.
@@ -49,7 +52,11 @@ pub fn load() -> Result<(String, libloading::Library)> {
 
 /// The first lines of a compile log that say `error` (all of it, trimmed, when none does).
 pub fn first_errors(log: &str, n: usize) -> String {
-    let errs: Vec<&str> = log.lines().filter(|l| l.contains("error")).take(n).collect();
+    let errs: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("error"))
+        .take(n)
+        .collect();
     if errs.is_empty() {
         log.trim().lines().take(n).collect::<Vec<_>>().join("\n")
     } else {
@@ -79,11 +86,21 @@ pub fn compile(src: &str, what: &str, target: &str) -> Result<Vec<u8>> {
             std::mem::transmute::<*const (), Destroy>(sym("hiprtcDestroyProgram")?),
         )
     };
-    let csrc = CString::new(src).map_err(|_| Error::Usage(format!("{what}: a NUL byte in the source")))?;
+    let csrc =
+        CString::new(src).map_err(|_| Error::Usage(format!("{what}: a NUL byte in the source")))?;
     let cname = CString::new(what.replace('\0', "_")).unwrap_or_default();
     let mut prog = std::ptr::null_mut();
     // SAFETY: valid C strings, no headers passed.
-    let rc = unsafe { create(&mut prog, csrc.as_ptr(), cname.as_ptr(), 0, std::ptr::null(), std::ptr::null()) };
+    let rc = unsafe {
+        create(
+            &mut prog,
+            csrc.as_ptr(),
+            cname.as_ptr(),
+            0,
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
     if rc != 0 {
         return Err(Error::Gpu(format!("hiprtcCreateProgram failed ({rc})")));
     }
@@ -150,7 +167,9 @@ pub fn run_user_quant(
     let ns = rows * cols.div_ceil(group);
     let dx = h.upload(x)?;
     let dq = h.upload(&vec![0xA5u8; rows * cols])?;
-    let poison: Vec<u8> = std::iter::repeat_n(0x7FBA_DBADu32.to_ne_bytes(), ns).flatten().collect();
+    let poison: Vec<u8> = std::iter::repeat_n(0x7FBA_DBADu32.to_ne_bytes(), ns)
+        .flatten()
+        .collect();
     let ds = h.upload(&poison)?;
     let p = |b: &crate::backend::hip::runtime::DeviceBuffer| (b.ptr as u64).to_ne_bytes().to_vec();
     let i64b = |v: usize| (v as i64).to_ne_bytes().to_vec();
@@ -198,7 +217,10 @@ mod tests {
     #[test]
     fn compile_logs_keep_the_error_lines() {
         let log = "k.hip:3:5: warning: unused\nk.hip:4:1: error: expected ';'\nnote: x\nk.hip:9:2: error: undeclared\n";
-        assert_eq!(first_errors(log, 8), "k.hip:4:1: error: expected ';'\nk.hip:9:2: error: undeclared");
+        assert_eq!(
+            first_errors(log, 8),
+            "k.hip:4:1: error: expected ';'\nk.hip:9:2: error: undeclared"
+        );
         assert_eq!(first_errors("  odd failure\n", 8), "odd failure");
     }
 }

@@ -122,7 +122,9 @@ pub fn param_storage(blobs: &[Vec<u8>]) -> Vec<Vec<u128>> {
         .map(|b| {
             let mut v = vec![0u128; b.len().div_ceil(16).max(1)];
             // SAFETY: v holds at least b.len() bytes.
-            unsafe { std::ptr::copy_nonoverlapping(b.as_ptr(), v.as_mut_ptr() as *mut u8, b.len()) };
+            unsafe {
+                std::ptr::copy_nonoverlapping(b.as_ptr(), v.as_mut_ptr() as *mut u8, b.len())
+            };
             v
         })
         .collect()
@@ -283,7 +285,10 @@ impl Hip {
         let mut h = std::ptr::null_mut();
         // SAFETY: the bytes are a complete code object; the runtime copies what it needs.
         let rc = unsafe { (self.module_load_data)(&mut h, co.bytes.as_ptr() as *const c_void) };
-        self.check(rc, &format!("loading the {} code object of {}", co.target, co.module))?;
+        self.check(
+            rc,
+            &format!("loading the {} code object of {}", co.target, co.module),
+        )?;
         Ok(HipModule {
             handle: h,
             target: co.target,
@@ -309,7 +314,10 @@ impl Hip {
         blobs: &[Vec<u8>],
     ) -> Result<()> {
         let mut store = param_storage(blobs);
-        let mut ptrs: Vec<*mut c_void> = store.iter_mut().map(|v| v.as_mut_ptr() as *mut c_void).collect();
+        let mut ptrs: Vec<*mut c_void> = store
+            .iter_mut()
+            .map(|v| v.as_mut_ptr() as *mut c_void)
+            .collect();
         self.launch(m, kernel, grid, block, &mut ptrs)
     }
 
@@ -389,7 +397,10 @@ mod tests {
         b[..19].copy_from_slice(b"AMD Instinct MI300X");
         let arch = b"gfx942:sramecc+:xnack-";
         b[396..396 + arch.len()].copy_from_slice(arch);
-        assert_eq!(arch_from_props(&b).as_deref(), Some("gfx942:sramecc+:xnack-"));
+        assert_eq!(
+            arch_from_props(&b).as_deref(),
+            Some("gfx942:sramecc+:xnack-")
+        );
         // Another offset (another release's layout), and a name that mentions gfx mid-string first.
         let mut c = vec![0u8; 4096];
         c[8..20].copy_from_slice(b"xgfx9 marker");
@@ -401,7 +412,11 @@ mod tests {
 
     #[test]
     fn parameter_blobs_are_16_byte_aligned_copies() {
-        let blobs = vec![7u64.to_ne_bytes().to_vec(), vec![1u8; 96], 3i32.to_ne_bytes().to_vec()];
+        let blobs = vec![
+            7u64.to_ne_bytes().to_vec(),
+            vec![1u8; 96],
+            3i32.to_ne_bytes().to_vec(),
+        ];
         let s = param_storage(&blobs);
         for (v, b) in s.iter().zip(&blobs) {
             assert_eq!(v.as_ptr() as usize % 16, 0);

@@ -564,7 +564,13 @@ fn probe_c(rng: &mut crate::testdata::Rng) -> f32 {
         0 => 0.0,
         1 => -0.0,
         2 => f32::from_bits(rng.next_u32() & 0x807F_FFFF), // subnormal
-        3 => [f32::INFINITY, f32::NEG_INFINITY, f32::NAN, f32::MAX, -f32::MAX][rng.below(5)],
+        3 => [
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::NAN,
+            f32::MAX,
+            -f32::MAX,
+        ][rng.below(5)],
         4 => {
             // Exactly on or just off the 2^(M−24) grid of a product sum near 1..2^16.
             let e = rng.below(20) as i32 - 2;
@@ -602,7 +608,13 @@ fn probe_codes(rng: &mut crate::testdata::Rng, fmt: Fp8Format, n: usize) -> Vec<
                     (rng.below(16) as u8) | if rng.below(2) == 0 { 0x80 } else { 0 }
                 }
             })
-            .map(|c| if fmt == Fp8Format::E4m3fnuz && c == 0x80 { 0 } else { c })
+            .map(|c| {
+                if fmt == Fp8Format::E4m3fnuz && c == 0x80 {
+                    0
+                } else {
+                    c
+                }
+            })
             .collect(),
         2 => {
             let v: Vec<u8> = (0..n / 2).map(|_| finite(rng)).collect();
@@ -618,7 +630,14 @@ fn probe_codes(rng: &mut crate::testdata::Rng, fmt: Fp8Format, n: usize) -> Vec<
 
 /// Runs `count` random instructions of `variant` through the executor's builtin in `mode` and the Rust
 /// `cdna3` model (two chained 16-product steps per output); returns (outputs compared, mismatches).
-fn mfma_vs_model(mode: Mode, variant: i32, fa: Fp8Format, fb: Fp8Format, count: usize, seed: u64) -> (usize, usize) {
+fn mfma_vs_model(
+    mode: Mode,
+    variant: i32,
+    fa: Fp8Format,
+    fb: Fp8Format,
+    count: usize,
+    seed: u64,
+) -> (usize, usize) {
     use crate::gemm::mma::Model;
     let m = compile(MFMA_PROBE, "mfma_probe", mode, None).unwrap_or_else(|e| panic!("{e}"));
     let mut rng = crate::testdata::Rng::new(seed);
@@ -651,9 +670,15 @@ fn mfma_vs_model(mode: Mode, variant: i32, fa: Fp8Format, fb: Fp8Format, count: 
     let mut bad = 0;
     for t in 0..count {
         for i in 0..16 {
-            let av: Vec<f32> = a[t * 512 + i * 32..][..32].iter().map(|&x| fa.decode(x)).collect();
+            let av: Vec<f32> = a[t * 512 + i * 32..][..32]
+                .iter()
+                .map(|&x| fa.decode(x))
+                .collect();
             for j in 0..16 {
-                let bv: Vec<f32> = b[t * 512 + j * 32..][..32].iter().map(|&x| fb.decode(x)).collect();
+                let bv: Vec<f32> = b[t * 512 + j * 32..][..32]
+                    .iter()
+                    .map(|&x| fb.decode(x))
+                    .collect();
                 let want = Model::Cdna3.instruction(c[t * 256 + i * 16 + j], &av, fa, &bv, fb);
                 let g = got[t * 256 + i * 16 + j];
                 if !(g.to_bits() == want.to_bits() || (g.is_nan() && want.is_nan())) {
@@ -701,9 +726,15 @@ fn mfma_outside_a_full_wavefront_is_an_error() {
         super::Arg::Ptr(&d),
         super::Arg::I32(0),
     ];
-    let e = m.launch("mfma_probe", [1, 1, 1], [64, 1, 1], 32, &args).unwrap_err().to_string();
+    let e = m
+        .launch("mfma_probe", [1, 1, 1], [64, 1, 1], 32, &args)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("needs all 64 lanes"), "{e}");
-    let e = m.launch("mfma_probe", [1, 1, 1], [48, 1, 1], 64, &args).unwrap_err().to_string();
+    let e = m
+        .launch("mfma_probe", [1, 1, 1], [48, 1, 1], 64, &args)
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("needs all 64 lanes"), "{e}");
 }
 
@@ -740,18 +771,33 @@ fn gemm_kernels_on_the_executor_equal_the_cpu() {
             .zip(bits(&want.values))
             .filter(|(x, y)| **x != *y)
             .count();
-        eprintln!("simt-cpu `{s}`: {} outputs, {bad} differ from the CPU", got.values.len());
+        eprintln!(
+            "simt-cpu `{s}`: {} outputs, {bad} differ from the CPU",
+            got.values.len()
+        );
         assert_eq!(bad, 0, "{s}");
         checked += 1;
     }
     assert!(be.take_notes().is_empty(), "every spec ran on a kernel");
     // The MFMA GEMM against the block-exact reference: not bitwise (the matrix core truncates), but close.
-    let f32out = |s: &str| be.gemm(&GemmSpec::parse(s).unwrap(), &oa, &ow, &|_, _| {}).unwrap().values;
-    let (m, r) = (f32out("cdna3-blockwise,out=f32"), f32out("blockwise,out=f32"));
+    let f32out = |s: &str| {
+        be.gemm(&GemmSpec::parse(s).unwrap(), &oa, &ow, &|_, _| {})
+            .unwrap()
+            .values
+    };
+    let (m, r) = (
+        f32out("cdna3-blockwise,out=f32"),
+        f32out("blockwise,out=f32"),
+    );
     let differ = m.iter().zip(&r).filter(|(x, y)| x != y).count();
     // Normwise: the largest difference over the largest output (single outputs may cancel to near zero).
     let big = r.iter().fold(0f32, |x, y| x.max(y.abs())) as f64;
-    let worst = m.iter().zip(&r).map(|(x, y)| (x - y).abs() as f64).fold(0.0, f64::max) / big;
+    let worst = m
+        .iter()
+        .zip(&r)
+        .map(|(x, y)| (x - y).abs() as f64)
+        .fold(0.0, f64::max)
+        / big;
     eprintln!("cdna3-blockwise vs blockwise (f32 out): {differ} of {} differ, largest difference {worst:.3e} of the largest output", m.len());
     assert!(worst < 1e-5, "{worst}");
     // e4m3fn operands: the blockwise kernel runs them; the gfx942 MFMA does not (a note, the CPU definition).
@@ -766,7 +812,10 @@ fn gemm_kernels_on_the_executor_equal_the_cpu() {
     let spec = GemmSpec::parse("sm90-blockwise").unwrap();
     be.gemm(&spec, &oa, &ow, &|_, _| {}).unwrap();
     let notes = be.take_notes();
-    assert!(notes.len() == 1 && notes[0].contains("sm90-blockwise"), "{notes:?}");
+    assert!(
+        notes.len() == 1 && notes[0].contains("sm90-blockwise"),
+        "{notes:?}"
+    );
     eprintln!("{checked} GEMM specs bitwise on the executor");
 }
 
@@ -778,16 +827,33 @@ fn gemm_kernels_on_the_executor_equal_the_cpu() {
 /// has; its overflow and non-finite quirks are as documented.
 #[test]
 fn hip_fp8_header_matches_the_codecs_and_the_aiter_example() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quant_aiter_fnuz.hip");
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quant_aiter_fnuz.hip");
     let m = super::user_file(&path).unwrap_or_else(|e| panic!("{e}"));
     let (rows, k) = (40, 1024);
     let x = tensor(DType::BF16, rows, k, 7);
     let spec = QuantSpec::parse("aiter-fnuz").unwrap();
     let cpu = crate::quant::quantize_activation(&spec, &x).unwrap();
-    let (q, s) = kernels::run_user_quant(m, "quant_aiter_fnuz", 64, x.bytes(), DType::BF16, rows, k, 128)
-        .unwrap();
-    let (dq, ds) = (count_diff(&q, &cpu.q), count_diff(&f32_bits(&s), &f32_bits(&cpu.scales)));
-    eprintln!("examples/quant_aiter_fnuz.hip vs aiter-fnuz: {dq} of {} codes, {ds} of {} scales differ", q.len(), s.len());
+    let (q, s) = kernels::run_user_quant(
+        m,
+        "quant_aiter_fnuz",
+        64,
+        x.bytes(),
+        DType::BF16,
+        rows,
+        k,
+        128,
+    )
+    .unwrap();
+    let (dq, ds) = (
+        count_diff(&q, &cpu.q),
+        count_diff(&f32_bits(&s), &f32_bits(&cpu.scales)),
+    );
+    eprintln!(
+        "examples/quant_aiter_fnuz.hip vs aiter-fnuz: {dq} of {} codes, {ds} of {} scales differ",
+        q.len(),
+        s.len()
+    );
     assert_eq!((dq, ds), (0, 0));
 
     const CVT: &str = r#"
@@ -806,7 +872,10 @@ __global__ void dec(const unsigned char* c, float* out, int interp) {
 }
 "#;
     let m = compile(CVT, "cvt.hip", Mode::Hip, None).unwrap_or_else(|e| panic!("{e}"));
-    let xs: Vec<f32> = codec_values().into_iter().filter(|v| v.is_finite()).collect();
+    let xs: Vec<f32> = codec_values()
+        .into_iter()
+        .filter(|v| v.is_finite())
+        .collect();
     let dx = m.upload(bytemuck::cast_slice(&xs), "x").unwrap();
     let run = |interp: i32, sat: i32, xs: &super::Buffer, n: usize| {
         let out = m.alloc(n, "out").unwrap();
@@ -815,15 +884,28 @@ __global__ void dec(const unsigned char* c, float* out, int interp) {
             [64, 1, 1],
             [256, 1, 1],
             64,
-            &[super::Arg::Ptr(xs), super::Arg::Ptr(&out), super::Arg::I64(n as i64), super::Arg::I32(interp), super::Arg::I32(sat)],
+            &[
+                super::Arg::Ptr(xs),
+                super::Arg::Ptr(&out),
+                super::Arg::I64(n as i64),
+                super::Arg::I32(interp),
+                super::Arg::I32(sat),
+            ],
         )
         .unwrap();
         out.to_vec()
     };
     // (__hip_fp8_interpretation_t, isolate's format)
-    for (interp, fmt) in [(2, Fp8Format::E4m3fnuz), (0, Fp8Format::E4m3fn), (1, Fp8Format::E5m2)] {
+    for (interp, fmt) in [
+        (2, Fp8Format::E4m3fnuz),
+        (0, Fp8Format::E4m3fn),
+        (1, Fp8Format::E5m2),
+    ] {
         let got = run(interp, 1, &dx, xs.len());
-        let want: Vec<u8> = xs.iter().map(|&v| fmt.encode(v, Overflow::Saturate)).collect();
+        let want: Vec<u8> = xs
+            .iter()
+            .map(|&v| fmt.encode(v, Overflow::Saturate))
+            .collect();
         let bad = count_diff(&got, &want);
         eprintln!("__hip_cvt_float_to_fp8 {fmt:?} SATFINITE: {} finite inputs, {bad} differ from the codec", xs.len());
         assert_eq!(bad, 0, "{fmt:?}");
@@ -831,20 +913,56 @@ __global__ void dec(const unsigned char* c, float* out, int interp) {
         let codes: Vec<u8> = (0..=255).collect();
         let dc = m.upload(&codes, "c").unwrap();
         let out = m.alloc(1024, "out").unwrap();
-        m.launch("dec", [1, 1, 1], [256, 1, 1], 64, &[super::Arg::Ptr(&dc), super::Arg::Ptr(&out), super::Arg::I32(interp)])
-            .unwrap();
+        m.launch(
+            "dec",
+            [1, 1, 1],
+            [256, 1, 1],
+            64,
+            &[
+                super::Arg::Ptr(&dc),
+                super::Arg::Ptr(&out),
+                super::Arg::I32(interp),
+            ],
+        )
+        .unwrap();
         for (c, g) in super::f32s(out.as_slice()).into_iter().enumerate() {
             let w = fmt.decode(c as u8);
-            assert!(g.to_bits() == w.to_bits() || (g.is_nan() && w.is_nan()), "{fmt:?} code {c:#x}: {g} vs {w}");
+            assert!(
+                g.to_bits() == w.to_bits() || (g.is_nan() && w.is_nan()),
+                "{fmt:?} code {c:#x}: {g} vs {w}"
+            );
         }
     }
     // The software path's quirks (docs/kernels.md §11): above the largest value before rounding → NaN
     // without saturation; ±inf and NaN → NaN in fnuz and e4m3 even when saturating; inf stays inf in e5m2.
-    let special = [241.0f32, 449.0, f32::INFINITY, f32::NEG_INFINITY, f32::NAN, -0.0, 1e-30];
+    let special = [
+        241.0f32,
+        449.0,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::NAN,
+        -0.0,
+        1e-30,
+    ];
     let ds = m.upload(bytemuck::cast_slice(&special), "x").unwrap();
-    assert_eq!(run(2, 0, &ds, 7), [0x80, 0x80, 0x80, 0x80, 0x80, 0x00, 0x00]);
-    assert_eq!(run(2, 1, &ds, 7), [0x7F, 0x7F, 0x80, 0x80, 0x80, 0x00, 0x00]);
-    assert_eq!(run(0, 0, &ds, 7), [0x77, 0x7F, 0x7F, 0xFF, 0x7F, 0x80, 0x00]);
-    assert_eq!(run(0, 1, &ds, 7), [0x77, 0x7E, 0x7F, 0xFF, 0x7F, 0x80, 0x00]);
-    assert_eq!(run(1, 1, &ds, 7), [0x5C, 0x5F, 0x7C, 0xFC, 0x7F, 0x80, 0x00]);
+    assert_eq!(
+        run(2, 0, &ds, 7),
+        [0x80, 0x80, 0x80, 0x80, 0x80, 0x00, 0x00]
+    );
+    assert_eq!(
+        run(2, 1, &ds, 7),
+        [0x7F, 0x7F, 0x80, 0x80, 0x80, 0x00, 0x00]
+    );
+    assert_eq!(
+        run(0, 0, &ds, 7),
+        [0x77, 0x7F, 0x7F, 0xFF, 0x7F, 0x80, 0x00]
+    );
+    assert_eq!(
+        run(0, 1, &ds, 7),
+        [0x77, 0x7E, 0x7F, 0xFF, 0x7F, 0x80, 0x00]
+    );
+    assert_eq!(
+        run(1, 1, &ds, 7),
+        [0x5C, 0x5F, 0x7C, 0xFC, 0x7F, 0x80, 0x00]
+    );
 }

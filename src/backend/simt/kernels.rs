@@ -399,8 +399,13 @@ pub fn gemm_kernel_for(
     use crate::backend::cuda::gemm::{blockwise_args_for, blockwise_unsupported, BlockwiseArgs};
     use crate::gemm::mma::Model;
     use crate::gemm::{Acc, Dequant, Epilogue, Operand, OutType, Promote, ScaleOrder};
-    if spec.acc != Acc::Mma(Model::Cdna3) {
-        return blockwise_args_for(spec, a, b).map(|(args, _)| (GemmKernel::Blockwise, args));
+    match spec.acc {
+        Acc::Mma(Model::Cdna3) => {}
+        Acc::BlockExact => {
+            return blockwise_args_for(spec, a, b).map(|(args, _)| (GemmKernel::Blockwise, args))
+        }
+        Acc::Mma(m) => return Err(format!("acc={} has no kernel here", m.name())),
+        _ => return Err("only acc=block-exact and acc=cdna3 have kernels here".into()),
     }
     let (Operand::Quantized(qa), Operand::Quantized(qb)) = (a, b) else {
         return Err("plain (unquantized) operands".into());

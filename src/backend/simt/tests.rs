@@ -966,3 +966,54 @@ __global__ void dec(const unsigned char* c, float* out, int interp) {
         [0x5C, 0x5F, 0x7C, 0xFC, 0x7F, 0x80, 0x00]
     );
 }
+
+/// kernels/gemm_mfma.cu as gfx950 builds it (OCP e4m3fn / e5m2 operands, the same instruction) on the executor,
+/// bitwise against the `cdna3` steps chained by hand with OCP decoding (the CPU GEMM specs refuse OCP codes
+/// for cdna3: on gfx950 the model's arithmetic is an assumption, docs/numerics.md §8.7).
+#[test]
+fn mfma_gemm_as_gfx950_builds_it_equals_the_chained_model() {
+    use crate::backend::cuda::gemm::BlockwiseArgs;
+    use crate::gemm::mma::Model;
+    use crate::testdata::{quantized, Scales};
+    let m = builtin("gemm_mfma", Mode::HipGfx950).unwrap_or_else(|e| panic!("{e}"));
+    for (fa, fb) in [
+        (Fp8Format::E4m3fn, Fp8Format::E4m3fn),
+        (Fp8Format::E5m2, Fp8Format::E4m3fn),
+    ] {
+        let a = quantized(20, 256, (1, 128), fa, Scales::Any, 21);
+        let b = quantized(18, 256, (128, 128), fb, Scales::Any, 22);
+        let args = BlockwiseArgs {
+            interval: 128,
+            split_k: 1,
+            left: false,
+            out_bf16: false,
+        };
+        let got = kernels::gemm(m, kernels::GemmKernel::Mfma, 64, &a, &b, &args).unwrap();
+        let mut bad = 0;
+        for i in 0..20 {
+            for j in 0..18 {
+                let mut c = 0f32;
+                for iv in 0..2 {
+                    let k0 = iv * 128;
+                    let mut acc = 0f32;
+                    for kk in (k0..k0 + 128).step_by(32) {
+                        let av: Vec<f32> = a.q[i * 256 + kk..][..32]
+                            .iter()
+                            .map(|&x| fa.decode(x))
+                            .collect();
+                        let bv: Vec<f32> = b.q[j * 256 + kk..][..32]
+                            .iter()
+                            .map(|&x| fb.decode(x))
+                            .collect();
+                        acc = Model::Cdna3.instruction(acc, &av, fa, &bv, fb);
+                    }
+                    let (sa, sb) = (a.scales[i * 2 + iv], b.scales[iv]);
+                    c = acc.mul_add(sa * sb, c);
+                }
+                bad += (got[i * 18 + j].to_bits() != c.to_bits()) as usize;
+            }
+        }
+        eprintln!("gemm_mfma (gfx950, {fa:?} × {fb:?}): 360 outputs, {bad} differ from the chained cdna3 steps");
+        assert_eq!(bad, 0);
+    }
+}

@@ -14,6 +14,10 @@
 //! `ISOLATE_REQUIRE_NVCC=1` (set by `.ci/run`) turns "no usable nvcc" into a build error. A kernel that nvcc
 //! (or ptxas, when it sits next to nvcc) rejects is always a build error.
 //!
+//! A kernel whose first lines say `// isolate-hip-only: gfx942 gfx950` is AMD-only (MFMA builtins): nvcc never
+//! sees it and it is not in the CUDA registry; its source (includes inlined) goes into `HIP_ONLY_SOURCES` of
+//! `$OUT_DIR/hip_kernels.rs` for the CPU executor, and its code objects are built like any `isolate-hip` kernel.
+//!
 //! HIP: a kernel whose first lines say `// isolate-hip: gfx942 gfx950` is also compiled for those AMD targets
 //! (clang `-x hip --offload-arch=… -nogpuinc -nogpulib -mcode-object-version=5` against the project's own
 //! `kernels/hip_runtime.cuh`) and its code objects go into `$OUT_DIR/hip_kernels.rs` (included by
@@ -73,6 +77,8 @@ fn main() {
         .unwrap_or_default();
     files.retain(|p| p.extension().is_some_and(|e| e == "cu"));
     files.sort();
+    // AMD-only kernels (`// isolate-hip-only:`) are left to hip::build.
+    let cuda_files: Vec<&PathBuf> = files.iter().filter(|f| !hip::hip_only(f)).collect();
 
     let mut reg = String::new();
     let compiler = match &nvcc {
@@ -83,7 +89,7 @@ fn main() {
     writeln!(reg, "pub const BUILT_WITH: &str = {compiler:?};").unwrap();
     writeln!(reg, "/// Every kernel module, in file-name order.").unwrap();
     writeln!(reg, "pub static MODULES: &[ModuleSource] = &[").unwrap();
-    for f in &files {
+    for f in cuda_files {
         let name = f.file_stem().unwrap().to_str().unwrap().to_string();
         let src = inline_includes(f, &kdir, 0);
         let arch90a = src
@@ -242,11 +248,24 @@ mod hip {
         None
     }
 
-    /// The targets `src` asks for in its first lines (`// isolate-hip: gfx942 gfx950`).
+    /// Whether `f` is an AMD-only kernel (`// isolate-hip-only: …` in its first lines).
+    pub fn hip_only(f: &Path) -> bool {
+        fs::read_to_string(f)
+            .unwrap_or_default()
+            .lines()
+            .take(5)
+            .any(|l| l.contains("isolate-hip-only:"))
+    }
+
+    /// The targets `src` asks for in its first lines (`// isolate-hip: gfx942 gfx950`, or `isolate-hip-only:`).
     fn targets(src: &str) -> Vec<&'static str> {
         src.lines()
             .take(5)
-            .filter_map(|l| l.split("isolate-hip:").nth(1))
+            .filter_map(|l| {
+                l.split("isolate-hip:")
+                    .nth(1)
+                    .or_else(|| l.split("isolate-hip-only:").nth(1))
+            })
             .flat_map(|t| t.split_whitespace())
             .filter_map(|t| TARGETS.iter().find(|x| **x == t).copied())
             .collect()
@@ -385,6 +404,25 @@ mod hip {
         writeln!(reg, "pub static NOT_BUILT: &[(&str, &str, &str)] = &[").unwrap();
         for (m, t, why) in &not_built {
             writeln!(reg, "    ({m:?}, {t:?}, {why:?}),").unwrap();
+        }
+        writeln!(reg, "];").unwrap();
+        writeln!(
+            reg,
+            "/// The AMD-only modules (`// isolate-hip-only:`): (name, source with local includes inlined)."
+        )
+        .unwrap();
+        writeln!(reg, "pub static HIP_ONLY_SOURCES: &[(&str, &str)] = &[").unwrap();
+        for f in files.iter().filter(|f| hip_only(f)) {
+            let name = f.file_stem().unwrap().to_str().unwrap().to_string();
+            let src = super::inline_includes(f, kdir, 0);
+            let p = out.join(format!("{name}.hip-only.cu"));
+            fs::write(&p, &src).unwrap();
+            writeln!(
+                reg,
+                "    ({name:?}, include_str!({:?})),",
+                p.display().to_string()
+            )
+            .unwrap();
         }
         writeln!(reg, "];").unwrap();
         fs::write(out.join("hip_kernels.rs"), reg).unwrap();

@@ -1,3 +1,4 @@
+// isolate-hip: gfx942 gfx950 (no DMMA on AMD: see ISO_HIP below; run on the CPU executor by src/backend/simt)
 // `blockwise` reference GEMM, bit-exact to the CPU `acc=block-exact` definition (src/gemm/cpu.rs):
 // C[M,N] = A[M,K] · B[N,K]ᵀ, A and B FP8 codes (e4m3fn / e4m3fnuz) with f32 dequant scales on block grids.
 //
@@ -21,11 +22,13 @@
 #define BK 32
 #define SK (BK + 4)
 
+#if !defined(ISO_HIP)
 ISO_DEV void dmma(double& c0, double& c1, double a, double b) {
     asm volatile("mma.sync.aligned.m8n8k4.row.col.f64.f64.f64.f64 {%0,%1}, {%2}, {%3}, {%0,%1};"
                  : "+d"(c0), "+d"(c1)
                  : "d"(a), "d"(b));
 }
+#endif
 
 // Parameters (one struct keeps the launch ABI short; mirrored in src/backend/cuda/gemm.rs).
 struct BlockwiseParams {
@@ -109,6 +112,26 @@ ISO_DEV void blockwise_body(const BlockwiseParams& p) {
             ra = load_tile(p.a, p.m, p.k, m0, (ks + 1) * BK, t);
             rb = load_tile(p.b, p.n, p.k, n0, (ks + 1) * BK, t);
         }
+#if defined(ISO_HIP)
+        // AMD has no m8n8k4 DMMA: each lane sums its own outputs' products straight from shared memory (every
+        // product and partial sum is exact in f64, so the order does not matter).
+#pragma unroll 4
+        for (int kk = 0; kk < BK; kk++) {
+            double af[4], bf[4][2];
+#pragma unroll
+            for (int i = 0; i < 4; i++) af[i] = As[(wm + i * 8 + g) * SK + kk];
+#pragma unroll
+            for (int j = 0; j < 4; j++)
+#pragma unroll
+                for (int h = 0; h < 2; h++) bf[j][h] = Bs[(wn + j * 8 + q * 2 + h) * SK + kk];
+#pragma unroll
+            for (int i = 0; i < 4; i++)
+#pragma unroll
+                for (int j = 0; j < 4; j++)
+#pragma unroll
+                    for (int h = 0; h < 2; h++) acc[i][j][h] = acc[i][j][h] + af[i] * bf[j][h];
+        }
+#else
 #pragma unroll
         for (int kk = 0; kk < BK; kk += 4) {
             double af[4], bf[4];
@@ -121,6 +144,7 @@ ISO_DEV void blockwise_body(const BlockwiseParams& p) {
 #pragma unroll
                 for (int j = 0; j < 4; j++) dmma(acc[i][j][0], acc[i][j][1], af[i], bf[j]);
         }
+#endif
         if ((ks + 1) % steps_per_interval == 0) {
             // Promotion of interval iv: p = fl32(exact sum), then the scales.
             const int iv = (ks + 1) / steps_per_interval - 1;

@@ -17,9 +17,11 @@
 #define __forceinline__ inline __attribute__((always_inline))
 #define __noinline__ __attribute__((noinline))
 #define __launch_bounds__(n, ...) __attribute__((launch_bounds(n)))
+#define __align__(n) __attribute__((aligned(n)))
 
 typedef unsigned int uint32_t;
 typedef unsigned long long uint64_t;
+typedef unsigned long size_t;
 
 struct __iso_uint3 {
     unsigned int x, y, z;

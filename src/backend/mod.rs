@@ -1,11 +1,10 @@
-//! Compute backends: one trait, implementations for the CPU (always there, the reference), CUDA and the SIMT
-//! executor (`simt-cpu`: the kernel sources run on the CPU).
+//! Compute backends: one trait, implementations for the CPU (always there, the reference), CUDA, HIP (AMD, loaded
+//! at run time; never run on AMD hardware) and the SIMT executor (`simt-cpu`: the kernel sources run on the CPU).
 //!
 //! Every backend computes the same functions bit for bit; the CPU one is the definition. [`select`] turns a
 //! [`BackendKind`] into a [`Device`]: `auto` uses CUDA when a GPU and its driver are there and otherwise falls
-//! back to the CPU, keeping the reason in [`Selected::fallback`] for the caller to say; `cuda` without a GPU is
-//! `Error::NoGpu` (exit 2), and so is `hip` for now (the runtime loader and the code objects exist, the HIP
-//! backend does not yet). A backend never prints: what it decided on its own (a GEMM it could not run and
+//! back to HIP and then to the CPU, keeping the reasons in [`Selected::fallback`] for the caller to say; `cuda` or
+//! `hip` without their GPU is `Error::NoGpu` (exit 2). A backend never prints: what it decided on its own (a GEMM it could not run and
 //! handed to the CPU) it keeps as notes ([`Backend::take_notes`]) for the caller to report.
 
 use std::str::FromStr;
@@ -23,6 +22,7 @@ pub mod simt;
 
 pub use cpu::CpuBackend;
 pub use cuda::CudaBackend;
+pub use hip::HipBackend;
 pub use simt::SimtBackend;
 
 /// The operations a backend offers. Slices in, vectors out: each call moves its data to the device and back.
@@ -116,15 +116,15 @@ pub fn run_gemm(
 /// Which backend a command asked for (the `--backend` flag's values).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum BackendKind {
-    /// CUDA when a GPU is there, else the CPU (the reason kept in [`Selected::fallback`]).
+    /// CUDA when an NVIDIA GPU is there, else HIP when an AMD one is, else the CPU (the reasons kept in
+    /// [`Selected::fallback`]).
     #[default]
     Auto,
     /// The CPU reference.
     Cpu,
     /// An NVIDIA GPU through CUDA; `Error::NoGpu` when there is none.
     Cuda,
-    /// An AMD GPU through the HIP runtime: not implemented yet, `Error::NoGpu` saying why (no runtime, no
-    /// device, or no backend).
+    /// An AMD GPU through the HIP runtime (gfx942 / gfx950); `Error::NoGpu` when there is none.
     Hip,
     /// The kernel sources run on the CPU by the SIMT executor (`Error::Usage` without a C++ compiler).
     SimtCpu,
@@ -171,6 +171,7 @@ impl FromStr for BackendKind {
 pub enum Device {
     Cpu(CpuBackend),
     Cuda(Box<CudaBackend>),
+    Hip(Box<HipBackend>),
     Simt(SimtBackend),
 }
 
@@ -180,6 +181,7 @@ impl Device {
         match self {
             Device::Cpu(b) => b,
             Device::Cuda(b) => b.as_ref(),
+            Device::Hip(b) => b.as_ref(),
             Device::Simt(b) => b,
         }
     }
@@ -188,8 +190,13 @@ impl Device {
     pub fn cuda(&self) -> Option<&CudaBackend> {
         match self {
             Device::Cuda(b) => Some(b),
-            Device::Cpu(_) | Device::Simt(_) => None,
+            Device::Cpu(_) | Device::Hip(_) | Device::Simt(_) => None,
         }
+    }
+
+    /// Opens the AMD device 0 (`Error::NoGpu` naming why there is none).
+    pub fn open_hip() -> Result<Device> {
+        Ok(Device::Hip(Box::new(HipBackend::new()?)))
     }
 
     /// Opens the CUDA device 0 (`Error::NoGpu` naming why there is none).
@@ -220,29 +227,18 @@ impl Selected {
     }
 }
 
-/// Why `--backend hip` cannot run here: no runtime, a runtime without a GPU, or (with both) that the HIP
-/// backend is not implemented yet. One line.
-pub fn hip_unavailable() -> Error {
-    let why = match hip::runtime::Hip::load() {
-        Err(Error::NoGpu(why)) => why,
-        Err(e) => e.to_string(),
-        Ok(h) => format!(
-            "HIP runtime {} sees {} device(s), but the HIP backend is not implemented yet (the code objects are \
-             embedded: `isolate kernels`); use --backend simt-cpu to run the kernel sources on the CPU",
-            h.library, h.devices
-        ),
-    };
-    Error::NoGpu(format!("--backend hip: {why}"))
-}
-
-/// The device for `kind`: the CPU, CUDA (`Error::NoGpu` without a usable GPU), the SIMT executor
-/// (`Error::Usage` without a C++ compiler), HIP (`Error::NoGpu`: not there yet), or `auto` (CUDA, else the CPU
-/// with the reason kept in [`Selected::fallback`]).
+/// The device for `kind`: the CPU, CUDA or HIP (`Error::NoGpu` without their GPU), the SIMT executor
+/// (`Error::Usage` without a C++ compiler), or `auto` (CUDA, else HIP, else the CPU with the reasons kept in
+/// [`Selected::fallback`]).
 pub fn select(kind: BackendKind) -> Result<Selected> {
     match kind {
         BackendKind::Cpu => Ok(Selected::of(Device::Cpu(CpuBackend))),
         BackendKind::SimtCpu => Ok(Selected::of(Device::Simt(SimtBackend::new()?))),
-        BackendKind::Hip => Err(hip_unavailable()),
+        BackendKind::Hip => match Device::open_hip() {
+            Ok(d) => Ok(Selected::of(d)),
+            Err(Error::NoGpu(why)) => Err(Error::NoGpu(format!("--backend hip: {why}"))),
+            Err(e) => Err(e),
+        },
         BackendKind::Cuda => match Device::open_cuda() {
             Ok(d) => Ok(Selected::of(d)),
             Err(Error::NoGpu(why)) => Err(Error::NoGpu(format!(
@@ -252,12 +248,26 @@ pub fn select(kind: BackendKind) -> Result<Selected> {
         },
         BackendKind::Auto => match Device::open_cuda() {
             Ok(d) => Ok(Selected::of(d)),
-            Err(Error::NoGpu(why)) => Ok(Selected {
-                device: Device::Cpu(CpuBackend),
-                fallback: Some(why),
-            }),
+            Err(Error::NoGpu(cuda)) => match Device::open_hip() {
+                Ok(d) => Ok(Selected::of(d)),
+                Err(Error::NoGpu(hip)) => Ok(Selected {
+                    device: Device::Cpu(CpuBackend),
+                    fallback: Some(auto_fallback(&cuda, &hip)),
+                }),
+                Err(e) => Err(e),
+            },
             Err(e) => Err(e),
         },
+    }
+}
+
+/// Why `auto` fell back to the CPU: the CUDA reason, and the HIP one unless ROCm is simply not installed
+/// (the common case on an NVIDIA-less build machine, not worth a second clause).
+pub fn auto_fallback(cuda: &str, hip: &str) -> String {
+    if hip.contains("no HIP runtime") {
+        cuda.to_string()
+    } else {
+        format!("{cuda}; AMD: {hip}")
     }
 }
 
@@ -274,7 +284,12 @@ pub fn require_gpu(kind: BackendKind, g: &GpuGemm) -> Result<Device> {
                 ),
             ))
         }
-        BackendKind::Hip => return Err(hip_unavailable()),
+        BackendKind::Hip => {
+            return Err(gpu_only(
+                g,
+                "--backend hip was given: it is a CUDA GEMM (use --backend cuda or auto on a machine with an NVIDIA GPU)",
+            ))
+        }
         BackendKind::Auto | BackendKind::Cuda => {}
     }
     match Device::open_cuda() {

@@ -96,8 +96,9 @@ impl SourceArgs {
 /// `--backend auto|cpu|cuda|hip|simt-cpu`.
 #[derive(Args, Debug, Clone, Copy, Default)]
 pub struct BackendArg {
-    /// Where to compute: auto (CUDA when a GPU is there, else the CPU, saying so), cpu, cuda (exit 2
-    /// without a GPU), hip (not implemented yet: exit 2), or simt-cpu (the kernel sources run on the CPU).
+    /// Where to compute: auto (CUDA when an NVIDIA GPU is there, else HIP when an AMD one is, else the CPU,
+    /// saying so), cpu, cuda (exit 2 without a GPU), hip (an MI300/MI350 through ROCm's runtime, never yet run
+    /// on one; exit 2 without it), or simt-cpu (the kernel sources run on the CPU).
     #[arg(long, value_parser = one_of(&BackendKind::ALL, BackendKind::name), default_value = "auto")]
     pub backend: BackendKind,
 }

@@ -49,6 +49,30 @@ fn code_object_check(bytes: &[u8], target: &str) -> String {
     }
 }
 
+/// The AMD code objects of `module`, embedded or not (with why).
+fn amd_artifacts(module: &str, hip: &str, artifacts: &mut Vec<Artifact>) {
+    for co in CODE_OBJECTS.iter().filter(|c| c.module == module) {
+        artifacts.push(Artifact {
+            module: module.to_string(),
+            target: co.target.to_string(),
+            kind: "code object".into(),
+            bytes: co.bytes.len(),
+            built: true,
+            how: format!("{hip}; {}", code_object_check(co.bytes, co.target)),
+        });
+    }
+    for (_, t, why) in NOT_BUILT.iter().filter(|n| n.0 == module) {
+        artifacts.push(Artifact {
+            module: module.to_string(),
+            target: t.to_string(),
+            kind: "code object".into(),
+            bytes: 0,
+            built: false,
+            how: format!("not built: {why}"),
+        });
+    }
+}
+
 /// Lists the embedded kernels.
 pub fn run() -> KernelsReport {
     let nvcc = cuda_registry::BUILT_WITH.to_string();
@@ -84,26 +108,7 @@ pub fn run() -> KernelsReport {
             m.ptx.map(str::len),
             no_nvcc,
         ));
-        for co in CODE_OBJECTS.iter().filter(|c| c.module == m.name) {
-            artifacts.push(Artifact {
-                module: m.name.to_string(),
-                target: co.target.to_string(),
-                kind: "code object".into(),
-                bytes: co.bytes.len(),
-                built: true,
-                how: format!("{hip}; {}", code_object_check(co.bytes, co.target)),
-            });
-        }
-        for (_, t, why) in NOT_BUILT.iter().filter(|n| n.0 == m.name) {
-            artifacts.push(Artifact {
-                module: m.name.to_string(),
-                target: t.to_string(),
-                kind: "code object".into(),
-                bytes: 0,
-                built: false,
-                how: format!("not built: {why}"),
-            });
-        }
+        amd_artifacts(m.name, &hip, &mut artifacts);
         // The portable modules (those that ask for AMD targets) are the ones simt-cpu runs.
         let portable = CODE_OBJECTS.iter().any(|c| c.module == m.name)
             || NOT_BUILT.iter().any(|n| n.0 == m.name);
@@ -121,6 +126,19 @@ pub fn run() -> KernelsReport {
                     ""
                 }
             ),
+        });
+    }
+    // The AMD-only modules (`// isolate-hip-only:`): code objects and the source simt-cpu compiles.
+    for (name, src) in hip_registry::HIP_ONLY_SOURCES {
+        amd_artifacts(name, &hip, &mut artifacts);
+        artifacts.push(Artifact {
+            module: name.to_string(),
+            target: "source".into(),
+            kind: "HIP C++".into(),
+            bytes: src.len(),
+            built: true,
+            how: "embedded: AMD only (no CUDA build); simt-cpu compiles it with the C++ compiler"
+                .into(),
         });
     }
     KernelsReport {
@@ -147,7 +165,7 @@ mod tests {
                 .iter()
                 .any(|a| a.module == m.name && a.target == "source" && a.bytes > 0));
         }
-        for module in ["codecs", "quant"] {
+        for module in ["codecs", "quant", "gemm_blockwise", "gemm_mfma"] {
             for t in ["gfx942", "gfx950"] {
                 let a = r
                     .artifacts
@@ -166,5 +184,12 @@ mod tests {
             .artifacts
             .iter()
             .any(|a| a.module == "quant_variants" && a.target.starts_with("gfx")));
+        // The AMD-only MFMA GEMM has no CUDA build, and its source is listed for simt-cpu.
+        assert!(!r.artifacts.iter().any(|a| a.module == "gemm_mfma"
+            && (a.target.starts_with("sm_") || a.target.starts_with("compute_"))));
+        assert!(r
+            .artifacts
+            .iter()
+            .any(|a| a.module == "gemm_mfma" && a.target == "source" && a.kind == "HIP C++"));
     }
 }

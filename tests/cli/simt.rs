@@ -137,7 +137,7 @@ fn selftest_on_simt_cpu_runs_codecs_and_quantizers() {
 }
 
 #[test]
-fn gemm_on_simt_cpu_notes_the_cpu_definition() {
+fn gemm_on_simt_cpu_runs_the_kernels_and_notes_the_rest() {
     let o = isolate(&[
         "gemm",
         "--input",
@@ -156,10 +156,11 @@ fn gemm_on_simt_cpu_notes_the_cpu_definition() {
     assert_eq!(o.code, 1, "{}{}", o.stdout, o.stderr);
     assert!(o.stdout.contains("verdict: quant"), "{}", o.stdout);
     assert!(
-        // One note, however many GEMMs (the four paths and the noise envelope's) it covers.
-        o.stderr
-            .contains("ran on the CPU definition: simt-cpu has no GEMM kernel yet")
-            && o.stderr.matches("simt-cpu has no GEMM kernel").count() == 1,
+        // blockwise and blockwise-v3 run kernels/gemm_blockwise.cu on the executor; the noise envelope's
+        // sm90-blockwise has no kernel there: one note for it.
+        o.stderr.matches("ran on the CPU definition").count() == 1
+            && o.stderr.contains("sm90-blockwise")
+            && !o.stderr.contains("`blockwise`"),
         "{}",
         o.stderr
     );
@@ -171,7 +172,21 @@ fn hip_backend_without_an_amd_gpu_is_one_line_exit_2() {
         return;
     }
     let o = isolate(&["selftest", "--backend", "hip"]);
-    o.assert_bad_input(&["--backend hip:"]);
+    // One line naming the runtime library looked for.
+    o.assert_bad_input(&["--backend hip:", "libamdhip64.so"]);
+    // A .hip user kernel on --backend hip: the same line (the runtime comes before hiprtc).
+    let o = isolate(&[
+        "quant",
+        "--input",
+        s(&fixture("minilm/ffn_act.safetensors")),
+        "--reference",
+        "deepgemm-ue8m0",
+        "--candidate",
+        "kernel:examples/quant_ue8m0.hip",
+        "--backend",
+        "hip",
+    ]);
+    o.assert_bad_input(&["--backend hip:", "libamdhip64.so"]);
     let o = isolate(&[
         "quant",
         "--input",

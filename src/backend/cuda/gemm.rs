@@ -53,10 +53,11 @@ impl DevOperand {
     }
 }
 
-/// The kernel's parameter struct (kernels/gemm_blockwise.cu `BlockwiseParams`).
+/// The kernel's parameter struct (kernels/gemm_blockwise.cu `BlockwiseParams`; kernels/gemm_mfma.cu declares
+/// the same fields): one launch packing for CUDA, HIP and the SIMT executor.
 #[repr(C)]
-#[derive(Clone, Copy)]
-struct BlockwiseParams {
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BlockwiseParams {
     a: u64,
     sa: u64,
     b: u64,
@@ -79,6 +80,84 @@ struct BlockwiseParams {
 }
 
 crate::kernel_params_layout!(BlockwiseParams, "../../../kernels/gemm_blockwise.cu", 96, { a: 0, sa: 8, b: 16, sb: 24, c: 32, m: 40, n: 44, k: 48, a_br: 52, a_bc: 56, b_br: 60, b_bc: 64, a_fmt: 68, b_fmt: 72, interval: 76, n_intervals: 80, split_k: 84, left: 88, out_bf16: 92 });
+
+/// The operands' shapes, scale blocks and formats, as the GEMM kernels take them.
+#[derive(Clone, Copy, Debug)]
+pub struct GemmShape {
+    pub m: usize,
+    pub n: usize,
+    pub k: usize,
+    pub a_block: (usize, usize),
+    pub b_block: (usize, usize),
+    pub a_fmt: Fp8Format,
+    pub b_fmt: Fp8Format,
+}
+
+impl GemmShape {
+    /// C = A·Bᵀ of these operands.
+    pub fn of(a: &Quantized, b: &Quantized) -> GemmShape {
+        GemmShape {
+            m: a.rows,
+            n: b.rows,
+            k: a.cols,
+            a_block: (a.block_rows, a.block_cols),
+            b_block: (b.block_rows, b.block_cols),
+            a_fmt: a.fmt,
+            b_fmt: b.fmt,
+        }
+    }
+}
+
+impl BlockwiseParams {
+    /// The parameters for device addresses `[a, sa, b, sb, c]` (checked by [`blockwise_unsupported`] first).
+    pub fn new(ptrs: [u64; 5], s: &GemmShape, args: &BlockwiseArgs) -> BlockwiseParams {
+        BlockwiseParams {
+            a: ptrs[0],
+            sa: ptrs[1],
+            b: ptrs[2],
+            sb: ptrs[3],
+            c: ptrs[4],
+            m: s.m as i32,
+            n: s.n as i32,
+            k: s.k as i32,
+            a_br: s.a_block.0 as i32,
+            a_bc: s.a_block.1 as i32,
+            b_br: s.b_block.0 as i32,
+            b_bc: s.b_block.1 as i32,
+            a_fmt: fmt_id(s.a_fmt),
+            b_fmt: fmt_id(s.b_fmt),
+            interval: args.interval as i32,
+            n_intervals: (s.k / args.interval) as i32,
+            split_k: args.split_k as i32,
+            left: args.left as i32,
+            out_bf16: args.out_bf16 as i32,
+        }
+    }
+
+    /// The struct's bytes, as a by-value kernel parameter (cuLaunchKernel's / hipModuleLaunchKernel's
+    /// convention).
+    pub fn bytes(&self) -> Vec<u8> {
+        // SAFETY: a #[repr(C)] struct of integers with no padding (96 bytes, checked above).
+        unsafe {
+            std::slice::from_raw_parts(
+                self as *const Self as *const u8,
+                std::mem::size_of::<Self>(),
+            )
+        }
+        .to_vec()
+    }
+}
+
+/// kernels/gemm_mfma.cu declares the blockwise kernel's parameters field for field.
+#[cfg(test)]
+#[test]
+fn mfma_kernel_takes_the_blockwise_params() {
+    let cu = |f| crate::backend::cuda::param_layout::c_layout(f, "BlockwiseParams").unwrap();
+    assert_eq!(
+        cu(include_str!("../../../kernels/gemm_mfma.cu")),
+        cu(include_str!("../../../kernels/gemm_blockwise.cu"))
+    );
+}
 
 // SAFETY: plain old data with the C layout the kernel declares.
 unsafe impl DeviceRepr for BlockwiseParams {}
@@ -139,27 +218,20 @@ pub fn blockwise_into(
         use cudarc::driver::DevicePtrMut;
         c.device_ptr_mut(s).0
     };
-    let p = BlockwiseParams {
-        a: ptr(&a.q),
-        sa: pf(&a.scales),
-        b: ptr(&b.q),
-        sb: pf(&b.scales),
-        c: cptr,
-        m: m as i32,
-        n: n as i32,
-        k: k as i32,
-        a_br: a.block_rows as i32,
-        a_bc: a.block_cols as i32,
-        b_br: b.block_rows as i32,
-        b_bc: b.block_cols as i32,
-        a_fmt: fmt_id(a.fmt),
-        b_fmt: fmt_id(b.fmt),
-        interval: args.interval as i32,
-        n_intervals: (k / args.interval) as i32,
-        split_k: args.split_k as i32,
-        left: args.left as i32,
-        out_bf16: args.out_bf16 as i32,
+    let shape = GemmShape {
+        m,
+        n,
+        k,
+        a_block: (a.block_rows, a.block_cols),
+        b_block: (b.block_rows, b.block_cols),
+        a_fmt: a.fmt,
+        b_fmt: b.fmt,
     };
+    let p = BlockwiseParams::new(
+        [ptr(&a.q), pf(&a.scales), ptr(&b.q), pf(&b.scales), cptr],
+        &shape,
+        args,
+    );
     let cfg = LaunchConfig {
         grid_dim: (n.div_ceil(64) as u32, m.div_ceil(64) as u32, 1),
         block_dim: (128, 1, 1),

@@ -7,7 +7,7 @@
 
 use std::ffi::{c_char, c_int, c_uint, c_void, CStr, CString};
 
-use crate::backend::hip::registry::CODE_OBJECTS;
+use crate::backend::hip::registry::{CodeObject, CODE_OBJECTS};
 use crate::error::{Error, Result};
 
 /// `hipErrorNoDevice`.
@@ -86,9 +86,48 @@ impl Drop for DeviceBuffer<'_> {
 }
 
 /// A loaded module and the target whose code object loaded.
+#[derive(Clone, Copy)]
 pub struct HipModule {
     pub handle: *mut c_void,
     pub target: &'static str,
+}
+
+// SAFETY: a module handle is an opaque runtime id, usable from any thread of the process.
+unsafe impl Send for HipModule {}
+unsafe impl Sync for HipModule {}
+
+/// The `gcnArchName` in a `hipDeviceProp_t` the runtime filled (`gfx942:sramecc+:xnack-`): the first
+/// NUL-terminated ASCII string that starts with `gfx` and a digit. Read this way, not at a field offset, because
+/// the struct's layout changes between ROCm releases (R0000, R0600); its marketing name never starts with `gfx`.
+pub fn arch_from_props(props: &[u8]) -> Option<String> {
+    (0..props.len().saturating_sub(4)).find_map(|i| {
+        if !props[i..].starts_with(b"gfx")
+            || !props[i + 3].is_ascii_digit()
+            || (i > 0 && props[i - 1] != 0)
+        {
+            return None;
+        }
+        let end = i + props[i..].iter().position(|&c| c == 0)?;
+        let s = &props[i..end];
+        (s.len() < 256 && s.iter().all(|c| c.is_ascii_graphic()))
+            .then(|| String::from_utf8_lossy(s).into_owned())
+    })
+}
+
+/// Kernel parameters as cuLaunchKernel / hipModuleLaunchKernel take them: one blob per parameter, each in
+/// 16-byte-aligned storage (a struct parameter is the `#[repr(C)]` bytes the CUDA launch uses too).
+pub fn param_storage(blobs: &[Vec<u8>]) -> Vec<Vec<u128>> {
+    blobs
+        .iter()
+        .map(|b| {
+            let mut v = vec![0u128; b.len().div_ceil(16).max(1)];
+            // SAFETY: v holds at least b.len() bytes.
+            unsafe {
+                std::ptr::copy_nonoverlapping(b.as_ptr(), v.as_mut_ptr() as *mut u8, b.len())
+            };
+            v
+        })
+        .collect()
 }
 
 /// Entry point `name` of the runtime.
@@ -214,6 +253,74 @@ impl Hip {
         Ok(v)
     }
 
+    /// The device's `gcnArchName` (hipGetDevicePropertiesR0600, else hipGetDeviceProperties, into a buffer
+    /// larger than any release's struct; [`arch_from_props`] finds the name).
+    pub fn arch_name(&self, device: i32) -> Result<String> {
+        type Props = unsafe extern "C" fn(*mut c_void, c_int) -> c_int;
+        let mut buf = vec![0u8; 16384];
+        let mut tried = Vec::new();
+        for name in ["hipGetDevicePropertiesR0600", "hipGetDeviceProperties"] {
+            let Ok(f) = get::<Props>(&self._lib, &self.library, name) else {
+                continue;
+            };
+            // SAFETY: the buffer is larger than hipDeviceProp_t of every ROCm release.
+            let rc = unsafe { f(buf.as_mut_ptr() as *mut c_void, device) };
+            if rc == 0 {
+                if let Some(a) = arch_from_props(&buf) {
+                    return Ok(a);
+                }
+                tried.push(format!("{name}: no gcnArchName found"));
+            } else {
+                tried.push(format!("{name}: {}", self.error_string(rc)));
+            }
+        }
+        Err(Error::Gpu(format!(
+            "cannot read the GPU's architecture ({})",
+            tried.join("; ")
+        )))
+    }
+
+    /// Loads one embedded code object.
+    pub fn load_code_object(&self, co: &'static CodeObject) -> Result<HipModule> {
+        let mut h = std::ptr::null_mut();
+        // SAFETY: the bytes are a complete code object; the runtime copies what it needs.
+        let rc = unsafe { (self.module_load_data)(&mut h, co.bytes.as_ptr() as *const c_void) };
+        self.check(
+            rc,
+            &format!("loading the {} code object of {}", co.target, co.module),
+        )?;
+        Ok(HipModule {
+            handle: h,
+            target: co.target,
+        })
+    }
+
+    /// Loads code object `bytes` (hiprtc's output); `target` names it in errors.
+    pub fn load_bytes(&self, bytes: &[u8], target: &'static str) -> Result<HipModule> {
+        let mut h = std::ptr::null_mut();
+        // SAFETY: a complete code object; the runtime copies what it needs.
+        let rc = unsafe { (self.module_load_data)(&mut h, bytes.as_ptr() as *const c_void) };
+        self.check(rc, "loading the compiled kernel")?;
+        Ok(HipModule { handle: h, target })
+    }
+
+    /// Launches `kernel` with parameters given as blobs (see [`param_storage`]) and waits.
+    pub fn launch_blobs(
+        &self,
+        m: &HipModule,
+        kernel: &str,
+        grid: [u32; 3],
+        block: [u32; 3],
+        blobs: &[Vec<u8>],
+    ) -> Result<()> {
+        let mut store = param_storage(blobs);
+        let mut ptrs: Vec<*mut c_void> = store
+            .iter_mut()
+            .map(|v| v.as_mut_ptr() as *mut c_void)
+            .collect();
+        self.launch(m, kernel, grid, block, &mut ptrs)
+    }
+
     /// Loads built-in module `name`: the first embedded target whose code object this device accepts.
     pub fn load_module(&self, name: &str) -> Result<HipModule> {
         let mut tried = Vec::new();
@@ -283,6 +390,41 @@ impl Hip {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn arch_name_is_found_in_any_props_layout() {
+        let mut b = vec![0u8; 2048];
+        b[..19].copy_from_slice(b"AMD Instinct MI300X");
+        let arch = b"gfx942:sramecc+:xnack-";
+        b[396..396 + arch.len()].copy_from_slice(arch);
+        assert_eq!(
+            arch_from_props(&b).as_deref(),
+            Some("gfx942:sramecc+:xnack-")
+        );
+        // Another offset (another release's layout), and a name that mentions gfx mid-string first.
+        let mut c = vec![0u8; 4096];
+        c[8..20].copy_from_slice(b"xgfx9 marker");
+        c[1200..1206].copy_from_slice(b"gfx950");
+        assert_eq!(arch_from_props(&c).as_deref(), Some("gfx950"));
+        assert_eq!(arch_from_props(&[0u8; 512]), None);
+        assert_eq!(arch_from_props(b"gfxabc\0"), None);
+    }
+
+    #[test]
+    fn parameter_blobs_are_16_byte_aligned_copies() {
+        let blobs = vec![
+            7u64.to_ne_bytes().to_vec(),
+            vec![1u8; 96],
+            3i32.to_ne_bytes().to_vec(),
+        ];
+        let s = param_storage(&blobs);
+        for (v, b) in s.iter().zip(&blobs) {
+            assert_eq!(v.as_ptr() as usize % 16, 0);
+            // SAFETY: v holds at least b.len() bytes.
+            let got = unsafe { std::slice::from_raw_parts(v.as_ptr() as *const u8, b.len()) };
+            assert_eq!(got, &b[..]);
+        }
+    }
 
     /// On a machine without ROCm the runtime is reported absent in one line, without a panic; with a runtime
     /// but no GPU, hipErrorNoDevice says so.

@@ -1,7 +1,9 @@
 //! `--backend simt-cpu`: the [`Backend`] trait on the SIMT executor. Codecs and quantizers run the built-in
 //! kernel sources (kernels/codecs.cu, kernels/quant.cu) compiled by the system C++ compiler and executed on
-//! the CPU as the HIP build compiles them, at wavefront 64 (CDNA); GEMMs have no kernel here and run the CPU
-//! definition, with a note saying so.
+//! the CPU as the HIP build compiles them, at wavefront 64 (CDNA). GEMMs run kernels/gemm_blockwise.cu
+//! (`acc=block-exact`: `blockwise`, `blockwise-v3`, their axes) or kernels/gemm_mfma.cu (`acc=cdna3` with
+//! promotion: `cdna3-blockwise` and its axes, the MFMA builtins given by the executor from the `cdna3` model);
+//! any other GEMM runs the CPU definition, with a note saying so.
 
 use std::sync::Mutex;
 
@@ -89,7 +91,7 @@ impl Backend for SimtBackend {
     fn describe(&self) -> String {
         format!(
             "kernel sources ({} build, {}-lane {}) on the CPU executor, compiled with {}",
-            if self.mode == Mode::Hip {
+            if self.mode != Mode::Cuda {
                 "HIP"
             } else {
                 "CUDA"
@@ -135,8 +137,44 @@ impl Backend for SimtBackend {
         b: &Operand,
         progress: &(dyn Fn(usize, usize) + Sync),
     ) -> Result<GemmOutput> {
-        self.cpu_gemm(spec.to_string());
-        crate::gemm::gemm_with_progress(spec, a, b, progress)
+        // Shape errors exactly as the CPU reports them.
+        crate::gemm::plan::plan(spec, a, b)?;
+        let (kernel, args) = match kernels::gemm_kernel_for(spec, a, b) {
+            Ok(k) => k,
+            Err(why) => {
+                self.cpu_gemm(format!("{spec}` ({why})"));
+                return crate::gemm::gemm_with_progress(spec, a, b, progress);
+            }
+        };
+        let (Operand::Quantized(qa), Operand::Quantized(qb)) = (a, b) else {
+            unreachable!("checked by gemm_kernel_for")
+        };
+        let values = match kernel {
+            kernels::GemmKernel::Blockwise => kernels::gemm(
+                self.module("gemm_blockwise")?,
+                kernel,
+                self.warp,
+                qa,
+                qb,
+                &args,
+            )?,
+            // The fnuz MFMA of gfx942 (gemm_kernel_for checked the formats).
+            kernels::GemmKernel::Mfma => kernels::gemm(
+                simt::builtin("gemm_mfma", Mode::Hip)?,
+                kernel,
+                64,
+                qa,
+                qb,
+                &args,
+            )?,
+        };
+        progress(1, 1);
+        Ok(GemmOutput {
+            rows: qa.rows,
+            cols: qb.rows,
+            values,
+            out: spec.out,
+        })
     }
 
     fn gpu_gemm(
@@ -157,12 +195,12 @@ impl Backend for SimtBackend {
         let v = std::mem::take(&mut *self.cpu_gemms.lock().unwrap_or_else(|e| e.into_inner()));
         let what = match v.as_slice() {
             [] => return Vec::new(),
-            [one] => format!("GEMM `{one}`"),
-            few if few.len() <= 3 => format!("GEMMs `{}`", few.join("`, `")),
+            [one] => format!("GEMM `{one}"),
+            few if few.len() <= 3 => format!("GEMMs `{}", few.join(", `")),
             many => format!("{} GEMM emulations", many.len()),
         };
         vec![format!(
-            "{what} ran on the CPU definition: simt-cpu has no GEMM kernel yet"
+            "{what} ran on the CPU definition: simt-cpu has GEMM kernels for acc=block-exact and acc=cdna3 only"
         )]
     }
 }

@@ -214,7 +214,7 @@ impl QuantParams {
         }
     }
 
-    fn bytes(&self) -> &[u8] {
+    pub fn bytes(&self) -> &[u8] {
         // SAFETY: repr(C) plain data without implicit padding (the tail padding is the `_pad` field).
         unsafe {
             std::slice::from_raw_parts(self as *const _ as *const u8, std::mem::size_of::<Self>())
@@ -222,7 +222,7 @@ impl QuantParams {
     }
 }
 
-fn in_dtype(d: DType) -> Result<i32> {
+pub fn in_dtype(d: DType) -> Result<i32> {
     match d {
         DType::F32 => Ok(0),
         DType::BF16 => Ok(1),
@@ -377,4 +377,104 @@ pub fn run_user_quant(
         ],
     )?;
     Ok((dq.to_vec(), super::f32s(ds.as_slice())))
+}
+
+/// Which GEMM kernel runs a spec on the executor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GemmKernel {
+    /// kernels/gemm_blockwise.cu: `acc=block-exact` (the `blockwise` family).
+    Blockwise,
+    /// kernels/gemm_mfma.cu: `acc=cdna3` with promotion (the `cdna3-blockwise` family), MFMA builtins.
+    Mfma,
+}
+
+/// The GEMM kernel and its arguments for `spec` on these operands, or why none runs it (the caller then
+/// hands it to the CPU definition). The MFMA kernel needs the model's formats: fnuz e4m3 on gfx942 (the
+/// executor's HIP mode), the scales at each promotion, promote ≥ 32.
+pub fn gemm_kernel_for(
+    spec: &crate::gemm::GemmSpec,
+    a: &crate::gemm::Operand,
+    b: &crate::gemm::Operand,
+) -> std::result::Result<(GemmKernel, crate::backend::cuda::gemm::BlockwiseArgs), String> {
+    use crate::backend::cuda::gemm::{blockwise_args_for, blockwise_unsupported, BlockwiseArgs};
+    use crate::gemm::mma::Model;
+    use crate::gemm::{Acc, Dequant, Epilogue, Operand, OutType, Promote, ScaleOrder};
+    match spec.acc {
+        Acc::Mma(Model::Cdna3) => {}
+        Acc::BlockExact => {
+            return blockwise_args_for(spec, a, b).map(|(args, _)| (GemmKernel::Blockwise, args))
+        }
+        Acc::Mma(m) => return Err(format!("acc={} has no kernel here", m.name())),
+        _ => return Err("only acc=block-exact and acc=cdna3 have kernels here".into()),
+    }
+    let (Operand::Quantized(qa), Operand::Quantized(qb)) = (a, b) else {
+        return Err("plain (unquantized) operands".into());
+    };
+    if spec.dequant != Dequant::None || spec.epilogue != Epilogue::Promote {
+        return Err("the MFMA kernel applies the scales at each promotion only".into());
+    }
+    let Promote::Every(p) = spec.promote else {
+        return Err("promote=none has no MFMA kernel".into());
+    };
+    if qa.fmt != Fp8Format::E4m3fnuz || qb.fmt != Fp8Format::E4m3fnuz {
+        return Err("the gfx942 MFMA reads e4m3fnuz codes".into());
+    }
+    let args = BlockwiseArgs {
+        interval: p,
+        split_k: spec.split_k,
+        left: spec.scale_order == ScaleOrder::Left,
+        out_bf16: spec.out == OutType::Bf16,
+    };
+    match blockwise_unsupported(qa, qb, &args) {
+        Some(why) => Err(why),
+        None => Ok((GemmKernel::Mfma, args)),
+    }
+}
+
+/// C = A·Bᵀ ([M, N] f32, bf16-rounded when asked) by `kernel` on the executor: the blockwise kernel (128
+/// threads, 64×64 tiles) at warp width `warp`, or the MFMA kernel (one 64-lane wavefront per 16×16 tile). The
+/// parameters are the CUDA launch's struct.
+pub fn gemm(
+    m: &Module,
+    kernel: GemmKernel,
+    warp: u32,
+    a: &Quantized,
+    b: &Quantized,
+    args: &crate::backend::cuda::gemm::BlockwiseArgs,
+) -> Result<Vec<f32>> {
+    use crate::backend::cuda::gemm::{BlockwiseParams, GemmShape};
+    let shape = GemmShape::of(a, b);
+    let (mm, n) = (shape.m, shape.n);
+    let da = m.upload(&a.q, "a")?;
+    let dsa = m.upload(bytemuck::cast_slice(&a.scales), "sa")?;
+    let db = m.upload(&b.q, "b")?;
+    let dsb = m.upload(bytemuck::cast_slice(&b.scales), "sb")?;
+    let dc = m.alloc(mm * n * 4, "c")?;
+    let p = BlockwiseParams::new(
+        [da.addr(), dsa.addr(), db.addr(), dsb.addr(), dc.addr()],
+        &shape,
+        args,
+    );
+    let bytes = p.bytes();
+    match kernel {
+        GemmKernel::Blockwise => m.launch(
+            if args.split_k > 1 {
+                "gemm_blockwise_split"
+            } else {
+                "gemm_blockwise"
+            },
+            [n.div_ceil(64) as u32, mm.div_ceil(64) as u32, 1],
+            [128, 1, 1],
+            warp,
+            &[Arg::Raw(&bytes)],
+        )?,
+        GemmKernel::Mfma => m.launch(
+            "gemm_mfma",
+            [n.div_ceil(16) as u32, mm.div_ceil(16) as u32, 1],
+            [64, 1, 1],
+            64,
+            &[Arg::Raw(&bytes)],
+        )?,
+    }
+    Ok(super::f32s(dc.as_slice()))
 }

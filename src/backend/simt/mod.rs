@@ -40,8 +40,11 @@ pub const SIMT_HPP: &str = include_str!("simt.hpp");
 pub enum Mode {
     /// As nvcc compiles it (32-bit shuffle masks).
     Cuda,
-    /// As the HIP build compiles it (`ISO_SIMT_HIP`: maskless shuffles over the wavefront).
+    /// As the HIP build compiles it (`ISO_SIMT_HIP`: maskless shuffles over the wavefront), for gfx942: its
+    /// FP8 MFMA builtins read fnuz codes.
     Hip,
+    /// As [`Mode::Hip`], for gfx950 (`ISO_SIMT_GFX950`): the FP8 MFMA builtins read OCP codes.
+    HipGfx950,
 }
 
 /// One kernel parameter.
@@ -414,8 +417,11 @@ pub fn compile(
         if let Some(d) = include_dir {
             cmd.arg("-I").arg(d);
         }
-        if mode == Mode::Hip {
+        if mode != Mode::Cuda {
             cmd.arg("-DISO_SIMT_HIP=1");
+        }
+        if mode == Mode::HipGfx950 {
+            cmd.arg("-DISO_SIMT_GFX950=1");
         }
         cmd.arg("-x").arg("c++").arg(&unit).arg("-o").arg(&tmp_so);
         let out = cmd
@@ -475,11 +481,16 @@ pub fn compile(
     Ok(m)
 }
 
-/// Built-in module `name` (kernels/NAME.cu, local includes inlined) compiled for the executor.
+/// Built-in module `name` (kernels/NAME.cu, local includes inlined) compiled for the executor: a portable
+/// module of the CUDA registry, or an AMD-only one (`// isolate-hip-only:`) in a HIP mode.
 pub fn builtin(name: &str, mode: Mode) -> Result<&'static Module> {
-    let src = crate::backend::cuda::registry::module_source(name)
-        .ok_or_else(|| Error::Usage(format!("no kernel module {name} in this build")))?;
-    compile(src.source, &format!("kernels/{name}.cu"), mode, None)
+    let src = match crate::backend::cuda::registry::module_source(name) {
+        Some(m) => m.source,
+        None => crate::backend::hip::registry::hip_only_source(name)
+            .filter(|_| mode != Mode::Cuda)
+            .ok_or_else(|| Error::Usage(format!("no kernel module {name} in this build")))?,
+    };
+    compile(src, &format!("kernels/{name}.cu"), mode, None)
 }
 
 /// A user kernel file (`.cu` in CUDA mode, `.hip` in HIP mode), its folder on the include path.

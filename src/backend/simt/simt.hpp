@@ -65,6 +65,7 @@
 // Per block: one OS thread runs one block at a time, so a thread-local static is the block's shared memory.
 #define __shared__ static thread_local
 #define __managed__
+#define __align__(n) __attribute__((aligned(n)))
 
 // ---- vector types -------------------------------------------------------------------------------------------
 #define SIMT_VEC2(T, N, A)                                                                                        \
@@ -102,10 +103,11 @@ namespace simt {
 
 // ---- executor state -----------------------------------------------------------------------------------------
 enum class St : uint8_t { Run, WarpOp, Barrier, Done, Fault };
-enum Op : int { OP_SHFL_IDX, OP_SHFL_XOR, OP_SHFL_UP, OP_SHFL_DOWN, OP_BALLOT, OP_ANY, OP_ALL, OP_ACTIVEMASK, OP_SYNCWARP };
+enum Op : int { OP_SHFL_IDX, OP_SHFL_XOR, OP_SHFL_UP, OP_SHFL_DOWN, OP_BALLOT, OP_ANY, OP_ALL, OP_ACTIVEMASK, OP_SYNCWARP, OP_MFMA };
 inline const char* op_name(int op) {
     static const char* n[] = {"__shfl_sync", "__shfl_xor_sync", "__shfl_up_sync", "__shfl_down_sync", "__ballot_sync",
-                              "__any_sync", "__all_sync", "__activemask", "__syncwarp"};
+                              "__any_sync", "__all_sync", "__activemask", "__syncwarp",
+                              "__builtin_amdgcn_mfma_f32_16x16x32_*"};
     return n[op];
 }
 
@@ -122,7 +124,7 @@ struct Lane {
     int width;
     int arg;
     int vsize;
-    alignas(16) unsigned char val[16];
+    alignas(16) unsigned char val[32];  // an MFMA passes A (8 bytes), B (8) and C (16)
     alignas(16) unsigned char res[16];
 };
 
@@ -252,6 +254,196 @@ inline uint64_t eff_mask(const Lane& l, int ws) {
     return m;
 }
 
+// ---- CDNA3 matrix cores: the `cdna3` accumulator model (docs/numerics.md §8.7) --------------------------------
+// The same arithmetic as the Rust model (src/gemm/mma/cdna3.rs), in the same exact integer steps, so that the
+// MFMA builtins below give its bits: a test runs both on random and crafted operands (src/backend/simt/tests.rs).
+namespace cdna3 {
+enum Kind : uint8_t { ZERO, FIN, INF, NAN_ };
+struct Val {
+    Kind k;
+    bool neg;
+    int64_t m;  // |v| = m · 2^(e − fb)
+    int e, fb;
+};
+// An FP8 format as the decoder sees it: mantissa bits, exponent bias, fnuz (0x80 = NaN, no −0, no inf),
+// whether the all-ones exponent holds inf/NaN (OCP e5m2).
+struct Fmt {
+    int mbits, bias;
+    bool fnuz, ieee_top;
+};
+constexpr Fmt E4M3FNUZ{3, 8, true, false}, E5M2FNUZ{2, 16, true, false}, E4M3FN{3, 7, false, false},
+    E5M2{2, 15, false, true};
+// The model's class of an FP8 code: normal m with the hidden bit and e = ⌊log2|v|⌋, subnormal m without it
+// and e = emin = 1 − bias.
+inline Val fp8(uint8_t c, Fmt f) {
+    const bool neg = c & 0x80;
+    const unsigned mag = c & 0x7F, E = mag >> f.mbits, man = mag & ((1u << f.mbits) - 1);
+    if (f.fnuz && c == 0x80) return {NAN_, false, 0, 0, 0};
+    if (!f.fnuz && !f.ieee_top && mag == 0x7F) return {NAN_, false, 0, 0, 0};
+    if (f.ieee_top && E == (1u << (7 - f.mbits)) - 1) return man ? Val{NAN_, false, 0, 0, 0} : Val{INF, neg, 0, 0, 0};
+    if (mag == 0) return {ZERO, neg, 0, 0, 0};
+    if (E == 0) return {FIN, neg, (int64_t)man, 1 - f.bias, f.mbits};
+    return {FIN, neg, (int64_t)(man | (1u << f.mbits)), (int)E - f.bias, f.mbits};
+}
+// The class of an f32 accumulator: e = ⌊log2|c|⌋ (−126 for a subnormal), 24-bit significand, fb = 23.
+inline Val f32(float c) {
+    const uint32_t u = std::bit_cast<uint32_t>(c), a = u & 0x7FFFFFFFu;
+    const bool neg = u >> 31;
+    if (a > 0x7F800000u) return {NAN_, false, 0, 0, 0};
+    if (a == 0x7F800000u) return {INF, neg, 0, 0, 0};
+    if (a == 0) return {ZERO, neg, 0, 0, 0};
+    const int be = (int)(a >> 23);
+    if (be == 0) return {FIN, neg, (int64_t)(a & 0x7FFFFF), -126, 23};
+    return {FIN, neg, (int64_t)((a & 0x7FFFFF) | 0x800000), be - 127, 23};
+}
+// (−1)^neg · mag · 2^lsb rounded to f32, nearest-even (IEEE subnormals, overflow to inf).
+inline float to_f32_rne(bool neg, unsigned __int128 mag, int lsb) {
+    if (mag == 0) return 0.0f;
+    int bits = 0;
+    for (unsigned __int128 t = mag; t; t >>= 1) bits++;
+    const int top = lsb + bits - 1;
+    const int grid = top - 23 > -149 ? top - 23 : -149;
+    const int drop = grid - lsb;
+    unsigned __int128 q;
+    int g;
+    if (drop <= 0) {
+        q = mag;
+        g = lsb;
+    } else if (drop >= 128) {
+        q = 0;
+        g = grid;
+    } else {
+        q = mag >> drop;
+        const unsigned __int128 rem = mag & (((unsigned __int128)1 << drop) - 1), half = (unsigned __int128)1 << (drop - 1);
+        if (rem > half || (rem == half && (q & 1))) q++;
+        g = grid;
+    }
+    if (q == 0) return neg ? -0.0f : 0.0f;
+    int qb = 0;
+    for (unsigned __int128 t = q; t; t >>= 1) qb++;
+    const float v = g + qb > 128 ? INFINITY : (float)ldexp((double)(uint64_t)q, g);
+    return neg ? -v : v;
+}
+// x · 2^−d rounded toward −inf (d ≥ 0).
+inline int64_t floor_shift(int64_t x, int d) { return d <= 0 ? x : d >= 63 ? (x < 0 ? -1 : 0) : x >> d; }
+struct Term {
+    int64_t v;
+    int e, fb;
+};
+// Σ of the terms truncated toward zero onto 2^(E − 24), E = their largest exponent.
+inline bool group_sum(const Term* t, int n, int64_t& s, int& e) {
+    if (n == 0) return false;
+    e = t[0].e;
+    for (int i = 1; i < n; i++) e = t[i].e > e ? t[i].e : e;
+    s = 0;
+    for (int i = 0; i < n; i++) {
+        const int sh = t[i].e - t[i].fb - (e - 24);
+        const int64_t mag = t[i].v < 0 ? -t[i].v : t[i].v;
+        const int64_t m = sh >= 0 ? mag << sh : (-sh >= 63 ? 0 : mag >> -sh);
+        s += t[i].v < 0 ? -m : m;
+    }
+    return true;
+}
+// One 16-product step (n ≤ 16 pairs): the new C.
+inline float step(float c, const uint8_t* a, Fmt fa, const uint8_t* b, Fmt fb, int n) {
+    const Val cc = f32(c);
+    Val va[16], vb[16];
+    bool nan = cc.k == NAN_, pos = cc.k == INF && !cc.neg, ng = cc.k == INF && cc.neg;
+    for (int i = 0; i < n; i++) {
+        va[i] = fp8(a[i], fa);
+        vb[i] = fp8(b[i], fb);
+        const Val &x = va[i], &y = vb[i];
+        if (x.k == NAN_ || y.k == NAN_) nan = true;
+        else if ((x.k == INF && y.k == ZERO) || (x.k == ZERO && y.k == INF)) nan = true;
+        else if (x.k == INF || y.k == INF) {
+            const bool s = x.neg != y.neg;  // the product's sign (inf × inf, inf × finite)
+            (s ? ng : pos) = true;
+        }
+    }
+    if (nan || (pos && ng)) return std::bit_cast<float>(0x7FC00000u);
+    if (pos) return INFINITY;
+    if (ng) return -INFINITY;
+    Term ev[8], od[8];
+    int ne = 0, no = 0;
+    for (int i = 0; i < n; i++) {
+        // A zero takes part with exponent −126 (docs/numerics.md §8.7).
+        const int64_t ma = va[i].k == FIN ? (va[i].neg ? -va[i].m : va[i].m) : 0;
+        const int64_t mb = vb[i].k == FIN ? (vb[i].neg ? -vb[i].m : vb[i].m) : 0;
+        const int ea = va[i].k == FIN ? va[i].e : -126, eb = vb[i].k == FIN ? vb[i].e : -126;
+        const int fba = va[i].k == FIN ? va[i].fb : fa.mbits, fbb = vb[i].k == FIN ? vb[i].fb : fb.mbits;
+        const Term t{ma * mb, ea + eb, fba + fbb};
+        if (i % 2 == 0) ev[ne++] = t;
+        else od[no++] = t;
+    }
+    int64_t s0 = 0, s1 = 0, s = 0;
+    int e0 = 0, e1 = 0, e = 0;
+    const bool h0 = group_sum(ev, ne, s0, e0), h1 = group_sum(od, no, s1, e1), he = h0 || h1;
+    if (h0 && h1) {
+        e = e0 > e1 ? e0 : e1;
+        s = floor_shift(s0, e - e0) + floor_shift(s1, e - e1);
+    } else if (h0) {
+        s = s0, e = e0;
+    } else if (h1) {
+        s = s1, e = e1;
+    }
+    const int64_t cm = cc.k == FIN ? (cc.neg ? -cc.m : cc.m) : 0;
+    const int ce = cc.k == FIN ? cc.e : -126;
+    const int m = he ? (e > ce ? e : ce) : ce;
+    __int128 sp = 0;
+    if (he) {
+        const int d = (m - 31) - (e - 24);
+        sp = d >= 0 ? floor_shift(s, d) : (__int128)s << -d;
+    }
+    __int128 sc = 0;
+    if (cm != 0 && ce >= m - 25) {
+        const int d = (m - 24) - (ce - 23);
+        const __int128 q = d >= 0 ? floor_shift(cm, d) : (__int128)cm << -d;
+        sc = q << 7;
+    }
+    const __int128 r = sp + sc;
+    if (r == 0) return 0.0f;
+    return to_f32_rne(r < 0, (unsigned __int128)(r < 0 ? -r : r), m - 31);
+}
+}  // namespace cdna3
+
+// The formats the FP8 MFMAs read: fnuz on gfx942 (CDNA3), OCP on gfx950 (the executor's HIP mode is gfx942
+// unless ISO_SIMT_GFX950 is defined). `bf8`: the e5m2 operand of the *_bf8 variants.
+inline cdna3::Fmt mfma_fmt(bool bf8) {
+#ifdef ISO_SIMT_GFX950
+    return bf8 ? cdna3::E5M2 : cdna3::E4M3FN;
+#else
+    return bf8 ? cdna3::E5M2FNUZ : cdna3::E4M3FNUZ;
+#endif
+}
+
+// v_mfma_f32_16x16x32_{fp8,bf8}_{fp8,bf8} over the 64 lanes [w0, w0 + 64), each lane's val holding its A (8
+// bytes), B (8) and C (4 floats). Operand layout (AMD Matrix Instruction Calculator, CDNA3; docs/numerics.md
+// §8.7): A[i][k] is byte k % 8 of lane 16·⌊k/8⌋ + i, B[k][j] byte k % 8 of lane 16·⌊k/8⌋ + j, C/D[i][j] element
+// i % 4 of lane 16·⌊i/4⌋ + j. The 32 products of an output are two chained model steps, k = 0..15 then 16..31.
+inline void mfma_16x16x32(BlockCtx& b, int w0, int variant) {
+    const cdna3::Fmt fa = mfma_fmt(variant & 1), fb = mfma_fmt(variant & 2);
+    uint8_t A[16][32], B[16][32];  // B stored by column j: B[j][k]
+    for (int l = 0; l < 64; l++) {
+        const unsigned char* v = b.lanes[w0 + l].val;
+        for (int x = 0; x < 8; x++) {
+            A[l % 16][8 * (l / 16) + x] = v[x];
+            B[l % 16][8 * (l / 16) + x] = v[8 + x];
+        }
+    }
+    for (int l = 0; l < 64; l++) {
+        Lane& ln = b.lanes[w0 + l];
+        float c[4], d[4];
+        memcpy(c, ln.val + 16, 16);
+        const int j = l % 16;
+        for (int r = 0; r < 4; r++) {
+            const int i = 4 * (l / 16) + r;
+            float acc = cdna3::step(c[r], A[i], fa, B[j], fb, 16);
+            d[r] = cdna3::step(acc, A[i] + 16, fa, B[j] + 16, fb, 16);
+        }
+        memcpy(ln.res, d, 16);
+    }
+}
+
 // Resolves the parked warp-level calls of the lanes [w0, w0 + ws). Returns false (with b.fault set) on an error.
 inline bool resolve_warp(BlockCtx& b, int w0, int n) {
     uint64_t group = 0, done = 0;
@@ -289,6 +481,18 @@ inline bool resolve_warp(BlockCtx& b, int w0, int n) {
                 return err(l, "%s with mask 0x%llx names lane %d, which is live but not at this call (divergence)",
                            op_name(op), (unsigned long long)l.mask, std::countr_zero(missing));
         }
+    }
+    if (op == OP_MFMA) {
+        const Lane& l0 = b.lanes[w0 + first];
+        if (b.ws != 64 || n != 64 || group != ~0ull)
+            return err(l0, "%s needs all 64 lanes of a wavefront at the call (warp width %d, %d lanes in this wavefront, %d at the call)",
+                       op_name(op), b.ws, n, std::popcount(group));
+        for (int i = 0; i < n; i++)
+            if (b.lanes[w0 + i].arg != l0.arg)
+                return err(b.lanes[w0 + i], "%s: lanes at different MFMA variants", op_name(op));
+        mfma_16x16x32(b, w0, l0.arg);
+        for (int i = 0; i < n; i++) b.lanes[w0 + i].st = St::Run;
+        return true;
     }
     for (int i = 0; i < n; i++) {
         if (!(group >> i & 1)) continue;
@@ -694,6 +898,57 @@ inline int __any(int pred) { return (int)::simt::warp_bits(::simt::OP_ANY, false
 inline int __all(int pred) { return (int)::simt::warp_bits(::simt::OP_ALL, false, false, 0, pred); }
 inline unsigned __lane_id() { return (unsigned)::simt::tl->lane; }
 
+// ---- AMD matrix cores (CDNA3 / CDNA4 FP8 MFMA) ----------------------------------------------------------------
+// clang's builtins, with a GCC vector for the 4-float accumulator (g++ has no ext_vector_type: a kernel writes
+// `float __attribute__((vector_size(16)))` for the executor, `ext_vector_type(4)` for clang). The CBSZ / ABID /
+// BLGP broadcast controls are not modelled: non-zero values stop the launch.
+namespace simt {
+template <class V>
+inline V mfma_call(int variant, long long a, long long b, V c, int cbsz, int abid, int blgp) {
+    static_assert(sizeof(V) == 16, "the MFMA accumulator is 4 floats: declare it float __attribute__((vector_size(16)))");
+    if (cbsz || abid || blgp) lane_fail("MFMA with cbsz/abid/blgp %d/%d/%d: only 0 is modelled", cbsz, abid, blgp);
+    Lane* l = tl;
+    l->op = OP_MFMA;
+    l->has_mask = false;
+    l->mask32 = false;
+    l->mask = 0;
+    l->arg = variant;
+    l->width = 64;
+    l->vsize = 32;
+    memcpy(l->val, &a, 8);
+    memcpy(l->val + 8, &b, 8);
+    memcpy(l->val + 16, &c, 16);
+    park(St::WarpOp);
+    V r;
+    memcpy(&r, l->res, 16);
+    return r;
+}
+}  // namespace simt
+template <class V>
+inline V __builtin_amdgcn_mfma_f32_16x16x32_fp8_fp8(long long a, long long b, V c, int cbsz, int abid, int blgp) {
+    return ::simt::mfma_call(0, a, b, c, cbsz, abid, blgp);
+}
+template <class V>
+inline V __builtin_amdgcn_mfma_f32_16x16x32_bf8_fp8(long long a, long long b, V c, int cbsz, int abid, int blgp) {
+    return ::simt::mfma_call(1, a, b, c, cbsz, abid, blgp);
+}
+template <class V>
+inline V __builtin_amdgcn_mfma_f32_16x16x32_fp8_bf8(long long a, long long b, V c, int cbsz, int abid, int blgp) {
+    return ::simt::mfma_call(2, a, b, c, cbsz, abid, blgp);
+}
+template <class V>
+inline V __builtin_amdgcn_mfma_f32_16x16x32_bf8_bf8(long long a, long long b, V c, int cbsz, int abid, int blgp) {
+    return ::simt::mfma_call(3, a, b, c, cbsz, abid, blgp);
+}
+// The target the executor presents in HIP mode (kernels may pick their MFMA path by it).
+#ifdef ISO_SIMT_HIP
+#ifdef ISO_SIMT_GFX950
+#define __gfx950__ 1
+#else
+#define __gfx942__ 1
+#endif
+#endif
+
 // ---- atomics (blocks run on several OS threads: real atomics) -----------------------------------------------
 #define SIMT_ATOMIC_INT(T)                                                                                        \
     inline T atomicAdd(T* a, T v) { return __atomic_fetch_add(a, v, __ATOMIC_SEQ_CST); }                          \
@@ -947,6 +1202,92 @@ struct __nv_fp8_e5m2 {
     explicit __nv_fp8_e5m2(double f) : __x(__nv_cvt_double_to_fp8(f, __NV_SATFINITE, __NV_E5M2)) {}
     explicit operator float() const { return simt_fp8_to_float(__x, 2, 15, true, false); }
 };
+
+// hip_fp8.h (ROCm ≥ 6.2 fnuz types, ≥ 6.3 OCP types): the header's software conversion (its host path;
+// docs/kernels.md §11 says where its device path may differ): round to nearest even; |x| above the format's
+// largest finite value (before rounding) → ±max with __HIP_SATFINITE, else NaN (fnuz: 0x80; e4m3: 0x7F with
+// the sign) or ±inf (e5m2); NaN and ±inf in → NaN (0x80 fnuz, sign|0x7F OCP) except inf → ±inf in e5m2, whatever
+// the saturation; a result of zero is +0 in fnuz and keeps the sign in OCP. Decoding: NaN codes give the f32
+// 0x7F800001, fnuz 0x80 included.
+typedef unsigned char __hip_fp8_storage_t;
+typedef unsigned short __hip_fp8x2_storage_t;
+typedef unsigned int __hip_fp8x4_storage_t;
+enum __hip_fp8_interpretation_t { __HIP_E4M3 = 0, __HIP_E5M2 = 1, __HIP_E4M3_FNUZ = 2, __HIP_E5M2_FNUZ = 3 };
+enum __hip_saturation_t { __HIP_NOSAT = 0, __HIP_SATFINITE = 1 };
+typedef __nv_bfloat16_raw __hip_bfloat16_raw;
+namespace simt {
+inline __hip_fp8_storage_t hip_to_fp8(double x, __hip_saturation_t sat, __hip_fp8_interpretation_t t) {
+    const bool fnuz = t == __HIP_E4M3_FNUZ || t == __HIP_E5M2_FNUZ, e4 = t == __HIP_E4M3_FNUZ || t == __HIP_E4M3;
+    const int mbits = e4 ? 3 : 2, bias = (e4 ? 7 : 15) + (fnuz ? 1 : 0);
+    const uint8_t maxcode = fnuz ? 0x7F : (e4 ? 0x7E : 0x7B);
+    const uint8_t sign = std::signbit(x) ? 0x80 : 0;
+    const bool clip = sat == __HIP_SATFINITE;
+    if (std::isnan(x)) return fnuz ? 0x80 : (uint8_t)(sign | 0x7F);
+    if (std::isinf(x)) return fnuz ? 0x80 : (uint8_t)(sign | (e4 ? 0x7F : 0x7C));
+    const double a = fabs(x);
+    const int emin = 1 - bias, emax = (maxcode >> mbits) - bias;
+    const double maxv = ldexp(1.0 + (double)(maxcode & ((1 << mbits) - 1)) / (1 << mbits), emax);
+    if (a > maxv) return clip ? (uint8_t)(sign | maxcode) : fnuz ? 0x80 : (uint8_t)(sign | (e4 ? 0x7F : 0x7C));
+    if (x == 0 && !sign) return 0;
+    int e;
+    frexp(a, &e);
+    e -= 1;
+    const int qe = (e < emin ? emin : e) - mbits;
+    const double q = rint(ldexp(a, -qe));  // RNE (the default rounding mode)
+    if (q == 0) return fnuz ? 0 : sign;
+    const double v = ldexp(q, qe);
+    frexp(v, &e);
+    e -= 1;
+    uint8_t code;
+    if (e < emin) code = (uint8_t)q;
+    else code = (uint8_t)(((e + bias) << mbits) | ((int)ldexp(v, mbits - e) - (1 << mbits)));
+    return (uint8_t)(sign | code);
+}
+inline float hip_from_fp8(__hip_fp8_storage_t c, __hip_fp8_interpretation_t t) {
+    const bool fnuz = t == __HIP_E4M3_FNUZ || t == __HIP_E5M2_FNUZ, e4 = t == __HIP_E4M3_FNUZ || t == __HIP_E4M3;
+    const float nan = std::bit_cast<float>(0x7F800001u);
+    if (fnuz && c == 0x80) return nan;
+    if (!fnuz && e4 && (c & 0x7F) == 0x7F) return nan;
+    if (!fnuz && !e4 && (c & 0x7C) == 0x7C) return (c & 3) ? nan : ((c & 0x80) ? -INFINITY : INFINITY);
+    return simt_fp8_to_float(c, e4 ? 3 : 2, (e4 ? 7 : 15) + (fnuz ? 1 : 0), false, fnuz);
+}
+}  // namespace simt
+inline __hip_fp8_storage_t __hip_cvt_double_to_fp8(double d, __hip_saturation_t sat, __hip_fp8_interpretation_t t) {
+    return ::simt::hip_to_fp8(d, sat, t);
+}
+inline __hip_fp8_storage_t __hip_cvt_float_to_fp8(float f, __hip_saturation_t sat, __hip_fp8_interpretation_t t) {
+    return ::simt::hip_to_fp8((double)f, sat, t);
+}
+inline __hip_fp8x2_storage_t __hip_cvt_float2_to_fp8x2(float2 v, __hip_saturation_t sat, __hip_fp8_interpretation_t t) {
+    return (__hip_fp8x2_storage_t)(__hip_cvt_float_to_fp8(v.x, sat, t) | (__hip_cvt_float_to_fp8(v.y, sat, t) << 8));
+}
+inline __hip_fp8_storage_t __hip_cvt_bfloat16raw_to_fp8(__hip_bfloat16_raw h, __hip_saturation_t sat,
+                                                       __hip_fp8_interpretation_t t) {
+    return __hip_cvt_float_to_fp8(std::bit_cast<float>((uint32_t)h.x << 16), sat, t);
+}
+inline __half_raw __hip_cvt_fp8_to_halfraw(__hip_fp8_storage_t c, __hip_fp8_interpretation_t t) {
+    return __half_raw{::simt::f32_to_f16_rn(::simt::hip_from_fp8(c, t))};
+}
+#define SIMT_HIP_FP8(N, I)                                                                                        \
+    struct N {                                                                                                    \
+        __hip_fp8_storage_t __x;                                                                                  \
+        static constexpr __hip_saturation_t __default_saturation = __HIP_SATFINITE;                               \
+        static constexpr __hip_fp8_interpretation_t __default_interpret = I;                                      \
+        N() = default;                                                                                            \
+        N(float f) : __x(__hip_cvt_float_to_fp8(f, __HIP_SATFINITE, I)) {}                                        \
+        N(double d) : __x(__hip_cvt_double_to_fp8(d, __HIP_SATFINITE, I)) {}                                      \
+        N(int v) : N((float)v) {}                                                                                 \
+        N(long v) : N((float)v) {}                                                                                \
+        N(unsigned v) : N((float)v) {}                                                                            \
+        N(__nv_bfloat16 h) : N((float)h) {}                                                                       \
+        N(__half h) : N((float)h) {}                                                                              \
+        operator float() const { return ::simt::hip_from_fp8(__x, I); }                                          \
+    };
+SIMT_HIP_FP8(__hip_fp8_e4m3_fnuz, __HIP_E4M3_FNUZ)
+SIMT_HIP_FP8(__hip_fp8_e5m2_fnuz, __HIP_E5M2_FNUZ)
+SIMT_HIP_FP8(__hip_fp8_e4m3, __HIP_E4M3)
+SIMT_HIP_FP8(__hip_fp8_e5m2, __HIP_E5M2)
+#undef SIMT_HIP_FP8
 
 // ---- the exported C ABI -------------------------------------------------------------------------------------
 extern "C" const ::simt::Entry simt_entries[];

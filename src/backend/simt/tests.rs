@@ -533,3 +533,487 @@ fn example_user_kernel_equals_deepgemm_ue8m0() {
     eprintln!("floor-instead-of-ceil PoC: {dq} codes, {ds} scales differ (caught)");
     assert!(dq > 0 && ds > 0);
 }
+
+// ---- AMD matrix cores: the MFMA builtins and the GEMM kernels --------------------------------------------
+
+/// One v_mfma_f32_16x16x32 per wavefront (block t = instruction t): A [T][16][32], B by column [T][16][32]
+/// (B[k][j] at [t][j][k]), C and D [T][16][16]; lane l loads its operands as the AMD layout says
+/// (docs/numerics.md §8.7) and stores its 4 results.
+const MFMA_PROBE: &str = r#"
+typedef float f32x4 __attribute__((vector_size(16)));
+__global__ void mfma_probe(const unsigned char* A, const unsigned char* B, const float* C, float* D, int variant) {
+    const int t = blockIdx.x, l = threadIdx.x;
+    long long a, b;
+    memcpy(&a, A + (size_t)t * 512 + (l % 16) * 32 + 8 * (l / 16), 8);
+    memcpy(&b, B + (size_t)t * 512 + (l % 16) * 32 + 8 * (l / 16), 8);
+    f32x4 c;
+    for (int r = 0; r < 4; r++) c[r] = C[(size_t)t * 256 + (4 * (l / 16) + r) * 16 + l % 16];
+    f32x4 d;
+    if (variant == 0) d = __builtin_amdgcn_mfma_f32_16x16x32_fp8_fp8(a, b, c, 0, 0, 0);
+    else if (variant == 1) d = __builtin_amdgcn_mfma_f32_16x16x32_bf8_fp8(a, b, c, 0, 0, 0);
+    else if (variant == 2) d = __builtin_amdgcn_mfma_f32_16x16x32_fp8_bf8(a, b, c, 0, 0, 0);
+    else d = __builtin_amdgcn_mfma_f32_16x16x32_bf8_bf8(a, b, c, 0, 0, 0);
+    for (int r = 0; r < 4; r++) D[(size_t)t * 256 + (4 * (l / 16) + r) * 16 + l % 16] = d[r];
+}
+"#;
+
+/// Accumulator values that probe the model's C handling: zeros, subnormals, values around the products'
+/// range, huge ones, infinities and NaN.
+fn probe_c(rng: &mut crate::testdata::Rng) -> f32 {
+    match rng.below(10) {
+        0 => 0.0,
+        1 => -0.0,
+        2 => f32::from_bits(rng.next_u32() & 0x807F_FFFF), // subnormal
+        3 => [
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::NAN,
+            f32::MAX,
+            -f32::MAX,
+        ][rng.below(5)],
+        4 => {
+            // Exactly on or just off the 2^(M−24) grid of a product sum near 1..2^16.
+            let e = rng.below(20) as i32 - 2;
+            let v = 2f32.powi(e) * (1.0 + rng.unit() as f32);
+            if rng.below(2) == 0 {
+                v
+            } else {
+                -v
+            }
+        }
+        _ => {
+            // Any exponent in [−60, 60].
+            let e = (rng.below(121) as u32 + 127 - 60) << 23;
+            f32::from_bits((rng.next_u32() & 0x807F_FFFF) | e)
+        }
+    }
+}
+
+/// FP8 codes for the probe: uniform (NaN codes included), or runs that stress one group's alignment
+/// (one large product among tiny ones, cancellation, all zero).
+fn probe_codes(rng: &mut crate::testdata::Rng, fmt: Fp8Format, n: usize) -> Vec<u8> {
+    let finite = |rng: &mut crate::testdata::Rng| loop {
+        let c = rng.below(256) as u8;
+        if fmt.decode(c).is_finite() {
+            return c;
+        }
+    };
+    match rng.below(5) {
+        0 => (0..n).map(|_| rng.below(256) as u8).collect(),
+        1 => (0..n)
+            .map(|_| {
+                if rng.below(10) == 0 {
+                    0x70 | rng.below(8) as u8
+                } else {
+                    (rng.below(16) as u8) | if rng.below(2) == 0 { 0x80 } else { 0 }
+                }
+            })
+            .map(|c| {
+                if fmt == Fp8Format::E4m3fnuz && c == 0x80 {
+                    0
+                } else {
+                    c
+                }
+            })
+            .collect(),
+        2 => {
+            let v: Vec<u8> = (0..n / 2).map(|_| finite(rng)).collect();
+            // x and −x (cancellation), in shuffled pairs.
+            v.iter()
+                .flat_map(|&c| [c, if c & 0x7F == 0 { c } else { c ^ 0x80 }])
+                .collect()
+        }
+        3 => vec![0; n],
+        _ => (0..n).map(|_| finite(rng)).collect(),
+    }
+}
+
+/// Runs `count` random instructions of `variant` through the executor's builtin in `mode` and the Rust
+/// `cdna3` model (two chained 16-product steps per output); returns (outputs compared, mismatches).
+fn mfma_vs_model(
+    mode: Mode,
+    variant: i32,
+    fa: Fp8Format,
+    fb: Fp8Format,
+    count: usize,
+    seed: u64,
+) -> (usize, usize) {
+    use crate::gemm::mma::Model;
+    let m = compile(MFMA_PROBE, "mfma_probe", mode, None).unwrap_or_else(|e| panic!("{e}"));
+    let mut rng = crate::testdata::Rng::new(seed);
+    let (mut a, mut b, mut c) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..count {
+        for _ in 0..16 {
+            a.extend(probe_codes(&mut rng, fa, 32));
+            b.extend(probe_codes(&mut rng, fb, 32));
+        }
+        c.extend((0..256).map(|_| probe_c(&mut rng)));
+    }
+    let (da, db) = (m.upload(&a, "A").unwrap(), m.upload(&b, "B").unwrap());
+    let dc = m.upload(bytemuck::cast_slice(&c), "C").unwrap();
+    let dd = m.alloc(c.len() * 4, "D").unwrap();
+    m.launch(
+        "mfma_probe",
+        [count as u32, 1, 1],
+        [64, 1, 1],
+        64,
+        &[
+            super::Arg::Ptr(&da),
+            super::Arg::Ptr(&db),
+            super::Arg::Ptr(&dc),
+            super::Arg::Ptr(&dd),
+            super::Arg::I32(variant),
+        ],
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let got = super::f32s(dd.as_slice());
+    let mut bad = 0;
+    for t in 0..count {
+        for i in 0..16 {
+            let av: Vec<f32> = a[t * 512 + i * 32..][..32]
+                .iter()
+                .map(|&x| fa.decode(x))
+                .collect();
+            for j in 0..16 {
+                let bv: Vec<f32> = b[t * 512 + j * 32..][..32]
+                    .iter()
+                    .map(|&x| fb.decode(x))
+                    .collect();
+                let want = Model::Cdna3.instruction(c[t * 256 + i * 16 + j], &av, fa, &bv, fb);
+                let g = got[t * 256 + i * 16 + j];
+                if !(g.to_bits() == want.to_bits() || (g.is_nan() && want.is_nan())) {
+                    if bad < 5 {
+                        eprintln!("{mode:?} variant {variant}: instruction {t} D[{i}][{j}] = {g:e} ({:#x}), model {want:e} ({:#x})", g.to_bits(), want.to_bits());
+                    }
+                    bad += 1;
+                }
+            }
+        }
+    }
+    (count * 256, bad)
+}
+
+/// The executor's MFMA builtins give the Rust `cdna3` model's bits: gfx942 (fnuz e4m3 operands) and gfx950
+/// (OCP e4m3fn / e5m2 operands, the fp8/bf8 variants), on random and crafted operands and accumulators.
+#[test]
+fn mfma_builtins_equal_the_cdna3_model() {
+    let cases = [
+        (Mode::Hip, 0, Fp8Format::E4m3fnuz, Fp8Format::E4m3fnuz),
+        (Mode::HipGfx950, 0, Fp8Format::E4m3fn, Fp8Format::E4m3fn),
+        (Mode::HipGfx950, 1, Fp8Format::E5m2, Fp8Format::E4m3fn),
+        (Mode::HipGfx950, 2, Fp8Format::E4m3fn, Fp8Format::E5m2),
+        (Mode::HipGfx950, 3, Fp8Format::E5m2, Fp8Format::E5m2),
+    ];
+    for (i, (mode, variant, fa, fb)) in cases.into_iter().enumerate() {
+        let (n, bad) = mfma_vs_model(mode, variant, fa, fb, 48, 0x3FA + i as u64);
+        eprintln!("MFMA {mode:?} variant {variant} ({fa:?} × {fb:?}): {n} outputs, {bad} differ from the cdna3 model");
+        assert_eq!(bad, 0, "{mode:?} variant {variant}");
+    }
+}
+
+/// An MFMA needs the whole 64-lane wavefront: at warp 32 or with lanes gone it is an error, not a crash.
+#[test]
+fn mfma_outside_a_full_wavefront_is_an_error() {
+    let m = compile(MFMA_PROBE, "mfma_probe", Mode::Hip, None).unwrap();
+    let z = m.alloc(512, "A").unwrap();
+    let z2 = m.alloc(512, "B").unwrap();
+    let c = m.alloc(1024, "C").unwrap();
+    let d = m.alloc(1024, "D").unwrap();
+    let args = [
+        super::Arg::Ptr(&z),
+        super::Arg::Ptr(&z2),
+        super::Arg::Ptr(&c),
+        super::Arg::Ptr(&d),
+        super::Arg::I32(0),
+    ];
+    let e = m
+        .launch("mfma_probe", [1, 1, 1], [64, 1, 1], 32, &args)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("needs all 64 lanes"), "{e}");
+    let e = m
+        .launch("mfma_probe", [1, 1, 1], [48, 1, 1], 64, &args)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("needs all 64 lanes"), "{e}");
+}
+
+/// The GEMM kernels on the executor through `--backend simt-cpu`'s `Backend::gemm`: kernels/gemm_mfma.cu
+/// bitwise against the CPU's `cdna3-blockwise` (and its axes), kernels/gemm_blockwise.cu (HIP source,
+/// wavefront 64) bitwise against `blockwise`; and how far the MFMA GEMM is from `blockwise`.
+#[test]
+fn gemm_kernels_on_the_executor_equal_the_cpu() {
+    use crate::backend::Backend;
+    use crate::gemm::{gemm, GemmSpec, Operand};
+    use crate::testdata::{quantized, Scales};
+    let be = super::SimtBackend::new().unwrap();
+    let fnuz = Fp8Format::E4m3fnuz;
+    // M and N not multiples of the tiles; 1×128 activation and 128×128 weight scales.
+    let a = quantized(40, 384, (1, 128), fnuz, Scales::Any, 11);
+    let w = quantized(24, 384, (128, 128), fnuz, Scales::Any, 12);
+    let (oa, ow) = (Operand::Quantized(a.clone()), Operand::Quantized(w.clone()));
+    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    let mut checked = 0;
+    for s in [
+        "cdna3-blockwise",
+        "cdna3-blockwise,out=f32",
+        "cdna3-blockwise,promote=64,out=f32",
+        "cdna3-blockwise,split_k=3,scale_order=left",
+        "blockwise",
+        "blockwise,out=f32,split_k=2",
+        "blockwise-v3",
+    ] {
+        let spec = GemmSpec::parse(s).unwrap();
+        let got = be.gemm(&spec, &oa, &ow, &|_, _| {}).unwrap();
+        let want = gemm(&spec, &oa, &ow).unwrap();
+        let bad = bits(&got.values)
+            .iter()
+            .zip(bits(&want.values))
+            .filter(|(x, y)| **x != *y)
+            .count();
+        eprintln!(
+            "simt-cpu `{s}`: {} outputs, {bad} differ from the CPU",
+            got.values.len()
+        );
+        assert_eq!(bad, 0, "{s}");
+        checked += 1;
+    }
+    assert!(be.take_notes().is_empty(), "every spec ran on a kernel");
+    // The MFMA GEMM against the block-exact reference: not bitwise (the matrix core truncates), but close.
+    let f32out = |s: &str| {
+        be.gemm(&GemmSpec::parse(s).unwrap(), &oa, &ow, &|_, _| {})
+            .unwrap()
+            .values
+    };
+    let (m, r) = (
+        f32out("cdna3-blockwise,out=f32"),
+        f32out("blockwise,out=f32"),
+    );
+    let differ = m.iter().zip(&r).filter(|(x, y)| x != y).count();
+    // Normwise: the largest difference over the largest output (single outputs may cancel to near zero).
+    let big = r.iter().fold(0f32, |x, y| x.max(y.abs())) as f64;
+    let worst = m
+        .iter()
+        .zip(&r)
+        .map(|(x, y)| (x - y).abs() as f64)
+        .fold(0.0, f64::max)
+        / big;
+    eprintln!("cdna3-blockwise vs blockwise (f32 out): {differ} of {} differ, largest difference {worst:.3e} of the largest output", m.len());
+    assert!(worst < 1e-5, "{worst}");
+    // e4m3fn operands: the blockwise kernel runs them; the gfx942 MFMA does not (a note, the CPU definition).
+    let a = quantized(20, 256, (1, 128), Fp8Format::E4m3fn, Scales::Pow2, 13);
+    let w = quantized(36, 256, (128, 128), Fp8Format::E4m3fn, Scales::Pow2, 14);
+    let (oa, ow) = (Operand::Quantized(a), Operand::Quantized(w));
+    let spec = GemmSpec::parse("blockwise").unwrap();
+    assert_eq!(
+        bits(&be.gemm(&spec, &oa, &ow, &|_, _| {}).unwrap().values),
+        bits(&gemm(&spec, &oa, &ow).unwrap().values)
+    );
+    let spec = GemmSpec::parse("sm90-blockwise").unwrap();
+    be.gemm(&spec, &oa, &ow, &|_, _| {}).unwrap();
+    let notes = be.take_notes();
+    assert!(
+        notes.len() == 1 && notes[0].contains("sm90-blockwise"),
+        "{notes:?}"
+    );
+    eprintln!("{checked} GEMM specs bitwise on the executor");
+}
+
+// ---- hip_fp8.h -------------------------------------------------------------------------------------------
+
+/// The executor's hip_fp8.h: a user kernel written with `__hip_fp8_e4m3_fnuz` (examples/quant_aiter_fnuz.hip)
+/// is byte-equal to the `aiter-fnuz` preset, and the conversions follow ROCm's software path: on finite
+/// input with `__HIP_SATFINITE` they equal isolate's codecs with saturation, for every interpretation isolate
+/// has; its overflow and non-finite quirks are as documented.
+#[test]
+fn hip_fp8_header_matches_the_codecs_and_the_aiter_example() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/quant_aiter_fnuz.hip");
+    let m = super::user_file(&path).unwrap_or_else(|e| panic!("{e}"));
+    let (rows, k) = (40, 1024);
+    let x = tensor(DType::BF16, rows, k, 7);
+    let spec = QuantSpec::parse("aiter-fnuz").unwrap();
+    let cpu = crate::quant::quantize_activation(&spec, &x).unwrap();
+    let (q, s) = kernels::run_user_quant(
+        m,
+        "quant_aiter_fnuz",
+        64,
+        x.bytes(),
+        DType::BF16,
+        rows,
+        k,
+        128,
+    )
+    .unwrap();
+    let (dq, ds) = (
+        count_diff(&q, &cpu.q),
+        count_diff(&f32_bits(&s), &f32_bits(&cpu.scales)),
+    );
+    eprintln!(
+        "examples/quant_aiter_fnuz.hip vs aiter-fnuz: {dq} of {} codes, {ds} of {} scales differ",
+        q.len(),
+        s.len()
+    );
+    assert_eq!((dq, ds), (0, 0));
+
+    const CVT: &str = r#"
+#include <hip/hip_fp8.h>
+__global__ void cvt(const float* x, unsigned char* out, long long n, int interp, int sat) {
+    for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < n; i += (long long)gridDim.x * blockDim.x)
+        out[i] = __hip_cvt_float_to_fp8(x[i], (__hip_saturation_t)sat, (__hip_fp8_interpretation_t)interp);
+}
+__global__ void dec(const unsigned char* c, float* out, int interp) {
+    const int i = threadIdx.x;
+    __hip_fp8_e4m3_fnuz a;
+    __hip_fp8_e4m3 b;
+    __hip_fp8_e5m2 e;
+    a.__x = b.__x = e.__x = c[i];
+    out[i] = interp == __HIP_E4M3_FNUZ ? (float)a : interp == __HIP_E4M3 ? (float)b : (float)e;
+}
+"#;
+    let m = compile(CVT, "cvt.hip", Mode::Hip, None).unwrap_or_else(|e| panic!("{e}"));
+    let xs: Vec<f32> = codec_values()
+        .into_iter()
+        .filter(|v| v.is_finite())
+        .collect();
+    let dx = m.upload(bytemuck::cast_slice(&xs), "x").unwrap();
+    let run = |interp: i32, sat: i32, xs: &super::Buffer, n: usize| {
+        let out = m.alloc(n, "out").unwrap();
+        m.launch(
+            "cvt",
+            [64, 1, 1],
+            [256, 1, 1],
+            64,
+            &[
+                super::Arg::Ptr(xs),
+                super::Arg::Ptr(&out),
+                super::Arg::I64(n as i64),
+                super::Arg::I32(interp),
+                super::Arg::I32(sat),
+            ],
+        )
+        .unwrap();
+        out.to_vec()
+    };
+    // (__hip_fp8_interpretation_t, isolate's format)
+    for (interp, fmt) in [
+        (2, Fp8Format::E4m3fnuz),
+        (0, Fp8Format::E4m3fn),
+        (1, Fp8Format::E5m2),
+    ] {
+        let got = run(interp, 1, &dx, xs.len());
+        let want: Vec<u8> = xs
+            .iter()
+            .map(|&v| fmt.encode(v, Overflow::Saturate))
+            .collect();
+        let bad = count_diff(&got, &want);
+        eprintln!("__hip_cvt_float_to_fp8 {fmt:?} SATFINITE: {} finite inputs, {bad} differ from the codec", xs.len());
+        assert_eq!(bad, 0, "{fmt:?}");
+        // Decoding: every code as isolate decodes it (NaN codes: a NaN).
+        let codes: Vec<u8> = (0..=255).collect();
+        let dc = m.upload(&codes, "c").unwrap();
+        let out = m.alloc(1024, "out").unwrap();
+        m.launch(
+            "dec",
+            [1, 1, 1],
+            [256, 1, 1],
+            64,
+            &[
+                super::Arg::Ptr(&dc),
+                super::Arg::Ptr(&out),
+                super::Arg::I32(interp),
+            ],
+        )
+        .unwrap();
+        for (c, g) in super::f32s(out.as_slice()).into_iter().enumerate() {
+            let w = fmt.decode(c as u8);
+            assert!(
+                g.to_bits() == w.to_bits() || (g.is_nan() && w.is_nan()),
+                "{fmt:?} code {c:#x}: {g} vs {w}"
+            );
+        }
+    }
+    // The software path's quirks (docs/kernels.md §11): above the largest value before rounding → NaN
+    // without saturation; ±inf and NaN → NaN in fnuz and e4m3 even when saturating; inf stays inf in e5m2.
+    let special = [
+        241.0f32,
+        449.0,
+        f32::INFINITY,
+        f32::NEG_INFINITY,
+        f32::NAN,
+        -0.0,
+        1e-30,
+    ];
+    let ds = m.upload(bytemuck::cast_slice(&special), "x").unwrap();
+    assert_eq!(
+        run(2, 0, &ds, 7),
+        [0x80, 0x80, 0x80, 0x80, 0x80, 0x00, 0x00]
+    );
+    assert_eq!(
+        run(2, 1, &ds, 7),
+        [0x7F, 0x7F, 0x80, 0x80, 0x80, 0x00, 0x00]
+    );
+    assert_eq!(
+        run(0, 0, &ds, 7),
+        [0x77, 0x7F, 0x7F, 0xFF, 0x7F, 0x80, 0x00]
+    );
+    assert_eq!(
+        run(0, 1, &ds, 7),
+        [0x77, 0x7E, 0x7F, 0xFF, 0x7F, 0x80, 0x00]
+    );
+    assert_eq!(
+        run(1, 1, &ds, 7),
+        [0x5C, 0x5F, 0x7C, 0xFC, 0x7F, 0x80, 0x00]
+    );
+}
+
+/// kernels/gemm_mfma.cu as gfx950 builds it (OCP e4m3fn / e5m2 operands, the same instruction) on the executor,
+/// bitwise against the `cdna3` steps chained by hand with OCP decoding (the CPU GEMM specs refuse OCP codes
+/// for cdna3: on gfx950 the model's arithmetic is an assumption, docs/numerics.md §8.7).
+#[test]
+fn mfma_gemm_as_gfx950_builds_it_equals_the_chained_model() {
+    use crate::backend::cuda::gemm::BlockwiseArgs;
+    use crate::gemm::mma::Model;
+    use crate::testdata::{quantized, Scales};
+    let m = builtin("gemm_mfma", Mode::HipGfx950).unwrap_or_else(|e| panic!("{e}"));
+    for (fa, fb) in [
+        (Fp8Format::E4m3fn, Fp8Format::E4m3fn),
+        (Fp8Format::E5m2, Fp8Format::E4m3fn),
+    ] {
+        let a = quantized(20, 256, (1, 128), fa, Scales::Any, 21);
+        let b = quantized(18, 256, (128, 128), fb, Scales::Any, 22);
+        let args = BlockwiseArgs {
+            interval: 128,
+            split_k: 1,
+            left: false,
+            out_bf16: false,
+        };
+        let got = kernels::gemm(m, kernels::GemmKernel::Mfma, 64, &a, &b, &args).unwrap();
+        let mut bad = 0;
+        for i in 0..20 {
+            for j in 0..18 {
+                let mut c = 0f32;
+                for iv in 0..2 {
+                    let k0 = iv * 128;
+                    let mut acc = 0f32;
+                    for kk in (k0..k0 + 128).step_by(32) {
+                        let av: Vec<f32> = a.q[i * 256 + kk..][..32]
+                            .iter()
+                            .map(|&x| fa.decode(x))
+                            .collect();
+                        let bv: Vec<f32> = b.q[j * 256 + kk..][..32]
+                            .iter()
+                            .map(|&x| fb.decode(x))
+                            .collect();
+                        acc = Model::Cdna3.instruction(acc, &av, fa, &bv, fb);
+                    }
+                    let (sa, sb) = (a.scales[i * 2 + iv], b.scales[iv]);
+                    c = acc.mul_add(sa * sb, c);
+                }
+                bad += (got[i * 18 + j].to_bits() != c.to_bits()) as usize;
+            }
+        }
+        eprintln!("gemm_mfma (gfx950, {fa:?} × {fb:?}): 360 outputs, {bad} differ from the chained cdna3 steps");
+        assert_eq!(bad, 0);
+    }
+}

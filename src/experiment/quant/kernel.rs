@@ -41,6 +41,28 @@ pub fn run_user_kernel_simt(
     Ok(shaped(reference, rows, cols, q, scales))
 }
 
+/// A user quant kernel (`.hip`) compiled by hiprtc and run on the HIP device (ABI v1), shaped like
+/// [`run_user_kernel_simt`]'s result.
+pub fn run_user_kernel_hip(
+    be: &crate::backend::HipBackend,
+    k: &KernelRef,
+    x: &Tensor,
+    reference: &QuantSpec,
+) -> Result<Quantized> {
+    if !k.is_hip() {
+        return Err(crate::error::Error::Usage(format!(
+            "--candidate kernel:{} is a CUDA source: --backend hip runs .hip kernels (use --backend cuda or simt-cpu)",
+            k.path.display()
+        )));
+    }
+    check_float_input(x, "x")?;
+    let (rows, cols) = matrix_dims(x, "x")?;
+    let g = reference.group;
+    let (q, scales) =
+        crate::backend::hip::rtc::run_user_quant(be, k, x.bytes(), x.dtype, rows, cols, g)?;
+    Ok(shaped(reference, rows, cols, q, scales))
+}
+
 fn shaped(
     reference: &QuantSpec,
     rows: usize,

@@ -95,7 +95,7 @@ impl VerifyOutcome {
 /// A HIP kernel asked to run anywhere but simt-cpu: one line (exit 2).
 fn hip_kernel_off_simt(k: &KernelRef) -> Error {
     Error::NoGpu(format!(
-        "--candidate kernel:{} is a HIP kernel, and there is no HIP backend yet: run it on the CPU with \
+        "--candidate kernel:{} is a HIP kernel: run it with --backend hip on an AMD GPU, or on the CPU with \
          --backend simt-cpu",
         k.path.display()
     ))
@@ -183,6 +183,8 @@ pub fn run_verify(req: &VerifyRequest) -> Result<VerifyOutcome> {
                     Some(SimtBackend::user_warp(k)),
                 ),
                 Device::Cuda(c) => (kernel::run_user_kernel(c, k, x, &req.reference)?, None),
+                // --backend hip: a .hip kernel through hiprtc on the AMD GPU (a .cu one is CUDA's).
+                Device::Hip(h) => (kernel::run_user_kernel_hip(h, k, x, &req.reference)?, None),
                 // --backend cpu: the reference on the CPU, the kernel on the GPU.
                 Device::Cpu(_) => {
                     let own = cuda_for_kernel(k)?;
@@ -317,7 +319,7 @@ pub fn run_fingerprint(req: &FingerprintRequest) -> Result<FingerprintReport> {
         group: g,
     });
     let gpu = match selected.device {
-        Device::Cpu(_) | Device::Simt(_) => None,
+        Device::Cpu(_) | Device::Hip(_) | Device::Simt(_) => None,
         Device::Cuda(_) => Some(fingerprint_gpu::gpu_check(
             selected.backend(),
             &f,

@@ -308,6 +308,64 @@ fn hardware_checks(be: &CudaBackend, rng: &mut Rng) -> Result<Vec<Check>> {
     Ok(out)
 }
 
+/// The GEMM kernels of a backend without CUDA's (simt-cpu, hip) through `Backend::gemm`, bit for bit against
+/// the CPU definition: `blockwise` (kernels/gemm_blockwise.cu) on e4m3fn and e4m3fnuz operands with every
+/// scale order and a split, and `cdna3-blockwise` (kernels/gemm_mfma.cu, the MFMA model) on e4m3fnuz. Shapes
+/// are small: the CPU executor runs them too. A spec the backend hands to the CPU is still compared (and its
+/// note says so).
+pub fn backend_checks(be: &dyn crate::backend::Backend, seed: u64) -> Result<Vec<Check>> {
+    use crate::gemm::{gemm, GemmSpec, Operand};
+    let mut rng = Rng::new(seed ^ 0x4D46_4D41);
+    let mut out = Vec::new();
+    for (fmt, specs) in [
+        (
+            Fp8Format::E4m3fn,
+            &["blockwise", "blockwise-v3,split_k=2,out=f32"][..],
+        ),
+        (
+            Fp8Format::E4m3fnuz,
+            &[
+                "blockwise,promote=64",
+                "cdna3-blockwise",
+                "cdna3-blockwise,split_k=2,scale_order=left,out=f32",
+            ][..],
+        ),
+    ] {
+        let a = random_quantized(&mut rng, 33, 256, (1, 128), fmt, Codes::Groups, Scales::Any);
+        let b = random_quantized(
+            &mut rng,
+            48,
+            256,
+            (128, 128),
+            fmt,
+            Codes::Groups,
+            Scales::Any,
+        );
+        let (oa, ob) = (Operand::Quantized(a), Operand::Quantized(b));
+        for s in specs {
+            let spec = GemmSpec::parse(s)?;
+            let got = be.gemm(&spec, &oa, &ob, &|_, _| {})?;
+            let want = gemm(&spec, &oa, &ob)?;
+            out.push(Check::compare(
+                format!("gemm {s} {fmt:?} 33×48×256 ({})", be.name()),
+                &got.values,
+                &want.values,
+                |x, y| x.to_bits() == y.to_bits(),
+                |i| {
+                    format!(
+                        "C[{}][{}] = {:e}, cpu {:e}",
+                        i / 48,
+                        i % 48,
+                        got.values[i],
+                        want.values[i]
+                    )
+                },
+            ));
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

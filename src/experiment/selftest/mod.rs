@@ -93,8 +93,15 @@ pub fn checks(device: &Device, opt: &Options) -> Result<Vec<Check>> {
             checks.extend(gemm::checks(cuda, opt.seed)?);
             checks.extend(tc_twin::checks(cuda, opt.seed)?);
         }
-        // The quantizer kernel sources on the CPU executor; no GEMM kernel there yet.
-        Device::Simt(simt) => checks.extend(quant::checks(simt, opt.seed)?),
+        // The quantizer and GEMM kernel sources on the CPU executor, or on an AMD GPU.
+        Device::Simt(simt) => {
+            checks.extend(quant::checks(simt, opt.seed)?);
+            checks.extend(gemm::backend_checks(simt, opt.seed)?);
+        }
+        Device::Hip(hip) => {
+            checks.extend(quant::checks(hip.as_ref(), opt.seed)?);
+            checks.extend(gemm::backend_checks(hip.as_ref(), opt.seed)?);
+        }
         Device::Cpu(_) => {}
     }
     if opt.exhaustive {

@@ -181,6 +181,63 @@ pub fn check_spec(spec: &QuantSpec) -> Result<()> {
     Ok(())
 }
 
+/// The checked shape of one device quantization (a GPU kernel or the SIMT executor): the checks every
+/// quantizer makes, in the CPU twin's order and with its messages, and the block grid.
+#[derive(Clone, Copy, Debug)]
+pub struct DeviceQuantShape {
+    /// `w` for a weight, `x` for an activation (as the CPU twin's messages name them).
+    pub role: &'static str,
+    pub rows: usize,
+    pub cols: usize,
+    pub block_rows: usize,
+    pub block_cols: usize,
+}
+
+impl DeviceQuantShape {
+    /// Checks `spec` and `x` for an activation (1×G groups) or a weight (128×128 blocks).
+    pub fn check(spec: &QuantSpec, x: &Tensor, weight: bool) -> Result<DeviceQuantShape> {
+        let role = if weight { "w" } else { "x" };
+        check_spec(spec)?;
+        check_float_input(x, role)?;
+        let (rows, cols) = matrix_dims(x, role)?;
+        let (block_rows, block_cols) = if weight {
+            (WEIGHT_BLOCK, WEIGHT_BLOCK)
+        } else {
+            (1, spec.group)
+        };
+        check_blocks(spec, role, rows, cols, block_rows, block_cols)?;
+        Ok(DeviceQuantShape {
+            role,
+            rows,
+            cols,
+            block_rows,
+            block_cols,
+        })
+    }
+
+    /// (block rows, block columns) of the scale grid.
+    pub fn grid(&self) -> (usize, usize) {
+        (
+            self.rows.div_ceil(self.block_rows),
+            self.cols.div_ceil(self.block_cols),
+        )
+    }
+
+    /// The result without a launch when the input is empty: no codes, zero scales.
+    pub fn empty_result(&self, spec: &QuantSpec) -> Option<Quantized> {
+        let (gr, gc) = self.grid();
+        (self.rows == 0 || self.cols == 0).then(|| Quantized {
+            rows: self.rows,
+            cols: self.cols,
+            fmt: spec.fp8,
+            q: vec![],
+            block_rows: self.block_rows,
+            block_cols: self.block_cols,
+            scales: vec![0.0; gr * gc],
+        })
+    }
+}
+
 /// Quantizes an activation `[M, K]` (bf16, f16 or f32) in 1×G groups along K (G = `spec.group`).
 pub fn quantize_activation(spec: &QuantSpec, x: &Tensor) -> Result<Quantized> {
     check_spec(spec)?;

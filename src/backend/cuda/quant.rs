@@ -12,10 +12,7 @@ use crate::backend::cuda::{gpu_err, CudaBackend};
 use crate::error::{Error, Result};
 use crate::formats::DType;
 use crate::io::Tensor;
-use crate::quant::cpu::{
-    check_blocks, check_float_input, check_spec, matrix_dims, reject_nonfinite, scan_nonfinite,
-    to_matrix, WEIGHT_BLOCK,
-};
+use crate::quant::cpu::{reject_nonfinite, scan_nonfinite, to_matrix};
 use crate::quant::spec::{EpsOn, NanRule, Pow2, QRule, ScaleRule};
 use crate::quant::{QuantSpec, Quantized};
 
@@ -278,28 +275,18 @@ pub fn stream_grid(
 /// Quantizes `x` on the GPU: activations in 1×G groups (`weight = false`) or weights in 128×128 blocks.
 /// Same checks, errors and results as `crate::quant::{quantize_activation, quantize_weight}`.
 pub fn quantize(be: &CudaBackend, spec: &QuantSpec, x: &Tensor, weight: bool) -> Result<Quantized> {
-    let role = if weight { "w" } else { "x" };
-    check_spec(spec)?;
-    check_float_input(x, role)?;
-    let (rows, cols) = matrix_dims(x, role)?;
-    let (br, bc) = if weight {
-        (WEIGHT_BLOCK, WEIGHT_BLOCK)
-    } else {
-        (1, spec.group)
-    };
-    check_blocks(spec, role, rows, cols, br, bc)?;
-    let (gr, gc) = (rows.div_ceil(br), cols.div_ceil(bc));
-    if rows == 0 || cols == 0 {
-        return Ok(Quantized {
-            rows,
-            cols,
-            fmt: spec.fp8,
-            q: vec![],
-            block_rows: br,
-            block_cols: bc,
-            scales: vec![0.0; gr * gc],
-        });
+    let shape = crate::quant::cpu::DeviceQuantShape::check(spec, x, weight)?;
+    if let Some(q) = shape.empty_result(spec) {
+        return Ok(q);
     }
+    let (role, rows, cols, br, bc) = (
+        shape.role,
+        shape.rows,
+        shape.cols,
+        shape.block_rows,
+        shape.block_cols,
+    );
+    let (gr, gc) = shape.grid();
     let s = &be.stream;
     let dx = s
         .clone_htod(x.bytes())

@@ -5,7 +5,8 @@
 #        then Nsight Compute on the default 1×128 kernel, two experiments and the no-arithmetic ceiling
 #        (throughput, occupancy, registers, warp stalls).
 # e2e:   `isolate gemm` at the DeepSeek shape (scripts/make-gemm-e2e-input.py) five times with its phase times
-#        and the process's peak host memory, then once under Nsight Systems (CUDA API, copies, kernels, OS calls).
+#        and the process's peak host memory (with BASE=DIR, DIR/isolate too, alternating: a same-run baseline),
+#        then once under Nsight Systems where it is installed (CUDA API, copies, kernels, OS calls).
 # Text logs go to $OUT (or /tmp/isolate-profile).
 set -uo pipefail
 d="${1:-.gpu/cuda}"
@@ -39,15 +40,18 @@ e2e() {
   ls -l "$in" >>"$out/e2e-input.txt"
   local cmd=("$d/isolate" gemm --backend cuda --input "$in" --target-quant torch-e8m0 --ref-quant deepgemm-ue8m0
     --target-gemm blockwise --ref-gemm blockwise)
+  local args=("${cmd[@]:1}")
   for run in 1 2 3 4 5; do
-    echo "=== run $run"
-    ISOLATE_TIMINGS=1 python3 - "${cmd[@]}" <<'EOF'
+    for bin in ${BASE:+"$BASE/isolate"} "$d/isolate"; do
+      echo "=== run $run: $bin"
+      ISOLATE_TIMINGS=1 python3 - "$bin" "${args[@]}" <<'EOF'
 import resource, subprocess, sys, time
 t = time.perf_counter()
 r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL)
 w = time.perf_counter() - t
 print(f"e2e wall {w:.3f} s, exit {r.returncode}, peak RSS {resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024:.0f} MiB")
 EOF
+    done
   done >"$out/e2e-timings.txt" 2>&1
   if command -v nsys >/dev/null; then
     timeout 240 nsys profile --trace=cuda,osrt --sample=none -o "${TMPDIR:-/tmp}/e2e" --force-overwrite true \

@@ -51,6 +51,25 @@ fn a_wrong_user_kernel_is_caught_on_simt_cpu() {
     );
 }
 
+/// A HIP port that kept CUDA's 32-lane reduction: at wavefront 64 each half of a group reduces its own amax,
+/// so the scales of groups whose largest |x| lies in the other half come out too small. Caught, exit 1.
+#[test]
+fn a_hip_kernel_reducing_over_half_the_wavefront_is_caught() {
+    let src = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/quant_ue8m0.hip"
+    ))
+    .unwrap();
+    let wrong = src.replace("for (int o = 32; o > 0;", "for (int o = 16; o > 0;");
+    assert_ne!(wrong, src, "the example's wavefront reduction");
+    let d = tempfile::tempdir().unwrap();
+    let k = d.path().join("quant_half_wave.hip");
+    std::fs::write(&k, wrong).unwrap();
+    let o = quant_kernel(s(&k));
+    assert_eq!(o.code, 1, "{}{}", o.stdout, o.stderr);
+    assert!(o.stdout.contains("NOT byte-equal"), "{}", o.stdout);
+}
+
 const OOB: &str = r#"
 extern "C" __global__ void quant_oob(const void* x, int x_dtype, unsigned char* q, float* s, long long M,
                                      long long K, int group, long long ldx, long long ldq, long long lds) {

@@ -202,13 +202,12 @@ mod tests {
             return;
         }
         match compile("extern \"C\" __global__ void k() {}", "k.hip", "gfx942") {
-            Ok(_) => eprintln!("hiprtc is installed here: compiled"),
+            // hiprtc is installed here and compiled the kernel, or refused it with its own log: nothing to check.
+            Ok(_) => {}
             Err(e) => {
                 let s = e.to_string();
                 if matches!(e, Error::NoGpu(_)) {
                     assert!(s.contains("libhiprtc.so") && !s.contains('\n'), "{s}");
-                } else {
-                    eprintln!("hiprtc present: {s}");
                 }
             }
         }

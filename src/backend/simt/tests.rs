@@ -134,7 +134,7 @@ fn check_codecs(mode: Mode, warp: u32) {
             }
         }
     }
-    eprintln!("simt codecs {mode:?}/{warp}: {checked} encodes + 4×256 decodes, 0 mismatches");
+    assert!(checked > 0, "simt codecs {mode:?}/{warp}: nothing encoded");
 }
 
 #[test]
@@ -244,10 +244,11 @@ const QUANT_CASES: [(&str, DType, usize, usize, usize, bool); 7] = [
     ),
 ];
 
-/// Every preset over every case on `module` (kernels/quant.cu or a variant), returning the total number of
-/// differing codes and scales.
-fn run_quant_presets(m: &Module, mode: Mode, warp: u32, verbose: bool) -> (usize, usize, usize) {
+/// Every preset over every case on `module` (kernels/quant.cu or a variant): the total numbers of differing
+/// codes and scales, the runs, and a line for each of the first differing (preset, case) pairs.
+fn run_quant_presets(m: &Module, mode: Mode, warp: u32) -> (usize, usize, usize, Vec<String>) {
     let (mut codes, mut scales, mut runs) = (0, 0, 0);
+    let mut first = Vec::new();
     for (name, preset) in PRESETS.iter() {
         if preset.is_none() {
             continue;
@@ -265,8 +266,10 @@ fn run_quant_presets(m: &Module, mode: Mode, warp: u32, verbose: bool) -> (usize
             match (cpu, sim) {
                 (Ok(c), Ok(s)) => {
                     let (dq, ds) = quant_diff(&c, &s);
-                    if verbose && (dq, ds) != (0, 0) {
-                        eprintln!("{name} {what} {mode:?}/{warp}: {dq} codes, {ds} scales differ");
+                    if (dq, ds) != (0, 0) && first.len() < 8 {
+                        first.push(format!(
+                            "{name} {what} {mode:?}/{warp}: {dq} codes, {ds} scales differ"
+                        ));
                     }
                     codes += dq;
                     scales += ds;
@@ -277,16 +280,19 @@ fn run_quant_presets(m: &Module, mode: Mode, warp: u32, verbose: bool) -> (usize
             runs += 1;
         }
     }
-    (codes, scales, runs)
+    (codes, scales, runs, first)
 }
 
 fn check_quant(mode: Mode, warp: u32) {
     let m = module("quant", mode);
-    let (c, s, runs) = run_quant_presets(m, mode, warp, true);
-    eprintln!(
-        "simt quant {mode:?}/{warp}: {runs} preset×case runs, {c} codes and {s} scales differ"
+    let (c, s, runs, first) = run_quant_presets(m, mode, warp);
+    assert!(runs > 0);
+    assert_eq!(
+        (c, s),
+        (0, 0),
+        "simt quant {mode:?}/{warp}, {runs} preset×case runs:\n{}",
+        first.join("\n")
     );
-    assert_eq!((c, s), (0, 0));
 }
 
 #[test]
@@ -351,13 +357,10 @@ fn broken_shuffle_is_caught() {
     );
     for (mode, warp) in [(Mode::Cuda, 32), (Mode::Hip, 64)] {
         let m = compile(&broken, "quant-broken-shuffle.cu", mode, None).unwrap();
-        let (c, s, runs) = run_quant_presets(m, mode, warp, false);
-        eprintln!(
-            "broken shuffle {mode:?}/{warp}: {runs} runs, {c} codes and {s} scales differ (caught)"
-        );
+        let (c, s, runs, _) = run_quant_presets(m, mode, warp);
         assert!(
             c > 1000 && s > 100,
-            "the broken kernel went unnoticed: {c} codes, {s} scales"
+            "the broken kernel went unnoticed ({mode:?}/{warp}, {runs} runs): {c} codes, {s} scales"
         );
     }
 }
@@ -436,7 +439,6 @@ fn out_of_bounds_and_bad_warp_calls_are_errors() {
             continue;
         }
         let e = r.unwrap_err().to_string();
-        eprintln!("{kernel} n={n}: {e}");
         assert!(e.contains(want) && e.contains(kernel), "{kernel}: {e}");
     }
     let out = m.alloc(64 * 4, "out").unwrap();
@@ -530,8 +532,10 @@ fn example_user_kernel_equals_deepgemm_ue8m0() {
         count_diff(&q, &cpu.q),
         count_diff(&f32_bits(&s), &f32_bits(&cpu.scales)),
     );
-    eprintln!("floor-instead-of-ceil PoC: {dq} codes, {ds} scales differ (caught)");
-    assert!(dq > 0 && ds > 0);
+    assert!(
+        dq > 0 && ds > 0,
+        "floor-instead-of-ceil PoC went unnoticed: {dq} codes, {ds} scales differ"
+    );
 }
 
 // ---- AMD matrix cores: the MFMA builtins and the GEMM kernels --------------------------------------------
@@ -629,7 +633,8 @@ fn probe_codes(rng: &mut crate::testdata::Rng, fmt: Fp8Format, n: usize) -> Vec<
 }
 
 /// Runs `count` random instructions of `variant` through the executor's builtin in `mode` and the Rust
-/// `cdna3` model (two chained 16-product steps per output); returns (outputs compared, mismatches).
+/// `cdna3` model (two chained 16-product steps per output); returns (outputs compared, mismatches, the first
+/// mismatches described).
 fn mfma_vs_model(
     mode: Mode,
     variant: i32,
@@ -637,7 +642,7 @@ fn mfma_vs_model(
     fb: Fp8Format,
     count: usize,
     seed: u64,
-) -> (usize, usize) {
+) -> (usize, usize, Vec<String>) {
     use crate::gemm::mma::Model;
     let m = compile(MFMA_PROBE, "mfma_probe", mode, None).unwrap_or_else(|e| panic!("{e}"));
     let mut rng = crate::testdata::Rng::new(seed);
@@ -667,7 +672,7 @@ fn mfma_vs_model(
     )
     .unwrap_or_else(|e| panic!("{e}"));
     let got = super::f32s(dd.as_slice());
-    let mut bad = 0;
+    let (mut bad, mut first) = (0, Vec::new());
     for t in 0..count {
         for i in 0..16 {
             let av: Vec<f32> = a[t * 512 + i * 32..][..32]
@@ -683,14 +688,18 @@ fn mfma_vs_model(
                 let g = got[t * 256 + i * 16 + j];
                 if !(g.to_bits() == want.to_bits() || (g.is_nan() && want.is_nan())) {
                     if bad < 5 {
-                        eprintln!("{mode:?} variant {variant}: instruction {t} D[{i}][{j}] = {g:e} ({:#x}), model {want:e} ({:#x})", g.to_bits(), want.to_bits());
+                        first.push(format!(
+                            "instruction {t} D[{i}][{j}] = {g:e} ({:#x}), model {want:e} ({:#x})",
+                            g.to_bits(),
+                            want.to_bits()
+                        ));
                     }
                     bad += 1;
                 }
             }
         }
     }
-    (count * 256, bad)
+    (count * 256, bad, first)
 }
 
 /// The executor's MFMA builtins give the Rust `cdna3` model's bits: gfx942 (fnuz e4m3 operands) and gfx950
@@ -705,9 +714,13 @@ fn mfma_builtins_equal_the_cdna3_model() {
         (Mode::HipGfx950, 3, Fp8Format::E5m2, Fp8Format::E5m2),
     ];
     for (i, (mode, variant, fa, fb)) in cases.into_iter().enumerate() {
-        let (n, bad) = mfma_vs_model(mode, variant, fa, fb, 48, 0x3FA + i as u64);
-        eprintln!("MFMA {mode:?} variant {variant} ({fa:?} × {fb:?}): {n} outputs, {bad} differ from the cdna3 model");
-        assert_eq!(bad, 0, "{mode:?} variant {variant}");
+        let (n, bad, first) = mfma_vs_model(mode, variant, fa, fb, 48, 0x3FA + i as u64);
+        assert_eq!(
+            bad,
+            0,
+            "MFMA {mode:?} variant {variant} ({fa:?} × {fb:?}): {bad} of {n} outputs differ from the cdna3 model:\n{}",
+            first.join("\n")
+        );
     }
 }
 
@@ -771,11 +784,12 @@ fn gemm_kernels_on_the_executor_equal_the_cpu() {
             .zip(bits(&want.values))
             .filter(|(x, y)| **x != *y)
             .count();
-        eprintln!(
-            "simt-cpu `{s}`: {} outputs, {bad} differ from the CPU",
+        assert_eq!(
+            bad,
+            0,
+            "simt-cpu `{s}`: {bad} of {} outputs differ from the CPU",
             got.values.len()
         );
-        assert_eq!(bad, 0, "{s}");
         checked += 1;
     }
     assert!(be.take_notes().is_empty(), "every spec ran on a kernel");
@@ -798,8 +812,11 @@ fn gemm_kernels_on_the_executor_equal_the_cpu() {
         .map(|(x, y)| (x - y).abs() as f64)
         .fold(0.0, f64::max)
         / big;
-    eprintln!("cdna3-blockwise vs blockwise (f32 out): {differ} of {} differ, largest difference {worst:.3e} of the largest output", m.len());
-    assert!(worst < 1e-5, "{worst}");
+    assert!(
+        worst < 1e-5,
+        "cdna3-blockwise vs blockwise (f32 out): {differ} of {} differ, largest difference {worst:.3e} of the largest output",
+        m.len()
+    );
     // e4m3fn operands: the blockwise kernel runs them; the gfx942 MFMA does not (a note, the CPU definition).
     let a = quantized(20, 256, (1, 128), Fp8Format::E4m3fn, Scales::Pow2, 13);
     let w = quantized(36, 256, (128, 128), Fp8Format::E4m3fn, Scales::Pow2, 14);
@@ -816,7 +833,7 @@ fn gemm_kernels_on_the_executor_equal_the_cpu() {
         notes.len() == 1 && notes[0].contains("sm90-blockwise"),
         "{notes:?}"
     );
-    eprintln!("{checked} GEMM specs bitwise on the executor");
+    assert_eq!(checked, 7, "GEMM specs bitwise on the executor");
 }
 
 // ---- hip_fp8.h -------------------------------------------------------------------------------------------
@@ -849,12 +866,13 @@ fn hip_fp8_header_matches_the_codecs_and_the_aiter_example() {
         count_diff(&q, &cpu.q),
         count_diff(&f32_bits(&s), &f32_bits(&cpu.scales)),
     );
-    eprintln!(
-        "examples/quant_aiter_fnuz.hip vs aiter-fnuz: {dq} of {} codes, {ds} of {} scales differ",
+    assert_eq!(
+        (dq, ds),
+        (0, 0),
+        "examples/quant_aiter_fnuz.hip vs aiter-fnuz: codes of {}, scales of {}",
         q.len(),
         s.len()
     );
-    assert_eq!((dq, ds), (0, 0));
 
     const CVT: &str = r#"
 #include <hip/hip_fp8.h>
@@ -907,8 +925,12 @@ __global__ void dec(const unsigned char* c, float* out, int interp) {
             .map(|&v| fmt.encode(v, Overflow::Saturate))
             .collect();
         let bad = count_diff(&got, &want);
-        eprintln!("__hip_cvt_float_to_fp8 {fmt:?} SATFINITE: {} finite inputs, {bad} differ from the codec", xs.len());
-        assert_eq!(bad, 0, "{fmt:?}");
+        assert_eq!(
+            bad,
+            0,
+            "__hip_cvt_float_to_fp8 {fmt:?} SATFINITE: {bad} of {} finite inputs differ from the codec",
+            xs.len()
+        );
         // Decoding: every code as isolate decodes it (NaN codes: a NaN).
         let codes: Vec<u8> = (0..=255).collect();
         let dc = m.upload(&codes, "c").unwrap();
@@ -1013,7 +1035,10 @@ fn mfma_gemm_as_gfx950_builds_it_equals_the_chained_model() {
                 bad += (got[i * 18 + j].to_bits() != c.to_bits()) as usize;
             }
         }
-        eprintln!("gemm_mfma (gfx950, {fa:?} × {fb:?}): 360 outputs, {bad} differ from the chained cdna3 steps");
-        assert_eq!(bad, 0);
+        assert_eq!(
+            bad,
+            0,
+            "gemm_mfma (gfx950, {fa:?} × {fb:?}): {bad} of 360 outputs differ from the chained cdna3 steps"
+        );
     }
 }

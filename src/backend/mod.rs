@@ -15,6 +15,7 @@ use crate::gemm::{GemmChoice, GemmOutput, GemmSpec, GpuGemm, Operand, OutType};
 use crate::io::Tensor;
 use crate::quant::{QuantSpec, Quantized};
 
+pub mod compare_abi;
 pub mod cpu;
 pub mod cuda;
 pub mod hip;

@@ -21,10 +21,10 @@ use crate::metrics::flag::{flag_for, Severity};
 use crate::metrics::sum::Neumaier;
 use crate::metrics::ulp::{ordered, UlpHistogram};
 
-/// Elements per parallel chunk.
-const CHUNK: usize = 1 << 12;
+/// Elements per parallel chunk: the unit of the compensated sums (four lanes over its elements, [`LaneSums`]).
+pub const CHUNK: usize = 1 << 12;
 /// Chunks per parallel task (see `compare`: the tasks, not the threads, fix the order of the sums).
-const TASK_CHUNKS: usize = 32;
+pub const TASK_CHUNKS: usize = 32;
 
 /// The result of [`compare`].
 #[derive(Clone, Debug)]
@@ -68,14 +68,18 @@ impl Comparison {
     }
 }
 
-/// Four-lane f64 accumulator with Knuth's branch-free TwoSum compensation per lane.
-#[derive(Clone, Copy, Debug, Default)]
-struct Acc4 {
-    s: [f64; 4],
-    c: [f64; 4],
+/// Four-lane f64 accumulator with Knuth's branch-free TwoSum compensation per lane: lane l adds the terms
+/// l, l + 4, l + 8, … of a chunk in order (a partial last chunk is padded with zero terms to a multiple of 4).
+/// The GPU comparison computes these per chunk and hands them to [`comparison_of_parts`].
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct LaneSums {
+    /// The running sum of each lane.
+    pub s: [f64; 4],
+    /// The compensation of each lane.
+    pub c: [f64; 4],
 }
 
-impl Acc4 {
+impl LaneSums {
     #[inline(always)]
     #[allow(clippy::needless_range_loop)] // four parallel lanes of three arrays
     fn add(&mut self, x: [f64; 4]) {
@@ -114,6 +118,13 @@ struct Partial {
 }
 
 impl Partial {
+    /// Adds one chunk's lane sums of Σab, Σa², Σb² (the only place a chunk's sums enter a task's).
+    fn add_chunk_sums(&mut self, sums: &[LaneSums; 3]) {
+        self.ab.merge(sums[0].total());
+        self.aa.merge(sums[1].total());
+        self.bb.merge(sums[2].total());
+    }
+
     fn merge(mut self, o: Partial) -> Partial {
         self.ab.merge(o.ab);
         self.aa.merge(o.aa);
@@ -163,7 +174,11 @@ fn accumulate(p: &mut Partial, s: &mut Scratch, a: &Tensor, b: &Tensor, lo: usiz
     decode_f64(db, bb, lo, &mut s.xb[..len]);
     s.xa[len..padded].fill(0.0);
     s.xb[len..padded].fill(0.0);
-    let (mut ab, mut aa, mut bbs) = (Acc4::default(), Acc4::default(), Acc4::default());
+    let (mut ab, mut aa, mut bbs) = (
+        LaneSums::default(),
+        LaneSums::default(),
+        LaneSums::default(),
+    );
     for (x, y) in s.xa[..padded]
         .chunks_exact(4)
         .zip(s.xb[..padded].chunks_exact(4))
@@ -172,9 +187,7 @@ fn accumulate(p: &mut Partial, s: &mut Scratch, a: &Tensor, b: &Tensor, lo: usiz
         aa.add([x[0] * x[0], x[1] * x[1], x[2] * x[2], x[3] * x[3]]);
         bbs.add([y[0] * y[0], y[1] * y[1], y[2] * y[2], y[3] * y[3]]);
     }
-    p.ab.merge(ab.total());
-    p.aa.merge(aa.total());
-    p.bb.merge(bbs.total());
+    p.add_chunk_sums(&[ab, aa, bbs]);
     // Branch-free pass (vectorizable); the coordinate is looked up only when this chunk holds a new max.
     let (mut dmax, mut ymax) = (0.0f64, 0.0f64);
     let (mut na, mut nb, mut nd, mut veq) = (0usize, 0usize, 0usize, 0usize);
@@ -331,6 +344,24 @@ pub fn compare(a: &Tensor, b: &Tensor) -> Result<Comparison> {
         )
         .collect();
     let p = parts.into_iter().fold(Partial::default(), Partial::merge);
+    let values_at = |i: usize| {
+        (
+            convert::element_f64(da, ba, i),
+            convert::element_f64(db, bb, i),
+        )
+    };
+    Ok(finish(p, n, same, &a.shape, values_at))
+}
+
+/// The figures of a comparison from its merged partial sums: cos, calc_diff, rel and where the largest
+/// difference is (`values_at(i)` gives a and b at flat index i).
+fn finish(
+    p: Partial,
+    n: usize,
+    same_dtype: bool,
+    shape: &[usize],
+    values_at: impl FnOnce(usize) -> (f64, f64),
+) -> Comparison {
     let (ab, aa, bb_) = (p.ab.value(), p.aa.value(), p.bb.value());
     let (na, nb) = (aa.sqrt(), bb_.sqrt());
     // √(Σa²·Σb²) when that product is representable: identical tensors then give exactly 1 (Σab = Σa² = Σb²),
@@ -354,14 +385,9 @@ pub fn compare(a: &Tensor, b: &Tensor) -> Result<Comparison> {
     };
     let max_ref = if p.nan_b > 0 { f64::NAN } else { p.max_ref };
     let rel = p.max_abs / max_ref.max(1e-12);
-    let max_abs_at = p.max_at.map(|i| unravel(i, &a.shape));
-    let max_abs_values = p.max_at.map(|i| {
-        (
-            convert::element_f64(da, ba, i),
-            convert::element_f64(db, bb, i),
-        )
-    });
-    Ok(Comparison {
+    let max_abs_at = p.max_at.map(|i| unravel(i, shape));
+    let max_abs_values = p.max_at.map(values_at);
+    Comparison {
         n,
         cos,
         rel,
@@ -370,7 +396,7 @@ pub fn compare(a: &Tensor, b: &Tensor) -> Result<Comparison> {
         max_abs_at,
         max_abs_values,
         calc_diff,
-        byte_equal: same.then(|| {
+        byte_equal: same_dtype.then(|| {
             if n == 0 {
                 1.0
             } else {
@@ -386,7 +412,59 @@ pub fn compare(a: &Tensor, b: &Tensor) -> Result<Comparison> {
         nan_a: p.nan_a,
         nan_b: p.nan_b,
         max_ref,
-    })
+    }
+}
+
+/// A comparison computed elsewhere, in the units of [`compare`] (kernels/compare.cu on the GPU or the SIMT
+/// executor): per chunk of [`CHUNK`] elements the lane sums of Σab, Σa², Σb², and the order-free totals.
+/// [`comparison_of_parts`] merges the chunks in [`compare`]'s task order, so the figures are the CPU's bit for bit.
+#[derive(Clone, Debug)]
+pub struct ComparisonParts {
+    /// Elements compared.
+    pub n: usize,
+    /// Whether a and b have the same dtype (byte equality is counted).
+    pub same_dtype: bool,
+    /// Σab, Σa², Σb² of each chunk, in chunk order.
+    pub chunk_sums: Vec<[LaneSums; 3]>,
+    pub nan_a: usize,
+    pub nan_b: usize,
+    pub value_eq: usize,
+    pub bytes_eq: usize,
+    /// max |b| over the non-NaN elements of b (0 when there are none).
+    pub max_ref: f64,
+    /// The first NaN difference: (index, NaN); else the largest difference and the first index where it is.
+    pub max_diff: Option<(usize, f64)>,
+    pub ulp: Option<UlpHistogram>,
+}
+
+/// The [`Comparison`] of parts computed elsewhere: the chunk sums merged as [`compare`] merges them (per task
+/// of [`TASK_CHUNKS`] chunks, then the tasks in order), then the same figures. `shape` is a's shape, and
+/// `values_at(i)` gives a and b at flat index i (asked once, for the largest difference).
+pub fn comparison_of_parts(
+    parts: ComparisonParts,
+    shape: &[usize],
+    values_at: impl FnOnce(usize) -> (f64, f64),
+) -> Comparison {
+    let tasks = parts.chunk_sums.chunks(TASK_CHUNKS).map(|task| {
+        let mut p = Partial::default();
+        for sums in task {
+            p.add_chunk_sums(sums);
+        }
+        p
+    });
+    let mut p = tasks.fold(Partial::default(), Partial::merge);
+    p.nan_a = parts.nan_a;
+    p.nan_b = parts.nan_b;
+    p.value_eq = parts.value_eq;
+    p.bytes_eq = parts.bytes_eq;
+    p.max_ref = parts.max_ref;
+    if let Some((i, d)) = parts.max_diff {
+        p.max_at = Some(i);
+        p.max_abs = d;
+        p.max_is_nan = d.is_nan();
+    }
+    p.ulp = parts.ulp;
+    finish(p, parts.n, parts.same_dtype, shape, values_at)
 }
 
 /// Compares two f32 arrays of the same shape (internal outputs such as emulated GEMM results).

@@ -11,7 +11,9 @@ pub mod sum;
 pub mod ulp;
 
 pub use bytes::byte_equal_fraction_per_byte;
-pub use compare::{compare, compare_values, Comparison};
+pub use compare::{
+    compare, compare_values, comparison_of_parts, Comparison, ComparisonParts, LaneSums,
+};
 pub use drift::{drift, drift_of_cos};
 pub use flag::{flag_for, Severity};
 pub use stats::{summarize, Summary};

@@ -36,10 +36,10 @@ pub fn ordered(dtype: DType, b: &[u8], i: usize) -> Option<i64> {
 }
 
 /// Exact counts below this distance; log2 buckets above.
-const EXACT: usize = 4096;
+pub const EXACT: usize = 4096;
 
 /// Distribution of ulp distances over the elements where both sides are not NaN.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UlpHistogram {
     exact: Vec<u64>,
     log2: [u64; 64],
@@ -71,6 +71,21 @@ impl UlpHistogram {
         }
         self.max = self.max.max(d);
         self.count += 1;
+    }
+
+    /// The histogram of counts made elsewhere (the GPU comparison, src/backend/cuda/compare.rs): `exact[d]` for
+    /// d < [`EXACT`], `log2[k]` for 2^k ≤ d < 2^(k+1) above; None when `exact` is not [`EXACT`] long.
+    pub fn from_counts(exact: Vec<u64>, log2: [u64; 64], max: u64) -> Option<UlpHistogram> {
+        if exact.len() != EXACT {
+            return None;
+        }
+        let count = exact.iter().chain(&log2).sum();
+        Some(UlpHistogram {
+            exact,
+            log2,
+            max,
+            count,
+        })
     }
 
     /// Merges another histogram.

@@ -2,6 +2,7 @@
 //! src/backend/cuda/user.rs) on the SIMT executor, with the same parameters as the CUDA launches: the Rust twin
 //! of each is the definition they are checked against.
 
+use crate::backend::compare_abi::{self, CompareParams, Side};
 use crate::backend::cuda::abi::{fmt_id, overflow_id, round_id};
 use crate::backend::simt::{Arg, Module};
 use crate::error::{Error, Result};
@@ -464,4 +465,64 @@ pub fn gemm(
         )?,
     }
     Ok(super::f32s(dc.as_slice()))
+}
+
+/// kernels/compare.cu on the executor: the comparison of `a` (stored as `sides.0`) with `b` (`sides.1`), `n`
+/// elements each, a of shape `shape` — [`crate::metrics::compare`]'s figures bit for bit (the GPU twin's test
+/// on a machine without a GPU).
+pub fn compare(
+    m: &Module,
+    warp: u32,
+    a: &[u8],
+    b: &[u8],
+    sides: (Side, Side),
+    n: usize,
+    shape: &[usize],
+) -> Result<crate::metrics::Comparison> {
+    let (sa, sb) = sides;
+    if a.len() < n * sa.storage_bytes() || b.len() < n * sb.storage_bytes() {
+        return Err(Error::Gpu("compare: input buffers too small".into()));
+    }
+    let da = m.upload(&a[..n * sa.storage_bytes()], "a")?;
+    let db = m.upload(&b[..n * sb.storage_bytes()], "b")?;
+    let nchunks = compare_abi::chunks(n);
+    let sums = m.alloc((nchunks * compare_abi::SUMS_PER_CHUNK * 8).max(8), "sums")?;
+    let init: Vec<u8> = compare_abi::stats_init()
+        .iter()
+        .flat_map(|w| w.to_ne_bytes())
+        .collect();
+    let stats = m.upload(&init, "stats")?;
+    let p = CompareParams::new([da.addr(), db.addr(), sums.addr(), stats.addr()], n, sa, sb);
+    if n > 0 {
+        let raw = p.bytes();
+        let lanes = nchunks * 4;
+        m.launch(
+            "compare_sums",
+            [lanes.div_ceil(128) as u32, 1, 1],
+            [128, 1, 1],
+            warp,
+            &[Arg::Raw(&raw)],
+        )?;
+        for k in ["compare_stats", "compare_first_max"] {
+            m.launch(k, grid_for(n), BLOCK, warp, &[Arg::Raw(&raw)])?;
+        }
+    }
+    let sums: Vec<f64> = sums
+        .as_slice()
+        .chunks_exact(8)
+        .map(|c| f64::from_ne_bytes(c.try_into().unwrap()))
+        .collect();
+    let stats: Vec<u64> = stats
+        .as_slice()
+        .chunks_exact(8)
+        .map(|c| u64::from_ne_bytes(c.try_into().unwrap()))
+        .collect();
+    let at = compare_abi::max_index(&stats, n).map(|i| {
+        let (wa, wb) = (sa.storage_bytes(), sb.storage_bytes());
+        (
+            compare_abi::stored_value(sa, &a[i * wa..(i + 1) * wa]),
+            compare_abi::stored_value(sb, &b[i * wb..(i + 1) * wb]),
+        )
+    });
+    compare_abi::comparison_of_results(&sums, &stats, n, sides, shape, at)
 }

@@ -1042,3 +1042,46 @@ fn mfma_gemm_as_gfx950_builds_it_equals_the_chained_model() {
         );
     }
 }
+
+/// kernels/compare.cu (the GPU comparison of `isolate gemm`) gives `metrics::compare`'s figures bit for bit:
+/// every side combination, lengths around the chunk (4096), lane (4) and task (32 chunks) boundaries, with and
+/// without NaN / ±inf / ±0, at warp 32 and 64.
+#[test]
+fn compare_kernel_is_the_cpu_comparison_bit_for_bit() {
+    use crate::backend::compare_abi::{differences, twin_case, Side};
+    let m = module("compare", Mode::Cuda);
+    let sides = [
+        (Side::F32, Side::F32),
+        (Side::F32, Side::Bf16),
+        (Side::F32AsBf16, Side::Bf16),
+        (Side::F32AsBf16, Side::F32AsBf16),
+        (Side::Bf16, Side::F32),
+        (Side::F32AsBf16, Side::F32),
+    ];
+    let lens = [0usize, 1, 3, 4, 4097, 131_072 + 4096 * 3 + 5, 300_001];
+    let mut checked = 0;
+    for (k, &s) in sides.iter().enumerate() {
+        for (j, &n) in lens.iter().enumerate() {
+            for specials in [false, true] {
+                let warp = if (j + k) % 2 == 0 { 32 } else { 64 };
+                let (a, b, ta, tb) = twin_case(n, s, (k * 100 + j) as u64, specials);
+                let got = kernels::compare(m, warp, &a, &b, s, n, &[n]).unwrap();
+                let want = crate::metrics::compare(&ta, &tb).unwrap();
+                let d = differences(&got, &want);
+                assert!(d.is_empty(), "{s:?}, n = {n}, specials {specials}: {d:?}");
+                checked += 1;
+            }
+        }
+    }
+    assert_eq!(checked, sides.len() * lens.len() * 2);
+    // The check can fail: a one-ulp change in one element of b moves cos, or the ulp histogram.
+    let (a, mut b, ta, _) = twin_case(4097, (Side::F32, Side::F32), 7, false);
+    b[400] ^= 1;
+    let tb = Tensor::new("b", DType::F32, vec![4097], b.clone()).unwrap();
+    let got = kernels::compare(m, 32, &a, &b, (Side::F32, Side::F32), 4097, &[4097]).unwrap();
+    let want = crate::metrics::compare(&ta, &tb).unwrap();
+    assert!(differences(&got, &want).is_empty());
+    let before =
+        crate::metrics::compare(&ta, &twin_case(4097, (Side::F32, Side::F32), 7, false).3).unwrap();
+    assert!(!differences(&got, &before).is_empty());
+}

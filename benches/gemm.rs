@@ -4,6 +4,7 @@
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use isolate::experiment::gemm::isolate::{run, Activation, IsolateInputs, VerdictThresholds};
+use isolate::experiment::gemm::staged::Staged;
 use isolate::formats::Fp8Format;
 use isolate::gemm::{gemm, GemmSpec, Operand, Preset};
 use isolate::testdata::{quantized, Scales};
@@ -29,16 +30,21 @@ fn bench(c: &mut Criterion) {
     g.bench_function("blockwise_plain_activation", |bch| {
         bch.iter(|| gemm(&GemmSpec::parse("blockwise").unwrap(), &plain, &b).unwrap())
     });
+    let (sa, splain, sb) = (
+        Staged::on_host(a.clone()),
+        Staged::on_host(plain.clone()),
+        Staged::on_host(b.clone()),
+    );
     let inp = IsolateInputs {
         target_act: Activation {
             quant: "deepgemm-ue8m0".into(),
-            operand: &a,
+            operand: &sa,
         },
         ref_act: Activation {
             quant: "none".into(),
-            operand: &plain,
+            operand: &splain,
         },
-        weight: &b,
+        weight: &sb,
         target_gemm: GemmSpec::parse("blockwise").unwrap().into(),
         ref_gemm: GemmSpec::parse("dequant-bf16").unwrap().into(),
         target_out: None,

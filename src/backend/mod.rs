@@ -19,14 +19,17 @@ pub mod compare_abi;
 pub mod cpu;
 pub mod cuda;
 pub mod hip;
+pub mod resident;
 pub mod simt;
 
 pub use cpu::CpuBackend;
 pub use cuda::CudaBackend;
 pub use hip::HipBackend;
+pub use resident::{Resident, ResidentKind, ResidentOps};
 pub use simt::SimtBackend;
 
-/// The operations a backend offers. Slices in, vectors out: each call moves its data to the device and back.
+/// The operations a backend offers. Slices in, vectors out: each call moves its data to the device and back
+/// (a backend with device memory also offers [`ResidentOps`], which keep it there).
 pub trait Backend {
     /// `cpu`, `cuda` or `simt-cpu`.
     fn name(&self) -> &'static str;
@@ -65,6 +68,11 @@ pub trait Backend {
     /// the caller to report; the CPU backend has none.
     fn take_notes(&self) -> Vec<String> {
         Vec::new()
+    }
+    /// The operations that keep their data on the device between calls (docs/ARCHITECTURE.md), when this
+    /// backend has device memory; None (the default) where everything is on the host.
+    fn resident(&self) -> Option<&dyn ResidentOps> {
+        None
     }
 }
 

@@ -162,26 +162,25 @@ fn mfma_kernel_takes_the_blockwise_params() {
 // SAFETY: plain old data with the C layout the kernel declares.
 unsafe impl DeviceRepr for BlockwiseParams {}
 
-/// Why the blockwise kernel cannot run these operands (None: it can).
-pub fn blockwise_unsupported(a: &Quantized, b: &Quantized, args: &BlockwiseArgs) -> Option<String> {
-    let e5 = |x: &Quantized| x.fmt == Fp8Format::E5m2;
-    if e5(a) || e5(b) {
+/// Why the blockwise kernel cannot run operands of this shape (None: it can).
+pub fn blockwise_unsupported(s: &GemmShape, args: &BlockwiseArgs) -> Option<String> {
+    if s.a_fmt == Fp8Format::E5m2 || s.b_fmt == Fp8Format::E5m2 {
         return Some("e5m2 products are not exact in f64 (the GPU kernel sums e4m3 only)".into());
     }
-    if args.interval % 32 != 0 || a.cols % args.interval != 0 {
+    if args.interval % 32 != 0 || s.k % args.interval != 0 {
         return Some(format!(
             "the promotion interval {} is not a multiple of 32 dividing K = {}",
-            args.interval, a.cols
+            args.interval, s.k
         ));
     }
-    if a.block_cols % args.interval != 0 || b.block_cols % args.interval != 0 {
+    if s.a_block.1 % args.interval != 0 || s.b_block.1 % args.interval != 0 {
         return Some("the promotion interval does not lie inside one scale block".into());
     }
-    let n_int = a.cols / args.interval;
+    let n_int = s.k / args.interval;
     if args.split_k == 0 || args.split_k > n_int {
         return Some(format!("split_k={} with {n_int} intervals", args.split_k));
     }
-    if a.rows.max(b.rows) > i32::MAX as usize || a.cols > i32::MAX as usize {
+    if s.m.max(s.n) > i32::MAX as usize || s.k > i32::MAX as usize {
         return Some("a dimension exceeds 2^31".into());
     }
     None
@@ -251,7 +250,7 @@ pub fn blockwise(
     b: &Quantized,
     args: &BlockwiseArgs,
 ) -> Result<Vec<f32>> {
-    if let Some(why) = blockwise_unsupported(a, b, args) {
+    if let Some(why) = blockwise_unsupported(&GemmShape::of(a, b), args) {
         return Err(Error::Usage(format!("blockwise GEMM on the GPU: {why}")));
     }
     let (da, db) = (DevOperand::upload(be, a)?, DevOperand::upload(be, b)?);
@@ -274,10 +273,19 @@ pub fn blockwise_args_for(
     a: &crate::gemm::Operand,
     b: &crate::gemm::Operand,
 ) -> std::result::Result<(BlockwiseArgs, &'static str), String> {
-    use crate::gemm::{Acc, Dequant, Operand, OutType, Promote, ScaleOrder};
+    use crate::gemm::Operand;
     let (Operand::Quantized(qa), Operand::Quantized(qb)) = (a, b) else {
         return Err("plain (unquantized) operands".into());
     };
+    blockwise_args(spec, &GemmShape::of(qa, qb)).map(|args| (args, "blockwise"))
+}
+
+/// The blockwise kernel's arguments for `spec` on quantized operands of shape `s`, or why it cannot run them.
+pub fn blockwise_args(
+    spec: &crate::gemm::GemmSpec,
+    s: &GemmShape,
+) -> std::result::Result<BlockwiseArgs, String> {
+    use crate::gemm::{Acc, Dequant, OutType, Promote, ScaleOrder};
     if spec.acc != Acc::BlockExact || spec.dequant != Dequant::None {
         return Err(format!(
             "{:?} accumulation has no GPU kernel (block-exact does)",
@@ -293,9 +301,9 @@ pub fn blockwise_args_for(
         left: spec.scale_order == ScaleOrder::Left,
         out_bf16: spec.out == OutType::Bf16,
     };
-    match blockwise_unsupported(qa, qb, &args) {
+    match blockwise_unsupported(s, &args) {
         Some(why) => Err(why),
-        None => Ok((args, "blockwise")),
+        None => Ok(args),
     }
 }
 

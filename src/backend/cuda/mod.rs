@@ -21,6 +21,7 @@ use crate::quant::{QuantSpec, Quantized};
 
 pub mod abi;
 pub mod codecs;
+pub mod compare;
 pub mod cublaslt;
 pub mod gemm;
 pub mod gpu_gemm;
@@ -28,6 +29,7 @@ pub mod param_layout;
 pub mod probe;
 pub mod quant;
 pub mod registry;
+pub mod resident;
 pub mod tc;
 pub mod timing;
 pub mod user;
@@ -142,6 +144,10 @@ impl Backend for CudaBackend {
 
     fn take_notes(&self) -> Vec<String> {
         std::mem::take(&mut *self.notes.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    fn resident(&self) -> Option<&dyn crate::backend::ResidentOps> {
+        Some(self)
     }
 
     fn e8m0_encode(&self, x: &[f32], round: E8m0Round) -> Result<Vec<u8>> {

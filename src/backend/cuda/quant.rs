@@ -272,45 +272,79 @@ pub fn stream_grid(
     })
 }
 
-/// Quantizes `x` on the GPU: activations in 1×G groups (`weight = false`) or weights in 128×128 blocks.
-/// Same checks, errors and results as `crate::quant::{quantize_activation, quantize_weight}`.
-pub fn quantize(be: &CudaBackend, spec: &QuantSpec, x: &Tensor, weight: bool) -> Result<Quantized> {
+/// A quantization done on the GPU: its buffers, or the empty result of an input with no elements.
+pub enum DeviceQuant {
+    Empty(Quantized),
+    Buffers(QuantBuffers),
+}
+
+/// Quantizes `x` on the GPU and leaves the codes and scales there (the NaN rule already checked):
+/// activations in 1×G groups (`weight = false`) or weights in 128×128 blocks. Same checks and errors as
+/// `crate::quant::{quantize_activation, quantize_weight}`.
+pub fn quantize_on_device(
+    be: &CudaBackend,
+    spec: &QuantSpec,
+    x: &Tensor,
+    weight: bool,
+) -> Result<DeviceQuant> {
     let shape = crate::quant::cpu::DeviceQuantShape::check(spec, x, weight)?;
     if let Some(q) = shape.empty_result(spec) {
-        return Ok(q);
+        return Ok(DeviceQuant::Empty(q));
     }
-    let (role, rows, cols, br, bc) = (
-        shape.role,
-        shape.rows,
-        shape.cols,
-        shape.block_rows,
-        shape.block_cols,
-    );
-    let (gr, gc) = shape.grid();
     let s = &be.stream;
     let dx = s
         .clone_htod(x.bytes())
         .map_err(|e| gpu_err("copy to GPU", e))?;
-    let mut b = QuantBuffers::new(be, dx, x.dtype, rows, cols, br, bc, false)?;
+    let mut b = QuantBuffers::new(
+        be,
+        dx,
+        x.dtype,
+        shape.rows,
+        shape.cols,
+        shape.block_rows,
+        shape.block_cols,
+        false,
+    )?;
     launch(be, spec, &mut b)?;
     let flags = s.clone_dtoh(&b.flags).map_err(|e| gpu_err("quant", e))?;
     if flags[0] & 1 != 0 && spec.nan == NanRule::Reject {
-        let (_, c, v) = to_matrix(x, role)?;
-        return Err(reject_nonfinite(spec, role, &scan_nonfinite(&v, c)));
+        let (_, c, v) = to_matrix(x, shape.role)?;
+        return Err(reject_nonfinite(spec, shape.role, &scan_nonfinite(&v, c)));
     }
-    let q = s.clone_dtoh(&b.q).map_err(|e| gpu_err("quant", e))?;
+    Ok(DeviceQuant::Buffers(b))
+}
+
+/// The host copy of a GPU quantization's codes and f32 scales.
+pub fn download(
+    be: &CudaBackend,
+    fmt: crate::formats::Fp8Format,
+    b: &QuantBuffers,
+) -> Result<Quantized> {
+    let s = &be.stream;
+    let (gr, gc) = b.grid();
+    let mut q = s.clone_dtoh(&b.q).map_err(|e| gpu_err("quant", e))?;
+    q.truncate(b.rows * b.cols);
     let sb = s.clone_dtoh(&b.s).map_err(|e| gpu_err("quant", e))?;
     let scales: Vec<f32> = sb[..gr * gc * 4]
         .chunks_exact(4)
         .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
         .collect();
     Ok(Quantized {
-        rows,
-        cols,
-        fmt: spec.fp8,
-        q: q[..rows * cols].to_vec(),
-        block_rows: br,
-        block_cols: bc,
+        rows: b.rows,
+        cols: b.cols,
+        fmt,
+        q,
+        block_rows: b.br,
+        block_cols: b.bc,
         scales,
     })
+}
+
+/// Quantizes `x` on the GPU: activations in 1×G groups (`weight = false`) or weights in 128×128 blocks.
+/// Same checks, errors and results as `crate::quant::{quantize_activation, quantize_weight}`.
+pub fn quantize(be: &CudaBackend, spec: &QuantSpec, x: &Tensor, weight: bool) -> Result<Quantized> {
+    match quantize_on_device(be, spec, x, weight)? {
+        DeviceQuant::Empty(q) => Ok(q),
+        DeviceQuant::Buffers(b) => download(be, spec.fp8, &b),
+    }
 }

@@ -413,7 +413,7 @@ pub fn gemm_kernel_for(
         left: spec.scale_order == ScaleOrder::Left,
         out_bf16: spec.out == OutType::Bf16,
     };
-    match blockwise_unsupported(qa, qb, &args) {
+    match blockwise_unsupported(&crate::backend::cuda::gemm::GemmShape::of(qa, qb), &args) {
         Some(why) => Err(why),
         None => Ok((GemmKernel::Mfma, args)),
     }

@@ -156,38 +156,85 @@ pub fn attribute_with_copies(
     target_out: Option<&Tensor>,
     t: &VerdictThresholds,
 ) -> Result<Attribution> {
-    let [a, b, _, _] = outs;
-    let r = ref_out.unwrap_or(b);
+    let tensor = |s: Subject| -> Result<&Tensor> {
+        match s {
+            Subject::Path(i) => Ok(outs[i]),
+            Subject::RefOut => {
+                ref_out.ok_or_else(|| crate::error::Error::Usage("no ref_out".into()))
+            }
+            Subject::TargetOut => {
+                target_out.ok_or_else(|| crate::error::Error::Usage("no target_out".into()))
+            }
+        }
+    };
+    attribute_by(
+        &mut |x, y| compare(tensor(x)?, tensor(y)?),
+        copies,
+        ref_out.is_some(),
+        target_out.is_some(),
+        t,
+    )
+}
+
+/// What one comparison of the attribution is between: a path's output, or a dumped output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Subject {
+    /// Path i of [`PATHS`].
+    Path(usize),
+    RefOut,
+    TargetOut,
+}
+
+/// The attribution with its comparisons made by `cmp(candidate, reference)` wherever the outputs are (the
+/// host or the device: the same bits): `copies` as in [`attribute_with_copies`], and which dumped outputs
+/// there are.
+pub fn attribute_by(
+    cmp: &mut dyn FnMut(Subject, Subject) -> Result<crate::metrics::Comparison>,
+    copies: [Option<usize>; 4],
+    has_ref_out: bool,
+    has_target_out: bool,
+    t: &VerdictThresholds,
+) -> Result<Attribution> {
+    let r = if has_ref_out {
+        Subject::RefOut
+    } else {
+        Subject::Path(1)
+    };
     // Each path's metrics against `with`, computed once per distinct output.
-    let against = |with: &Tensor| -> Result<Vec<Metrics>> {
+    let mut against = |with: Subject| -> Result<Vec<Metrics>> {
         let mut v: Vec<Metrics> = Vec::with_capacity(4);
-        for (i, o) in outs.iter().enumerate() {
+        for i in 0..4 {
             let m = match copies[i] {
                 Some(j) if j < i => v[j].clone(),
-                _ => Metrics::of(&compare(o, with)?),
+                _ => Metrics::of(&cmp(Subject::Path(i), with)?),
             };
             v.push(m);
         }
         Ok(v)
     };
     let vs_ref = against(r)?;
-    let vs_target: Vec<Option<Metrics>> = match target_out {
-        Some(tg) => against(tg)?.into_iter().map(Some).collect(),
-        None => vec![None; 4],
-    };
-    // Without ref_out the reference is B itself: A vs B is already vs_ref[0].
-    let a_vs_b = if std::ptr::eq(r, b) {
-        vs_ref[0].clone()
+    let vs_target: Vec<Option<Metrics>> = if has_target_out {
+        against(Subject::TargetOut)?.into_iter().map(Some).collect()
     } else {
-        Metrics::of(&compare(a, b)?)
+        vec![None; 4]
     };
-    let equal = a_vs_b.bitwise || (a_vs_b.drift() <= t.equal_drift && a_vs_b.max_abs == 0.0);
-    let base = if t.shares_vs_ref_out { r } else { b };
-    let drift: Vec<f64> = if std::ptr::eq(base, r) {
+    let base = if t.shares_vs_ref_out {
+        r
+    } else {
+        Subject::Path(1)
+    };
+    let drift: Vec<f64> = if base == r {
         vs_ref.iter().map(Metrics::drift).collect()
     } else {
         against(base)?.iter().map(Metrics::drift).collect()
     };
+    // Without ref_out the reference is B itself: A vs B is already vs_ref[0].
+    let a_vs_b = if r == Subject::Path(1) {
+        vs_ref[0].clone()
+    } else {
+        Metrics::of(&cmp(Subject::Path(0), Subject::Path(1))?)
+    };
+    let equal = a_vs_b.bitwise || (a_vs_b.drift() <= t.equal_drift && a_vs_b.max_abs == 0.0);
     let (qs, gs) = (drift[3] / drift[0], drift[2] / drift[0]);
     let verdict = if equal {
         Verdict::None
@@ -204,7 +251,7 @@ pub fn attribute_with_copies(
     };
     let (quant_share, gemm_share) = if equal { (0.0, 0.0) } else { (qs, gs) };
     let severity = flag_for(vs_ref[0].cos, vs_ref[0].rel);
-    let sanity = sanity(vs_target[0].clone(), ref_out.map(|_| vs_ref[1].clone()));
+    let sanity = sanity(vs_target[0].clone(), has_ref_out.then(|| vs_ref[1].clone()));
     let arr = |v: Vec<Metrics>| -> [Metrics; 4] { v.try_into().unwrap_or_else(|_| unreachable!()) };
     let arr_o = |v: Vec<Option<Metrics>>| -> [Option<Metrics>; 4] {
         v.try_into().unwrap_or_else(|_| unreachable!())
@@ -214,8 +261,8 @@ pub fn attribute_with_copies(
         quant_share,
         gemm_share,
         severity,
-        reference: if ref_out.is_some() { "ref_out" } else { "B" },
-        shares_vs: if t.shares_vs_ref_out && ref_out.is_some() {
+        reference: if has_ref_out { "ref_out" } else { "B" },
+        shares_vs: if t.shares_vs_ref_out && has_ref_out {
             "ref_out"
         } else {
             "B"

@@ -179,21 +179,31 @@ pub const ORDERS: [&str; 3] = ["blockwise", "blockwise-v3", "sm90-blockwise"];
 pub struct EnvelopeInputs<'a> {
     /// The dump's `x` (None: not given).
     pub x: Option<&'a Tensor>,
-    /// The weight as the paths multiply it.
-    pub weight: &'a Operand,
-    /// The reference activation (for the GEMM-order floor).
-    pub ref_act: &'a Operand,
+    /// M, N, K of the paths.
+    pub shape: (usize, usize, usize),
     /// Whether the reference quantizer is `none` (then the floor is only B's output rounding).
     pub ref_unquantized: bool,
     /// The reference GEMM (its output type is the one the orders round to).
     pub ref_gemm: &'a GemmChoice,
-    pub a: &'a Tensor,
+    /// A against B, as `isolate gemm` compared them (or why they could not be).
+    pub a_vs_b: std::result::Result<&'a Comparison, String>,
+    /// The operands and B on the host, asked for only when the floor is computed (a large run skips it).
+    pub host: &'a dyn Fn() -> crate::error::Result<HostOperands<'a>>,
+}
+
+/// The host data of the floor and the GEMM-order spread.
+pub struct HostOperands<'a> {
+    /// The weight as the paths multiply it.
+    pub weight: &'a Operand,
+    /// The reference activation.
+    pub ref_act: &'a Operand,
+    /// Path B's output.
     pub b: &'a Tensor,
 }
 
 /// Why `x` and the weight cannot give an exact product, if they cannot.
-fn exact_operands(inp: &EnvelopeInputs) -> Avail<Operand> {
-    let x = inp.x.ok_or_else(|| {
+fn exact_operands(x: Option<&Tensor>, inp: &HostOperands) -> Avail<Operand> {
+    let x = x.ok_or_else(|| {
         "no `x` in the dump: the floor needs the unquantized activation (give --input with `x`, or map it with \
          --name x=TENSOR)"
             .to_string()
@@ -237,45 +247,46 @@ fn exact_operands(inp: &EnvelopeInputs) -> Avail<Operand> {
 /// Computes the envelope; GEMMs run on `be`.
 pub fn envelope(be: &dyn Backend, inp: &EnvelopeInputs, t: &EnvelopeThresholds) -> Envelope {
     let mut notes = Vec::new();
-    let macs = inp.ref_act.rows() as f64 * inp.weight.rows() as f64 * inp.weight.cols() as f64;
-    if macs > t.max_macs {
-        let why = format!(
-            "skipped: M·N·K = {macs:.2e} multiply-adds per GEMM is over --envelope-max-macs {:.1e} (the exact \
-             product and the Hopper model run on the CPU)",
-            t.max_macs
-        );
-        return Envelope {
-            drift: compare(inp.a, inp.b)
-                .map(|c| Spread::of(&c))
-                .unwrap_or_else(|_| Spread::of_nan()),
-            floor: Err(why.clone()),
-            ratio: Err(why.clone()),
-            reading: None,
-            gemm_order: Err(why),
-            thresholds: *t,
-            notes,
-        };
-    }
-    let drift = match compare(inp.a, inp.b) {
-        Ok(c) => Spread::of(&c),
+    let (m, n, k) = inp.shape;
+    let macs = m as f64 * n as f64 * k as f64;
+    let unavailable = |drift: Spread, why: String| Envelope {
+        drift,
+        floor: Err(why.clone()),
+        ratio: Err(why.clone()),
+        reading: None,
+        gemm_order: Err(why),
+        thresholds: *t,
+        notes: Vec::new(),
+    };
+    let drift = match &inp.a_vs_b {
+        Ok(c) => Spread::of(c),
         Err(e) => {
-            return Envelope {
-                drift: Spread::of_nan(),
-                floor: Err(format!("A and B cannot be compared: {e}")),
-                ratio: Err("no drift".into()),
-                reading: None,
-                gemm_order: Err("no drift".into()),
-                thresholds: *t,
-                notes,
-            }
+            let mut e = unavailable(Spread::of_nan(), format!("A and B cannot be compared: {e}"));
+            e.ratio = Err("no drift".into());
+            e.gemm_order = Err("no drift".into());
+            return e;
         }
     };
-    let floor = exact_operands(inp).and_then(|xo| {
+    if macs > t.max_macs {
+        return unavailable(
+            drift,
+            format!(
+                "skipped: M·N·K = {macs:.2e} multiply-adds per GEMM is over --envelope-max-macs {:.1e} (the \
+                 exact product and the Hopper model run on the CPU)",
+                t.max_macs
+            ),
+        );
+    }
+    let host = match (inp.host)() {
+        Ok(h) => h,
+        Err(e) => return unavailable(drift, format!("the operands could not be read back: {e}")),
+    };
+    let floor = exact_operands(inp.x, &host).and_then(|xo| {
         let exact = GemmChoice::parse("exact").map_err(|e| e.to_string())?;
-        let out = crate::backend::run_gemm(be, &exact, &xo, inp.weight, &|_, _| {})
+        let out = crate::backend::run_gemm(be, &exact, &xo, host.weight, &|_, _| {})
             .and_then(|o| o.to_tensor("X"))
             .map_err(|e| format!("the exact product failed: {e}"))?;
-        let c = compare(inp.b, &out).map_err(|e| format!("B and X cannot be compared: {e}"))?;
+        let c = compare(host.b, &out).map_err(|e| format!("B and X cannot be compared: {e}"))?;
         if c.nan_a > 0 {
             return Err(format!(
                 "B holds {} NaN values: the floor is undefined",
@@ -288,12 +299,12 @@ pub fn envelope(be: &dyn Backend, inp: &EnvelopeInputs, t: &EnvelopeThresholds) 
         notes.push(format!(
             "floor: B against X = exact(x, w) (x as dumped; the weight {}; exact partial sums, f64 accumulation, \
              one rounding to f32)",
-            match inp.weight {
+            match host.weight {
                 Operand::Quantized(_) => "as its FP8 codes times their scales",
                 Operand::Plain { .. } => "as given",
             }
         ));
-        if matches!(inp.weight, Operand::Quantized(_)) {
+        if matches!(host.weight, Operand::Quantized(_)) {
             notes.push(
                 "the weight's own quantization is in X too: the floor is the activation's quantization and B's \
                  GEMM"
@@ -329,7 +340,7 @@ pub fn envelope(be: &dyn Backend, inp: &EnvelopeInputs, t: &EnvelopeThresholds) 
         .ok()
         .filter(|r| !r.drift.is_nan())
         .map(|r| Reading::of(r.drift, t));
-    let gemm_order = gemm_order(be, inp, &drift);
+    let gemm_order = gemm_order(be, &host, inp.ref_gemm, &drift);
     Envelope {
         drift,
         floor,
@@ -355,8 +366,13 @@ impl Spread {
 }
 
 /// Runs the [`ORDERS`] on the reference activation and the weight and takes the largest pairwise spread.
-fn gemm_order(be: &dyn Backend, inp: &EnvelopeInputs, drift: &Spread) -> Avail<GemmOrder> {
-    let out_type = inp.ref_gemm.out();
+fn gemm_order(
+    be: &dyn Backend,
+    inp: &HostOperands,
+    ref_gemm: &GemmChoice,
+    drift: &Spread,
+) -> Avail<GemmOrder> {
+    let out_type = ref_gemm.out();
     let mut outs: Vec<(String, Tensor)> = Vec::new();
     let mut skipped = Vec::new();
     for name in ORDERS {

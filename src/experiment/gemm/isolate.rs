@@ -18,23 +18,28 @@
 //! Sanity: does A reproduce `target_out` and B `ref_out`? If A does not, the chosen target emulation is not
 //! the target's kernel and the verdict is provisional.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use crate::error::Result;
 pub use crate::experiment::gemm::attribution::{
-    attribute, attribute_with_copies, Attribution, Metrics, Sanity, Verdict, VerdictThresholds,
-    PATHS,
+    attribute, attribute_by, attribute_with_copies, Attribution, Metrics, Sanity, Subject, Verdict,
+    VerdictThresholds, PATHS,
 };
+use crate::experiment::gemm::staged::{compare_staged, Staged};
 use crate::experiment::Stopwatch;
 use crate::formats::DType;
 use crate::gemm::{GemmChoice, Operand};
 use crate::io::Tensor;
+use crate::metrics::Comparison;
 
 /// One path's outcome.
-#[derive(Clone, Debug)]
 pub struct PathResult {
     pub name: &'static str,
     pub quant: String,
     pub gemm: String,
-    pub output: Tensor,
+    /// The output, where it was computed (a path that reused another's GEMM shares its output).
+    pub output: Arc<Staged<Tensor>>,
     pub vs_ref: Metrics,
     pub vs_target: Option<Metrics>,
 }
@@ -42,14 +47,14 @@ pub struct PathResult {
 /// A quantized (or plain) activation and the name of the quantizer that made it.
 pub struct Activation<'a> {
     pub quant: String,
-    pub operand: &'a Operand,
+    pub operand: &'a Staged<Operand>,
 }
 
 /// Everything the four paths need.
 pub struct IsolateInputs<'a> {
     pub target_act: Activation<'a>,
     pub ref_act: Activation<'a>,
-    pub weight: &'a Operand,
+    pub weight: &'a Staged<Operand>,
     pub target_gemm: GemmChoice,
     pub ref_gemm: GemmChoice,
     pub target_out: Option<&'a Tensor>,
@@ -61,8 +66,17 @@ pub struct IsolateInputs<'a> {
 pub struct IsolateResult {
     pub paths: [PathResult; 4],
     pub attribution: Attribution,
+    /// A against B in full (with the ulp distances), for the noise envelope.
+    pub a_vs_b: Comparison,
     /// Caveats of the GEMM emulations used (approximate models).
     pub notes: Vec<String>,
+}
+
+impl IsolateResult {
+    /// Path i's output on the host (copied from the device the first time), named after the path.
+    pub fn output(&self, i: usize, be: &dyn crate::backend::Backend) -> Result<&Tensor> {
+        self.paths[i].output.host(be.resident(), PATHS[i])
+    }
 }
 
 /// Runs the four GEMMs (calling `progress(path_index, done, total)`) and attributes the drift. `target_out`
@@ -79,29 +93,31 @@ pub fn run(
     )
 }
 
-/// [`run`] with the GEMMs computed on `be` (the same bits on every backend).
+/// [`run`] with the GEMMs computed on `be` (the same bits on every backend). With a backend that keeps data
+/// on its device ([`crate::backend::ResidentOps`]), a GEMM it computes there leaves its output there and the
+/// comparisons run there too; anything else runs on the host.
 pub fn run_with(
     be: &dyn crate::backend::Backend,
     inp: &IsolateInputs,
     progress: &(dyn Fn(usize, usize, usize) + Sync),
     phases: &mut Stopwatch,
 ) -> Result<IsolateResult> {
+    let rd = be.resident();
     let (m, n) = (inp.target_act.operand.rows(), inp.weight.rows());
-    let target_out = inp
-        .target_out
-        .map(|t| crate::gemm::load::output(t, "target_out", m, n))
-        .transpose()?;
-    let ref_out = inp
-        .ref_out
-        .map(|t| crate::gemm::load::output(t, "ref_out", m, n))
-        .transpose()?;
+    let dumped = |t: Option<&Tensor>, role: &str| -> Result<Option<Staged<Tensor>>> {
+        Ok(t.map(|t| crate::gemm::load::output(t, role, m, n))
+            .transpose()?
+            .map(Staged::on_host))
+    };
+    let target_out = dumped(inp.target_out, "target_out")?;
+    let ref_out = dumped(inp.ref_out, "ref_out")?;
     let plan = [
         (&inp.target_act, &inp.target_gemm),
         (&inp.ref_act, &inp.ref_gemm),
         (&inp.ref_act, &inp.target_gemm),
         (&inp.target_act, &inp.ref_gemm),
     ];
-    let mut outs: Vec<Tensor> = Vec::with_capacity(4);
+    let mut outs: Vec<Arc<Staged<Tensor>>> = Vec::with_capacity(4);
     let mut copies: [Option<usize>; 4] = [None; 4];
     for (i, (act, choice)) in plan.iter().enumerate() {
         // An emulation is a pure function of its operands: a path with the same activation and the same
@@ -112,27 +128,70 @@ pub fn run_with(
                 && plan[j].1 == *choice
         });
         if let Some(j) = same {
-            let mut o = outs[j].clone();
-            o.name = PATHS[i].to_string();
-            outs.push(o);
+            outs.push(outs[j].clone());
             copies[i] = Some(j);
             progress(i, 1, 1);
             phases.mark(&format!("GEMM path {} (= path {})", PATHS[i], PATHS[j]));
             continue;
         }
-        let o = crate::backend::run_gemm(be, choice, act.operand, inp.weight, &|d, t| {
-            progress(i, d, t)
-        })?;
-        outs.push(o.to_tensor(PATHS[i])?);
+        let on_device = match rd {
+            Some(rd) if matches!(choice, GemmChoice::Emulation(_)) => {
+                match (act.operand.on(rd)?, inp.weight.on(rd)?) {
+                    (Some(a), Some(w)) => rd.gemm(choice, a, w)?,
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
+        let out = match on_device {
+            Some(r) => {
+                progress(i, 1, 1);
+                Staged::on_device(r)
+            }
+            None => {
+                let o = crate::backend::run_gemm(
+                    be,
+                    choice,
+                    act.operand.host(rd)?,
+                    inp.weight.host(rd)?,
+                    &|d, t| progress(i, d, t),
+                )?;
+                Staged::on_host(o.to_tensor(PATHS[i])?)
+            }
+        };
+        outs.push(Arc::new(out));
         phases.mark(&format!("GEMM path {} ({choice})", PATHS[i]));
     }
-    let attribution = attribute_with_copies(
-        [&outs[0], &outs[1], &outs[2], &outs[3]],
+    let subject = |s: Subject| -> (&Staged<Tensor>, &str) {
+        match s {
+            Subject::Path(i) => (outs[i].as_ref(), PATHS[i]),
+            Subject::RefOut => (
+                ref_out.as_ref().expect("asked only with ref_out"),
+                "ref_out",
+            ),
+            Subject::TargetOut => (
+                target_out.as_ref().expect("asked only with target_out"),
+                "target_out",
+            ),
+        }
+    };
+    let mut done: HashMap<(Subject, Subject), Comparison> = HashMap::new();
+    let mut cmp = |x: Subject, y: Subject| -> Result<Comparison> {
+        if let Some(c) = done.get(&(x, y)) {
+            return Ok(c.clone());
+        }
+        let c = compare_staged(rd, subject(x), subject(y))?;
+        done.insert((x, y), c.clone());
+        Ok(c)
+    };
+    let attribution = attribute_by(
+        &mut cmp,
         copies,
-        ref_out.as_ref(),
-        target_out.as_ref(),
+        ref_out.is_some(),
+        target_out.is_some(),
         &inp.thresholds,
     )?;
+    let a_vs_b = cmp(Subject::Path(0), Subject::Path(1))?;
     phases.mark("compare the 4 paths");
     let mut notes = Vec::new();
     for (role, s) in [("target", &inp.target_gemm), ("reference", &inp.ref_gemm)] {
@@ -155,17 +214,28 @@ pub fn run_with(
     Ok(IsolateResult {
         paths: paths.try_into().unwrap_or_else(|_| unreachable!()),
         attribution,
+        a_vs_b,
         notes,
     })
 }
 
 /// The tensors `--save` writes: the four outputs, and each quantizer's activation (`xq_*` codes in their FP8
 /// dtype + `xs_*` f32 scales, or `x_*` f32 values for a plain one) so a user can feed the reference-quantized
-/// activation into their own kernel.
-pub fn saved_tensors(inp: &IsolateInputs, res: &IsolateResult) -> Result<Vec<Tensor>> {
-    let mut v: Vec<Tensor> = res.paths.iter().map(|p| p.output.clone()).collect();
+/// activation into their own kernel. Device data is copied to the host here.
+pub fn saved_tensors(
+    be: &dyn crate::backend::Backend,
+    inp: &IsolateInputs,
+    res: &IsolateResult,
+) -> Result<Vec<Tensor>> {
+    let rd = be.resident();
+    let mut v: Vec<Tensor> = Vec::with_capacity(8);
+    for (i, p) in res.paths.iter().enumerate() {
+        let mut t = res.output(i, be)?.clone();
+        t.name = p.name.to_string();
+        v.push(t);
+    }
     for (tag, act) in [("target", &inp.target_act), ("ref", &inp.ref_act)] {
-        match act.operand {
+        match act.operand.host(rd)? {
             Operand::Quantized(q) => {
                 let dt = crate::gemm::operand::fp8_dtype(q.fmt);
                 v.push(Tensor::new(
@@ -198,7 +268,8 @@ pub fn saved_tensors(inp: &IsolateInputs, res: &IsolateResult) -> Result<Vec<Ten
 mod tests {
     use super::*;
 
-    fn isolate(target_act: &Operand, ref_act: &Operand, tg: &str, rg: &str) -> IsolateResult {
+    fn isolate(target_act: Operand, ref_act: Operand, tg: &str, rg: &str) -> IsolateResult {
+        let (target_act, ref_act) = (Staged::on_host(target_act), Staged::on_host(ref_act));
         let w: Operand = crate::testdata::quantized(
             96,
             512,
@@ -208,14 +279,15 @@ mod tests {
             41,
         )
         .into();
+        let w = Staged::on_host(w);
         let inp = IsolateInputs {
             target_act: Activation {
                 quant: "target-q".into(),
-                operand: target_act,
+                operand: &target_act,
             },
             ref_act: Activation {
                 quant: "ref-q".into(),
-                operand: ref_act,
+                operand: &ref_act,
             },
             weight: &w,
             target_gemm: GemmChoice::parse(tg).unwrap(),
@@ -225,7 +297,7 @@ mod tests {
             thresholds: VerdictThresholds::default(),
         };
         let r = run(&inp, &|_, _, _| {}).unwrap();
-        let saved = saved_tensors(&inp, &r).unwrap();
+        let saved = saved_tensors(&crate::backend::CpuBackend, &inp, &r).unwrap();
         let names: Vec<&str> = saved.iter().map(|t| t.name.as_str()).collect();
         assert_eq!(
             names,
@@ -262,7 +334,7 @@ mod tests {
             }
         }
         let (refa, tgta): (Operand, Operand) = (q.into(), t.into());
-        let r = isolate(&tgta, &refa, "blockwise", "blockwise");
+        let r = isolate(tgta.clone(), refa.clone(), "blockwise", "blockwise");
         assert_eq!(r.attribution.verdict, Verdict::Quant);
         assert_eq!(
             (r.attribution.quant_share, r.attribution.gemm_share),
@@ -273,12 +345,27 @@ mod tests {
                 && r.paths[0].gemm == "blockwise"
                 && r.paths[1].quant == "ref-q"
         );
-        let g = isolate(&refa, &refa, "blockwise,promote=none,acc=trunc:13", "exact");
+        let g = isolate(
+            refa.clone(),
+            refa.clone(),
+            "blockwise,promote=none,acc=trunc:13",
+            "exact",
+        );
         assert_eq!(g.attribution.verdict, Verdict::Gemm);
         assert!(g.notes[0].contains("APPROXIMATE"));
-        let n = isolate(&refa, &refa, "blockwise", "blockwise,split_k=1");
+        let n = isolate(
+            refa.clone(),
+            refa.clone(),
+            "blockwise",
+            "blockwise,split_k=1",
+        );
         assert_eq!(n.attribution.verdict, Verdict::None);
-        let b = isolate(&tgta, &refa, "blockwise,promote=none,acc=trunc:5", "exact");
+        let b = isolate(
+            tgta.clone(),
+            refa.clone(),
+            "blockwise,promote=none,acc=trunc:5",
+            "exact",
+        );
         let sh = (b.attribution.quant_share, b.attribution.gemm_share);
         assert_eq!(b.attribution.verdict, Verdict::Both, "{sh:?}");
         assert!(sh.0 > 0.3 && sh.1 > 0.3, "{sh:?}");

@@ -19,6 +19,7 @@ pub mod fingerprint;
 pub mod isolate;
 pub mod maps;
 pub mod operands;
+pub mod staged;
 
 pub use crate::experiment::inputs::DumpFlags;
 pub use crate::gemm::GemmChoice;
@@ -127,10 +128,11 @@ pub fn run_isolate(req: &IsolateRequest, progress: &dyn Progress) -> Result<Isol
     let selected = device_for(req.inputs.backend, &[&req.target_gemm, &req.ref_gemm])?;
     let be = selected.backend();
     clock.mark(&format!("backend start ({})", be.name()));
-    let w = operands::weight(be, roles, &req.inputs.weight_quant, w_fp8)?;
+    let keep = be.resident();
+    let w = operands::weight(be, keep, roles, &req.inputs.weight_quant, w_fp8)?;
     clock.mark("weight (load or quantize)");
-    let (tname, tact) = operands::activation(be, &req.target_quant, roles, dump)?;
-    let (rname, ract) = operands::activation(be, &req.ref_quant, roles, dump)?;
+    let (tname, tact) = operands::activation(be, keep, &req.target_quant, roles, dump)?;
+    let (rname, ract) = operands::activation(be, keep, &req.ref_quant, roles, dump)?;
     operands::check_same_shape(&tact, &ract)?;
     clock.mark("activations (quantize both)");
     let inp = isolate::IsolateInputs {
@@ -161,30 +163,39 @@ pub fn run_isolate(req: &IsolateRequest, progress: &dyn Progress) -> Result<Isol
     );
     progress.end();
     let result = result?;
-    let figures = req.figures.then(|| {
-        let b = &result.paths[1].output;
-        GemmFigures {
-            spreads: [0, 2, 3]
-                .map(|i| maps::ulp_spread(result.paths[i].name, &result.paths[i].output, b))
-                .to_vec(),
-            diff_map: maps::diff_map(&result.paths[0].output, b, tact.rows(), w.rows()),
+    let figures = if req.figures {
+        let b = result.output(1, be)?;
+        let mut spreads = Vec::with_capacity(3);
+        for i in [0, 2, 3] {
+            spreads.push(maps::ulp_spread(
+                result.paths[i].name,
+                result.output(i, be)?,
+                b,
+            ));
         }
-    });
-    if figures.is_some() {
+        let diff_map = maps::diff_map(result.output(0, be)?, b, tact.rows(), w.rows());
         clock.mark("ulp spreads and difference map");
-    }
-    let b = &result.paths[1].output;
+        Some(GemmFigures { spreads, diff_map })
+    } else {
+        None
+    };
     let envelope = req.envelope.map(|t| {
+        let host = || -> Result<envelope::HostOperands> {
+            Ok(envelope::HostOperands {
+                weight: w.host(keep)?,
+                ref_act: ract.host(keep)?,
+                b: result.output(1, be)?,
+            })
+        };
         let e = envelope::envelope(
             be,
             &envelope::EnvelopeInputs {
                 x: roles.get_opt("x"),
-                weight: &w,
-                ref_act: &ract,
+                shape: (tact.rows(), w.rows(), w.cols()),
                 ref_unquantized: matches!(&req.ref_quant, ActivationQuant::Spec(s) if s.is_none()),
                 ref_gemm: &req.ref_gemm,
-                a: &result.paths[0].output,
-                b,
+                a_vs_b: Ok(&result.a_vs_b),
+                host: &host,
             },
             &t,
         );
@@ -192,7 +203,7 @@ pub fn run_isolate(req: &IsolateRequest, progress: &dyn Progress) -> Result<Isol
         e
     });
     if let Some(path) = &req.save {
-        crate::io::safetensors_io::write(path, &isolate::saved_tensors(&inp, &result)?, None)?;
+        crate::io::safetensors_io::write(path, &isolate::saved_tensors(be, &inp, &result)?, None)?;
         clock.mark("--save");
     }
     Ok(IsolateReport {
@@ -254,15 +265,16 @@ pub fn run_fingerprint(
     let roles = &inp.roles;
     let selected = backend::select(req.inputs.backend)?;
     let be = selected.backend();
-    let (_, act) = operands::activation(be, &req.target_quant, roles, dump)?;
-    let w = operands::weight(be, roles, &req.inputs.weight_quant, w_fp8)?;
+    let (_, act) = operands::activation(be, None, &req.target_quant, roles, dump)?;
+    let w = operands::weight(be, None, roles, &req.inputs.weight_quant, w_fp8)?;
+    let (act, w) = (act.host(None)?, w.host(None)?);
     let target = roles.get("target_out")?;
     let variants = fingerprint::variants_for(&selected.device);
     progress.begin(
         "GEMM variants",
         variants.len() as f64 * (act.rows() * w.rows()) as f64 * w.cols() as f64,
     );
-    let f = fingerprint::fingerprint(be, &act, &w, target, &variants, &|d, t| {
+    let f = fingerprint::fingerprint(be, act, w, target, &variants, &|d, t| {
         progress.set(d as f64 / t.max(1) as f64)
     });
     progress.end();

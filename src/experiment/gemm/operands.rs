@@ -2,8 +2,9 @@
 //! the chosen backend) and each side's activation (the dump's `xq`/`xs`, a quant spec applied to `x`, or `x`
 //! as it is), with the shape checks that make a bad dump one clear line.
 
-use crate::backend::Backend;
+use crate::backend::{Backend, ResidentOps};
 use crate::error::{Error, Result};
+use crate::experiment::gemm::staged::Staged;
 use crate::formats::{DType, Fp8Format};
 use crate::gemm::{load, Operand};
 use crate::io::Roles;
@@ -43,13 +44,15 @@ pub struct DumpFormat {
     pub group: Option<usize>,
 }
 
-/// The activation `how` gives, named by its quantizer, with at least one row.
+/// The activation `how` gives, named by its quantizer, with at least one row. With `keep` (a backend's
+/// [`ResidentOps`]) a quantizer runs on the device and its result stays there; otherwise on `be`, to the host.
 pub fn activation(
     be: &dyn Backend,
+    keep: Option<&dyn ResidentOps>,
     how: &ActivationQuant,
     roles: &Roles,
     dump: DumpFormat,
-) -> Result<(String, Operand)> {
+) -> Result<(String, Staged<Operand>)> {
     let (name, op) = match how {
         ActivationQuant::Dumped => {
             let act = load::activation(
@@ -67,15 +70,18 @@ pub fn activation(
                     act.block_cols
                 )));
             }
-            ("dumped".to_string(), act.into())
+            ("dumped".to_string(), Staged::on_host(act.into()))
         }
         ActivationQuant::Spec(spec) => {
             let x = roles.get("x")?;
-            if spec.is_none() {
-                (spec.to_string(), Operand::from_tensor(x)?)
+            let op = if spec.is_none() {
+                Staged::on_host(Operand::from_tensor(x)?)
+            } else if let Some(rd) = keep {
+                Staged::on_device(rd.quantize(spec, x, false)?)
             } else {
-                (spec.to_string(), be.quantize_activation(spec, x)?.into())
-            }
+                Staged::on_host(be.quantize_activation(spec, x)?.into())
+            };
+            (spec.to_string(), op)
         }
     };
     if op.rows() == 0 {
@@ -87,13 +93,14 @@ pub fn activation(
 }
 
 /// The weight: FP8 codes with their scales (`w` + `ws`), or a floating `w` quantized by `weight_quant` on
-/// `be` (`none` keeps it as it is).
+/// `be` (`none` keeps it as it is); with `keep`, quantized on the device and left there.
 pub fn weight(
     be: &dyn Backend,
+    keep: Option<&dyn ResidentOps>,
     roles: &Roles,
     weight_quant: &QuantSpec,
     raw_fp8: Fp8Format,
-) -> Result<Operand> {
+) -> Result<Staged<Operand>> {
     let w = roles.get("w")?;
     if w.shape.len() != 2 {
         return Err(Error::BadTensor(format!(
@@ -112,16 +119,19 @@ pub fn weight(
                 roles.tensor_name("ws")
             ))
         })?;
-        return Ok(load::weight(w, ws, raw_fp8)?.into());
+        return Ok(Staged::on_host(load::weight(w, ws, raw_fp8)?.into()));
     }
     if weight_quant.is_none() {
-        return Operand::from_tensor(w);
+        return Ok(Staged::on_host(Operand::from_tensor(w)?));
     }
-    Ok(be.quantize_weight(weight_quant, w)?.into())
+    Ok(match keep {
+        Some(rd) => Staged::on_device(rd.quantize(weight_quant, w, true)?),
+        None => Staged::on_host(be.quantize_weight(weight_quant, w)?.into()),
+    })
 }
 
 /// The target and reference activations must have the same shape.
-pub fn check_same_shape(target: &Operand, reference: &Operand) -> Result<()> {
+pub fn check_same_shape(target: &Staged<Operand>, reference: &Staged<Operand>) -> Result<()> {
     if target.rows() != reference.rows() || target.cols() != reference.cols() {
         return Err(Error::BadTensor(format!(
             "the target activation is [{}, {}] but the reference one is [{}, {}]",

@@ -1,0 +1,82 @@
+//! Data that stays on the device between the steps of a command (docs/ARCHITECTURE.md, "Device-resident
+//! data"): `isolate gemm` quantizes its operands there, runs the four paths on them and compares their outputs
+//! there, and copies to the host only what a report asks for (`--save`, the HTML figures, the envelope's CPU
+//! GEMMs). A backend that keeps data on a device offers [`ResidentOps`] through [`crate::backend::Backend::resident`];
+//! every operation computes what the host one computes, bit for bit.
+
+use std::any::Any;
+
+use crate::error::Result;
+use crate::formats::{DType, Fp8Format};
+use crate::gemm::GemmChoice;
+use crate::io::Tensor;
+use crate::metrics::Comparison;
+use crate::quant::{QuantSpec, Quantized};
+
+/// What a [`Resident`] holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResidentKind {
+    /// FP8 codes with their block scales (a quantized operand).
+    Operand {
+        fmt: Fp8Format,
+        block_rows: usize,
+        block_cols: usize,
+    },
+    /// Values of a host dtype (a GEMM output, or a dumped output uploaded).
+    Values { dtype: DType },
+}
+
+/// A matrix kept on a device: its shape and kind, and the device buffers only the backend that made it reads.
+pub struct Resident {
+    pub rows: usize,
+    pub cols: usize,
+    pub kind: ResidentKind,
+    data: Box<dyn Any + Send + Sync>,
+}
+
+impl Resident {
+    /// Wraps a backend's device buffers.
+    pub fn new(
+        rows: usize,
+        cols: usize,
+        kind: ResidentKind,
+        data: impl Any + Send + Sync,
+    ) -> Resident {
+        Resident {
+            rows,
+            cols,
+            kind,
+            data: Box::new(data),
+        }
+    }
+
+    /// The device buffers, when they are a `T` (the backend's own type).
+    pub fn data<T: 'static>(&self) -> Option<&T> {
+        self.data.downcast_ref::<T>()
+    }
+}
+
+impl std::fmt::Debug for Resident {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Resident[{}, {}] {:?}", self.rows, self.cols, self.kind)
+    }
+}
+
+/// The device half of a backend: each operation is its host counterpart's, with the data left on the device.
+pub trait ResidentOps {
+    /// [`crate::backend::Backend::quantize_activation`] (`weight = false`) or `quantize_weight`, kept.
+    fn quantize(&self, spec: &QuantSpec, x: &Tensor, weight: bool) -> Result<Resident>;
+    /// A host operand copied to the device.
+    fn upload_operand(&self, q: &Quantized) -> Result<Resident>;
+    /// A host tensor of values copied to the device (None: a dtype the device comparison does not read).
+    fn upload_values(&self, t: &Tensor) -> Result<Option<Resident>>;
+    /// C = A·Bᵀ by `choice` on kept operands, kept (None: no device kernel computes `choice` on these
+    /// operands bit for bit; the caller runs the host path, which says why).
+    fn gemm(&self, choice: &GemmChoice, a: &Resident, b: &Resident) -> Result<Option<Resident>>;
+    /// [`crate::metrics::compare`] of two kept value matrices, bit for bit.
+    fn compare(&self, a: &Resident, b: &Resident) -> Result<Comparison>;
+    /// The host copy of a kept operand.
+    fn download_operand(&self, r: &Resident) -> Result<Quantized>;
+    /// The host copy of kept values: the tensor `name` of dtype [`ResidentKind::Values`], shape [rows, cols].
+    fn download_values(&self, r: &Resident, name: &str) -> Result<Tensor>;
+}

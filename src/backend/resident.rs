@@ -4,8 +4,6 @@
 //! GEMMs). A backend that keeps data on a device offers [`ResidentOps`] through [`crate::backend::Backend::resident`];
 //! every operation computes what the host one computes, bit for bit.
 
-use std::any::Any;
-
 use crate::error::Result;
 use crate::formats::{DType, Fp8Format};
 use crate::gemm::GemmChoice;
@@ -26,34 +24,21 @@ pub enum ResidentKind {
     Values { dtype: DType },
 }
 
-/// A matrix kept on a device: its shape and kind, and the device buffers only the backend that made it reads.
+/// The device buffers behind a [`Resident`], one variant per kind of buffer a backend keeps (the CUDA ones
+/// today; a backend reads only its own).
+pub enum DeviceData {
+    /// FP8 codes and f32 scales in CUDA memory.
+    CudaOperand(crate::backend::cuda::gemm::DevOperand),
+    /// f32 or bf16 values in CUDA memory.
+    CudaValues(crate::backend::cuda::compare::DevValues),
+}
+
+/// A matrix kept on a device: its shape and kind, and the device buffers.
 pub struct Resident {
     pub rows: usize,
     pub cols: usize,
     pub kind: ResidentKind,
-    data: Box<dyn Any + Send + Sync>,
-}
-
-impl Resident {
-    /// Wraps a backend's device buffers.
-    pub fn new(
-        rows: usize,
-        cols: usize,
-        kind: ResidentKind,
-        data: impl Any + Send + Sync,
-    ) -> Resident {
-        Resident {
-            rows,
-            cols,
-            kind,
-            data: Box::new(data),
-        }
-    }
-
-    /// The device buffers, when they are a `T` (the backend's own type).
-    pub fn data<T: 'static>(&self) -> Option<&T> {
-        self.data.downcast_ref::<T>()
-    }
+    pub data: DeviceData,
 }
 
 impl std::fmt::Debug for Resident {

@@ -117,9 +117,11 @@ fn tc_in_isolate_gemm_and_gpu_variants_in_the_fingerprint() {
     );
 }
 
-/// `isolate gemm --backend cuda` quantizes x (1×128) and a bf16 w (128×128) on the GPU and runs the block-exact
-/// GEMMs there: its `--save` file (A, B, C1, C2, both quantized activations) must be the CPU's byte for byte.
-/// x is the demo's real MiniLM activation; w is a bf16 weight with outliers, zero blocks and tiny blocks.
+/// `isolate gemm --backend cuda` quantizes x (1×128) and a bf16 w (128×128) on the GPU, runs the block-exact
+/// GEMMs there and compares the outputs there (kernels/compare.cu, against a bf16 `target_out` and an f32
+/// `ref_out` uploaded): its `--save` file (A, B, C1, C2, both quantized activations) and its `--json` report
+/// must be the CPU's byte for byte. x is the demo's real MiniLM activation; w is a bf16 weight with outliers,
+/// zero blocks and tiny blocks.
 #[test]
 fn isolate_gemm_on_cuda_saves_the_cpus_bytes() {
     use isolate::formats::DType;
@@ -150,11 +152,20 @@ fn isolate_gemm_on_cuda_saves_the_cpus_bytes() {
         .collect();
     let input = dir.path().join("in.safetensors");
     let w = Tensor::new("w", DType::BF16, vec![n, k], w).unwrap();
-    safetensors_io::write(&input, &[x, w], None).unwrap();
+    let m = x.shape[0];
+    let noise: Vec<f32> = (0..m * n).map(|_| rng.random_range(-3.0f32..3.0)).collect();
+    let target_out: Vec<u8> = noise
+        .iter()
+        .flat_map(|&v| half::bf16::from_f32(v).to_le_bytes())
+        .collect();
+    let target_out = Tensor::new("target_out", DType::BF16, vec![m, n], target_out).unwrap();
+    let ref_out = Tensor::from_f32("ref_out", vec![m, n], &noise).unwrap();
+    safetensors_io::write(&input, &[x, w, target_out, ref_out], None).unwrap();
     let saved: Vec<isolate::io::TensorFile> = ["cuda", "cpu"]
         .iter()
         .map(|be| {
             let out = dir.path().join(format!("{be}.safetensors"));
+            let json = dir.path().join(format!("{be}.json"));
             let args = [
                 "isolate",
                 "gemm",
@@ -174,6 +185,8 @@ fn isolate_gemm_on_cuda_saves_the_cpus_bytes() {
                 "vllm-ue8m0",
                 "--save",
                 out.to_str().unwrap(),
+                "--json",
+                json.to_str().unwrap(),
             ];
             use clap::Parser;
             isolate::cli::run(isolate::cli::Cli::parse_from(args)).unwrap();
@@ -196,4 +209,8 @@ fn isolate_gemm_on_cuda_saves_the_cpus_bytes() {
         std::fs::read(&saved[0].path).unwrap() == std::fs::read(&saved[1].path).unwrap(),
         "the saved files differ outside the tensor data"
     );
+    let json = |be: &str| std::fs::read_to_string(dir.path().join(format!("{be}.json"))).unwrap();
+    let (gpu, cpu) = (json("cuda"), json("cpu"));
+    assert!(gpu.contains("\"cos\""), "{gpu}");
+    assert_eq!(gpu, cpu, "the --json reports differ");
 }

@@ -121,3 +121,36 @@ pub fn compare(be: &CudaBackend, a: &DevValues, b: &DevValues) -> Result<Compari
     };
     compare_abi::comparison_of_results(&sums, &stats, n, (a.side, b.side), &[a.rows, a.cols], at)
 }
+
+/// [`compare`] of `n` elements stored as `a` and `b` (the bytes of sides `sides`), uploaded first; `shape`
+/// [rows, cols] (the selftest's entry).
+pub fn compare_bytes(
+    be: &CudaBackend,
+    a: &[u8],
+    b: &[u8],
+    sides: (Side, Side),
+    n: usize,
+    shape: &[usize],
+) -> Result<Comparison> {
+    let (rows, cols) = match shape {
+        [r, c] if r * c == n => (*r, *c),
+        _ => (1, n),
+    };
+    let up = |x: &[u8], side: Side| -> Result<DevValues> {
+        let w = side.storage_bytes();
+        if x.len() < n * w {
+            return Err(Error::Gpu("compare: input buffer too small".into()));
+        }
+        Ok(DevValues {
+            rows,
+            cols,
+            side,
+            storage: Storage::Bytes(
+                be.stream
+                    .clone_htod(&x[..(n * w).max(1).min(x.len())])
+                    .map_err(|e| gpu_err("copy to GPU", e))?,
+            ),
+        })
+    };
+    compare(be, &up(a, sides.0)?, &up(b, sides.1)?)
+}

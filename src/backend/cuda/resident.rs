@@ -10,7 +10,7 @@ use crate::backend::cuda::compare::{self, DevValues, Storage};
 use crate::backend::cuda::gemm::{blockwise_args, blockwise_into, DevOperand, GemmShape};
 use crate::backend::cuda::quant::{quantize_on_device, DeviceQuant};
 use crate::backend::cuda::{gpu_err, CudaBackend};
-use crate::backend::resident::{Resident, ResidentKind, ResidentOps};
+use crate::backend::resident::{DeviceData, Resident, ResidentKind, ResidentOps};
 use crate::error::{Error, Result};
 use crate::gemm::{GemmChoice, GemmOutput, OutType};
 use crate::io::Tensor;
@@ -26,24 +26,37 @@ fn operand_kind(d: &DevOperand) -> ResidentKind {
 }
 
 fn kept_operand(d: DevOperand) -> Resident {
-    Resident::new(d.rows, d.cols, operand_kind(&d), d)
+    Resident {
+        rows: d.rows,
+        cols: d.cols,
+        kind: operand_kind(&d),
+        data: DeviceData::CudaOperand(d),
+    }
 }
 
 fn kept_values(v: DevValues) -> Resident {
-    let kind = ResidentKind::Values {
-        dtype: v.side.dtype(),
-    };
-    Resident::new(v.rows, v.cols, kind, v)
+    Resident {
+        rows: v.rows,
+        cols: v.cols,
+        kind: ResidentKind::Values {
+            dtype: v.side.dtype(),
+        },
+        data: DeviceData::CudaValues(v),
+    }
 }
 
 fn operand(r: &Resident) -> Result<&DevOperand> {
-    r.data::<DevOperand>()
-        .ok_or_else(|| Error::Gpu(format!("{r:?} is not a CUDA operand")))
+    match &r.data {
+        DeviceData::CudaOperand(d) => Ok(d),
+        DeviceData::CudaValues(_) => Err(Error::Gpu(format!("{r:?} is not a CUDA operand"))),
+    }
 }
 
 fn values(r: &Resident) -> Result<&DevValues> {
-    r.data::<DevValues>()
-        .ok_or_else(|| Error::Gpu(format!("{r:?} is not CUDA values")))
+    match &r.data {
+        DeviceData::CudaValues(v) => Ok(v),
+        DeviceData::CudaOperand(_) => Err(Error::Gpu(format!("{r:?} is not CUDA values"))),
+    }
 }
 
 impl ResidentOps for CudaBackend {

@@ -103,6 +103,9 @@ pub struct IsolateReport {
     pub backend_notes: Vec<String>,
     /// Wall-clock phases.
     pub timings: Vec<(String, f64)>,
+    /// The backend the paths ran on: outputs it kept on its device are read back through it
+    /// (`result.output(i, device.backend())`).
+    pub device: Selected,
 }
 
 /// The device for a GEMM request: a GPU-only GEMM needs the GPU (said before any work), otherwise `kind`.
@@ -206,14 +209,16 @@ pub fn run_isolate(req: &IsolateRequest, progress: &dyn Progress) -> Result<Isol
         crate::io::safetensors_io::write(path, &isolate::saved_tensors(be, &inp, &result)?, None)?;
         clock.mark("--save");
     }
+    let backend_notes = notes.into_iter().chain(be.take_notes()).collect();
     Ok(IsolateReport {
         result,
         figures,
         envelope,
         saved: req.save.clone(),
         fallback: selected.fallback.clone(),
-        backend_notes: notes.into_iter().chain(be.take_notes()).collect(),
+        backend_notes,
         timings: clock.phases,
+        device: selected,
     })
 }
 

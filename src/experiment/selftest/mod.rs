@@ -5,6 +5,7 @@ use crate::backend::{BackendKind, Device};
 use crate::error::Result;
 
 pub mod codecs;
+pub mod compare;
 pub mod gemm;
 pub mod quant;
 pub mod tc_twin;
@@ -92,11 +93,18 @@ pub fn checks(device: &Device, opt: &Options) -> Result<Vec<Check>> {
             checks.extend(quant::checks(cuda.as_ref(), opt.seed)?);
             checks.extend(gemm::checks(cuda, opt.seed)?);
             checks.extend(tc_twin::checks(cuda, opt.seed)?);
+            checks.extend(compare::checks(opt.seed, &|a, b, sides, n, shape| {
+                crate::backend::cuda::compare::compare_bytes(cuda, a, b, sides, n, shape)
+            })?);
         }
         // The quantizer and GEMM kernel sources on the CPU executor, or on an AMD GPU.
         Device::Simt(simt) => {
             checks.extend(quant::checks(simt, opt.seed)?);
             checks.extend(gemm::backend_checks(simt, opt.seed)?);
+            let m = crate::backend::simt::builtin("compare", crate::backend::simt::Mode::Cuda)?;
+            checks.extend(compare::checks(opt.seed, &|a, b, sides, n, shape| {
+                crate::backend::simt::kernels::compare(m, 32, a, b, sides, n, shape)
+            })?);
         }
         Device::Hip(hip) => {
             checks.extend(quant::checks(hip.as_ref(), opt.seed)?);

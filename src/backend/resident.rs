@@ -24,13 +24,35 @@ pub enum ResidentKind {
     Values { dtype: DType },
 }
 
-/// The device buffers behind a [`Resident`], one variant per kind of buffer a backend keeps (the CUDA ones
-/// today; a backend reads only its own).
+/// The device buffers behind a [`Resident`], one variant per kind of buffer a backend keeps (a backend reads
+/// only its own).
 pub enum DeviceData {
     /// FP8 codes and f32 scales in CUDA memory.
     CudaOperand(crate::backend::cuda::gemm::DevOperand),
     /// f32 or bf16 values in CUDA memory.
     CudaValues(crate::backend::cuda::compare::DevValues),
+    /// A quantized operand kept by the SIMT executor (in host memory: the executor's kernels read it there).
+    SimtOperand(Quantized),
+    /// Values kept by the SIMT executor: the stored bytes and how kernels/compare.cu reads them.
+    SimtValues {
+        bytes: Vec<u8>,
+        side: crate::backend::compare_abi::Side,
+    },
+}
+
+/// The blockwise kernel's arguments for `spec` on kept operands of shape `s`, when that kernel computes `spec`
+/// bit for bit and the host path would accept the shapes (None: the caller takes the host path, which runs the
+/// GEMM elsewhere or reports the shape error as the CPU does).
+pub fn kept_blockwise_args(
+    spec: &crate::gemm::GemmSpec,
+    s: &crate::backend::cuda::gemm::GemmShape,
+) -> Option<crate::backend::cuda::gemm::BlockwiseArgs> {
+    let whole_blocks =
+        s.k > 0 && s.m > 0 && s.n > 0 && s.k % s.a_block.1 == 0 && s.k % s.b_block.1 == 0;
+    if !whole_blocks {
+        return None;
+    }
+    crate::backend::cuda::gemm::blockwise_args(spec, s).ok()
 }
 
 /// A matrix kept on a device: its shape and kind, and the device buffers.

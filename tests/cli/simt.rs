@@ -219,3 +219,69 @@ fn hip_backend_without_an_amd_gpu_is_one_line_exit_2() {
     ]);
     o.assert_bad_input(&["is a HIP kernel", "--backend simt-cpu"]);
 }
+
+/// `isolate gemm --backend simt-cpu` takes the device-resident path (operands quantized and kept by the
+/// executor, block-exact GEMMs on the kept operands, every comparison by kernels/compare.cu, a bf16
+/// `target_out` and an f32 `ref_out` uploaded): its `--json` report and its `--save` file are the CPU
+/// backend's, byte for byte.
+#[test]
+fn isolate_gemm_on_simt_cpu_takes_the_resident_path_to_the_cpus_bytes() {
+    use isolate::formats::DType;
+    use isolate::io::{safetensors_io, Tensor};
+    let d = tempfile::tempdir().unwrap();
+    let (m, n, k) = (40, 96, 512);
+    let mut rng = isolate::testdata::Rng::new(11);
+    let mut bf16 = |len: usize, scale: f64| -> Vec<u8> {
+        (0..len)
+            .flat_map(|i| {
+                let v = rng.normal() * scale * if i % 61 == 0 { 40.0 } else { 1.0 };
+                half::bf16::from_f64(v).to_le_bytes()
+            })
+            .collect()
+    };
+    let x = Tensor::new("x", DType::BF16, vec![m, k], bf16(m * k, 1.0)).unwrap();
+    let w = Tensor::new("w", DType::BF16, vec![n, k], bf16(n * k, 0.02)).unwrap();
+    let target_out = Tensor::new("target_out", DType::BF16, vec![m, n], bf16(m * n, 1.0)).unwrap();
+    let ref_vals: Vec<f32> = (0..m * n).map(|i| (i % 13) as f32 - 6.0).collect();
+    let ref_out = Tensor::from_f32("ref_out", vec![m, n], &ref_vals).unwrap();
+    let input = d.path().join("in.safetensors");
+    safetensors_io::write(&input, &[x, w, target_out, ref_out], None).unwrap();
+    let run = |be: &str| {
+        let (json, save) = (
+            d.path().join(format!("{be}.json")),
+            d.path().join(format!("{be}.safetensors")),
+        );
+        let o = isolate(&[
+            "gemm",
+            "--backend",
+            be,
+            "--input",
+            s(&input),
+            "--target-quant",
+            "torch-e8m0",
+            "--ref-quant",
+            "deepgemm-ue8m0",
+            "--target-gemm",
+            "blockwise",
+            "--ref-gemm",
+            "blockwise,out=f32",
+            "--json",
+            s(&json),
+            "--save",
+            s(&save),
+        ]);
+        assert_eq!(o.code, 1, "{be}: {}{}", o.stdout, o.stderr);
+        (
+            std::fs::read_to_string(&json).unwrap(),
+            std::fs::read(&save).unwrap(),
+            o.stderr,
+        )
+    };
+    let (simt_json, simt_save, simt_err) = run("simt-cpu");
+    let (cpu_json, cpu_save, _) = run("cpu");
+    assert!(simt_json.contains("\"cos\""), "{simt_json}");
+    assert_eq!(simt_json, cpu_json, "the --json reports differ");
+    assert!(simt_save == cpu_save, "the --save files differ");
+    // Every GEMM ran on the executor: no note of one handed to the CPU.
+    assert!(!simt_err.contains("runs on the CPU"), "{simt_err}");
+}

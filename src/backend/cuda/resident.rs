@@ -7,10 +7,12 @@ use cudarc::driver::DevicePtr;
 
 use crate::backend::compare_abi::Side;
 use crate::backend::cuda::compare::{self, DevValues, Storage};
-use crate::backend::cuda::gemm::{blockwise_args, blockwise_into, DevOperand, GemmShape};
+use crate::backend::cuda::gemm::{blockwise_into, DevOperand, GemmShape};
 use crate::backend::cuda::quant::{quantize_on_device, DeviceQuant};
 use crate::backend::cuda::{gpu_err, CudaBackend};
-use crate::backend::resident::{DeviceData, Resident, ResidentKind, ResidentOps};
+use crate::backend::resident::{
+    kept_blockwise_args, DeviceData, Resident, ResidentKind, ResidentOps,
+};
 use crate::error::{Error, Result};
 use crate::gemm::{GemmChoice, GemmOutput, OutType};
 use crate::io::Tensor;
@@ -48,14 +50,14 @@ fn kept_values(v: DevValues) -> Resident {
 fn operand(r: &Resident) -> Result<&DevOperand> {
     match &r.data {
         DeviceData::CudaOperand(d) => Ok(d),
-        DeviceData::CudaValues(_) => Err(Error::Gpu(format!("{r:?} is not a CUDA operand"))),
+        _ => Err(Error::Gpu(format!("{r:?} is not a CUDA operand"))),
     }
 }
 
 fn values(r: &Resident) -> Result<&DevValues> {
     match &r.data {
         DeviceData::CudaValues(v) => Ok(v),
-        DeviceData::CudaOperand(_) => Err(Error::Gpu(format!("{r:?} is not CUDA values"))),
+        _ => Err(Error::Gpu(format!("{r:?} is not CUDA values"))),
     }
 }
 
@@ -127,6 +129,9 @@ impl ResidentOps for CudaBackend {
             return Ok(None);
         };
         let (da, db) = (operand(a)?, operand(b)?);
+        if da.cols != db.cols {
+            return Ok(None);
+        }
         let shape = GemmShape {
             m: da.rows,
             n: db.rows,
@@ -136,19 +141,9 @@ impl ResidentOps for CudaBackend {
             a_fmt: da.fmt,
             b_fmt: db.fmt,
         };
-        // The host path's shape errors (crate::gemm::plan) are its own to report.
-        let whole_blocks = da.cols == db.cols
-            && da.cols > 0
-            && da.rows > 0
-            && db.rows > 0
-            && da.cols % da.block_cols == 0
-            && db.cols % db.block_cols == 0;
-        let Ok(args) = blockwise_args(spec, &shape).map_err(|_| ()) else {
+        let Some(args) = kept_blockwise_args(spec, &shape) else {
             return Ok(None);
         };
-        if !whole_blocks {
-            return Ok(None);
-        }
         let mut c = self
             .stream
             .alloc_zeros::<f32>(shape.m * shape.n)

@@ -71,7 +71,7 @@ impl SimtBackend {
         kernels::run_user_quant(m, &entry, Self::user_warp(k), x, dtype, rows, cols, group)
     }
 
-    fn module(&self, name: &str) -> Result<&'static Module> {
+    pub(crate) fn module(&self, name: &str) -> Result<&'static Module> {
         simt::builtin(name, self.mode)
     }
 
@@ -188,6 +188,10 @@ impl Backend for SimtBackend {
             g,
             "this is the simt-cpu backend (kernel sources on the CPU)",
         ))
+    }
+
+    fn resident(&self) -> Option<&dyn crate::backend::ResidentOps> {
+        Some(self)
     }
 
     /// One line for every GEMM handed to the CPU definition.

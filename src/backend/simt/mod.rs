@@ -19,6 +19,7 @@
 
 pub mod backend;
 pub mod kernels;
+pub mod resident;
 #[cfg(test)]
 mod tests;
 

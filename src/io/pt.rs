@@ -126,7 +126,7 @@ pub fn tensor_refs(pkl: &[u8], stem: &str) -> std::result::Result<Leaves, String
         ""
     };
     let mut walk = Walk::default();
-    let walked = walk.flatten(&root, root_name, &mut leaves, &mut notes, 0);
+    let walked = walk.flatten(&root, root_name, &mut leaves, &mut notes);
     pickle::dismantle(root);
     if walk.unnoted > 0 {
         notes.push(format!(
@@ -413,35 +413,56 @@ impl Walk {
         Ok(found)
     }
 
-    /// Tensors out with their flattened names, one note per non-tensor leaf (the first [`MAX_NOTES`]; the
-    /// rest counted in [`Walk::unnoted`]).
+    /// Tensors out with their flattened names (`root` for the object itself, then the keys and indices down
+    /// to the tensor, joined by dots), one note per non-tensor leaf (the first [`MAX_NOTES`]; the rest counted
+    /// in [`Walk::unnoted`]).
     pub(crate) fn flatten(
         &mut self,
         v: &Value,
-        name: &str,
+        root: &str,
         out: &mut Vec<(String, Rc<TensorRef>)>,
         notes: &mut Vec<String>,
-        depth: usize,
+    ) -> std::result::Result<(), String> {
+        self.flatten_at(v, root, &mut Vec::new(), out, notes)
+    }
+
+    /// [`Walk::flatten`] of `v` at `path` below `root`. A name is made only for what is kept (a tensor, a
+    /// note): a path that a shared container repeats costs a visit, not a string.
+    fn flatten_at(
+        &mut self,
+        v: &Value,
+        root: &str,
+        path: &mut Vec<Segment>,
+        out: &mut Vec<(String, Rc<TensorRef>)>,
+        notes: &mut Vec<String>,
     ) -> std::result::Result<(), String> {
         self.visit()?;
+        let depth = path.len();
         match v {
-            Value::Tensor(t) => out.push((name.to_string(), t.clone())),
+            Value::Tensor(t) => out.push((name_of(root, path), t.clone())),
             Value::Dict(d) if self.contains_tensor(v, depth)? => {
                 for (k, x) in d.borrow().iter() {
-                    self.flatten(x, &join(name, &key_text(k)), out, notes, depth + 1)?;
+                    path.push(Segment::Key(k.clone()));
+                    let r = self.flatten_at(x, root, path, out, notes);
+                    path.pop();
+                    r?;
                 }
             }
             Value::Tuple(_) | Value::List(_) if self.contains_tensor(v, depth)? => {
                 each_item(v, |i, x| {
-                    self.flatten(x, &join(name, &i.to_string()), out, notes, depth + 1)
+                    path.push(Segment::Index(i));
+                    let r = self.flatten_at(x, root, path, out, notes);
+                    path.pop();
+                    r
                 })?;
             }
             _ if notes.len() >= MAX_NOTES => self.unnoted += 1,
             other => {
+                let name = name_of(root, path);
                 let shown = if name.is_empty() {
                     "(the whole file)"
                 } else {
-                    name
+                    &name
                 };
                 let repr = other.repr(80);
                 let what = if repr == other.kind() {
@@ -454,6 +475,23 @@ impl Walk {
         }
         Ok(())
     }
+}
+
+/// One step of a path into the unpickled object: a dict key or a sequence index.
+pub(crate) enum Segment {
+    Key(Value),
+    Index(usize),
+}
+
+/// The dotted name of `path` below `root`.
+fn name_of(root: &str, path: &[Segment]) -> String {
+    path.iter().fold(root.to_string(), |name, seg| {
+        let key = match seg {
+            Segment::Key(k) => key_text(k),
+            Segment::Index(i) => i.to_string(),
+        };
+        join(&name, &key)
+    })
 }
 
 #[cfg(test)]

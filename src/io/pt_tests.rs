@@ -475,7 +475,7 @@ fn a_pickle_of_shared_lists_is_walked_once_per_container_with_bounded_notes() {
     let root = crate::io::pickle::unpickle(&b).unwrap();
     let mut w = Walk::default();
     let (mut leaves, mut notes) = (Vec::new(), Vec::new());
-    w.flatten(&root, "", &mut leaves, &mut notes, 0).unwrap();
+    w.flatten(&root, "", &mut leaves, &mut notes).unwrap();
     crate::io::pickle::dismantle(root);
     assert!(w.visited < 500_000, "{} visits", w.visited);
     assert_eq!(notes.len(), 64);

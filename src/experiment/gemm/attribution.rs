@@ -203,8 +203,8 @@ pub fn attribute_by(
     // Each path's metrics against `with`, computed once per distinct output.
     let mut against = |with: Subject| -> Result<Vec<Metrics>> {
         let mut v: Vec<Metrics> = Vec::with_capacity(4);
-        for i in 0..4 {
-            let m = match copies[i] {
+        for (i, copy) in copies.iter().enumerate() {
+            let m = match *copy {
                 Some(j) if j < i => v[j].clone(),
                 _ => Metrics::of(&cmp(Subject::Path(i), with)?),
             };

@@ -18,11 +18,12 @@ const SIDES: [(Side, Side); 6] = [
     (Side::Bf16, Side::F32),
 ];
 
+/// A device comparison: `(a, b, sides, n, shape)` as stored bytes to the [`Comparison`].
+pub type DeviceCompare<'a> =
+    &'a dyn Fn(&[u8], &[u8], (Side, Side), usize, &[usize]) -> Result<Comparison>;
+
 /// Runs the cases through `device(a, b, sides, n, shape)`.
-pub fn checks(
-    seed: u64,
-    device: &dyn Fn(&[u8], &[u8], (Side, Side), usize, &[usize]) -> Result<Comparison>,
-) -> Result<Vec<Check>> {
+pub fn checks(seed: u64, device: DeviceCompare) -> Result<Vec<Check>> {
     let lens = [1usize, 4097, 131_072 + 4096 * 3 + 5, 1_000_003];
     let mut out = Vec::new();
     for (k, &sides) in SIDES.iter().enumerate() {

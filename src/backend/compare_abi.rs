@@ -53,6 +53,16 @@ impl Side {
     }
 }
 
+/// How a host tensor is kept for the comparison: its side and its [rows, cols] (a tensor of another rank as one
+/// row), or None for a dtype the kernel does not read.
+pub fn kept_layout(t: &crate::io::Tensor) -> Option<(Side, usize, usize)> {
+    let side = Side::of_tensor(t.dtype)?;
+    Some(match t.shape.as_slice() {
+        [r, c] => (side, *r, *c),
+        _ => (side, 1, t.numel()),
+    })
+}
+
 /// kernels/compare.cu `CompareParams`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
@@ -88,13 +98,7 @@ impl CompareParams {
     /// The struct's bytes (a by-value kernel parameter).
     pub fn bytes(&self) -> Vec<u8> {
         // SAFETY: #[repr(C)] integers without padding (56 bytes, checked above).
-        unsafe {
-            std::slice::from_raw_parts(
-                self as *const Self as *const u8,
-                std::mem::size_of::<Self>(),
-            )
-        }
-        .to_vec()
+        unsafe { crate::backend::cuda::param_layout::struct_bytes(self) }.to_vec()
     }
 }
 

@@ -94,6 +94,19 @@ pub struct GemmShape {
 }
 
 impl GemmShape {
+    /// C = A·Bᵀ of these operands on the device.
+    pub fn of_dev(a: &DevOperand, b: &DevOperand) -> GemmShape {
+        GemmShape {
+            m: a.rows,
+            n: b.rows,
+            k: a.cols,
+            a_block: (a.block_rows, a.block_cols),
+            b_block: (b.block_rows, b.block_cols),
+            a_fmt: a.fmt,
+            b_fmt: b.fmt,
+        }
+    }
+
     /// C = A·Bᵀ of these operands.
     pub fn of(a: &Quantized, b: &Quantized) -> GemmShape {
         GemmShape {
@@ -138,13 +151,7 @@ impl BlockwiseParams {
     /// convention).
     pub fn bytes(&self) -> Vec<u8> {
         // SAFETY: a #[repr(C)] struct of integers with no padding (96 bytes, checked above).
-        unsafe {
-            std::slice::from_raw_parts(
-                self as *const Self as *const u8,
-                std::mem::size_of::<Self>(),
-            )
-        }
-        .to_vec()
+        unsafe { crate::backend::cuda::param_layout::struct_bytes(self) }.to_vec()
     }
 }
 
@@ -194,7 +201,7 @@ pub fn blockwise_into(
     args: &BlockwiseArgs,
     c: &mut CudaSlice<f32>,
 ) -> Result<()> {
-    let (m, n, k) = (a.rows, b.rows, a.cols);
+    let (m, n) = (a.rows, b.rows);
     if c.len() < m * n {
         return Err(Error::Gpu("output buffer too small".into()));
     }
@@ -217,15 +224,7 @@ pub fn blockwise_into(
         use cudarc::driver::DevicePtrMut;
         c.device_ptr_mut(s).0
     };
-    let shape = GemmShape {
-        m,
-        n,
-        k,
-        a_block: (a.block_rows, a.block_cols),
-        b_block: (b.block_rows, b.block_cols),
-        a_fmt: a.fmt,
-        b_fmt: b.fmt,
-    };
+    let shape = GemmShape::of_dev(a, b);
     let p = BlockwiseParams::new(
         [ptr(&a.q), pf(&a.scales), ptr(&b.q), pf(&b.scales), cptr],
         &shape,

@@ -5,6 +5,17 @@
 //! declaration in its `.cu` file, computes the C layout (natural alignment, x86-64/PTX sizes) and compares
 //! field by field (so a kernel edit that the Rust side does not follow fails `cargo test`).
 
+/// The bytes of a by-value kernel parameter struct (cuLaunchKernel's, hipModuleLaunchKernel's and the SIMT
+/// executor's convention).
+///
+/// # Safety
+/// `T` must be `#[repr(C)]` plain data without padding bytes (every struct passed here has its layout checked by
+/// [`kernel_params_layout!`] and spells out any tail padding as a field).
+pub unsafe fn struct_bytes<T>(p: &T) -> &[u8] {
+    // SAFETY: the caller's promise: every byte of `T` is initialized.
+    unsafe { std::slice::from_raw_parts(p as *const T as *const u8, std::mem::size_of::<T>()) }
+}
+
 /// One field of a C struct: name, offset, size.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CField {

@@ -5,7 +5,7 @@
 
 use cudarc::driver::DevicePtr;
 
-use crate::backend::compare_abi::Side;
+use crate::backend::compare_abi::{kept_layout, Side};
 use crate::backend::cuda::compare::{self, DevValues, Storage};
 use crate::backend::cuda::gemm::{blockwise_into, DevOperand, GemmShape};
 use crate::backend::cuda::quant::{quantize_on_device, DeviceQuant};
@@ -105,12 +105,8 @@ impl ResidentOps for CudaBackend {
     }
 
     fn upload_values(&self, t: &Tensor) -> Result<Option<Resident>> {
-        let Some(side) = Side::of_tensor(t.dtype) else {
+        let Some((side, rows, cols)) = kept_layout(t) else {
             return Ok(None);
-        };
-        let (rows, cols) = match t.shape.as_slice() {
-            [r, c] => (*r, *c),
-            _ => (1, t.numel()),
         };
         let bytes = self
             .stream
@@ -132,15 +128,7 @@ impl ResidentOps for CudaBackend {
         if da.cols != db.cols {
             return Ok(None);
         }
-        let shape = GemmShape {
-            m: da.rows,
-            n: db.rows,
-            k: da.cols,
-            a_block: (da.block_rows, da.block_cols),
-            b_block: (db.block_rows, db.block_cols),
-            a_fmt: da.fmt,
-            b_fmt: db.fmt,
-        };
+        let shape = GemmShape::of_dev(da, db);
         let Some(args) = kept_blockwise_args(spec, &shape) else {
             return Ok(None);
         };

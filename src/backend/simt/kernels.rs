@@ -214,9 +214,7 @@ impl QuantParams {
 
     pub fn bytes(&self) -> &[u8] {
         // SAFETY: repr(C) plain data without implicit padding (the tail padding is the `_pad` field).
-        unsafe {
-            std::slice::from_raw_parts(self as *const _ as *const u8, std::mem::size_of::<Self>())
-        }
+        unsafe { crate::backend::cuda::param_layout::struct_bytes(self) }
     }
 }
 

@@ -3,7 +3,7 @@
 //! so that path runs, and is tested against the CPU's bytes, on a machine without a GPU. "Kept" data is in
 //! host memory here (where the executor's kernels read it); each kernel launch takes its own copy.
 
-use crate::backend::compare_abi::Side;
+use crate::backend::compare_abi::{kept_layout, Side};
 use crate::backend::cuda::gemm::GemmShape;
 use crate::backend::resident::{
     kept_blockwise_args, DeviceData, Resident, ResidentKind, ResidentOps,
@@ -69,12 +69,8 @@ impl ResidentOps for SimtBackend {
     }
 
     fn upload_values(&self, t: &Tensor) -> Result<Option<Resident>> {
-        let Some(side) = Side::of_tensor(t.dtype) else {
+        let Some((side, rows, cols)) = kept_layout(t) else {
             return Ok(None);
-        };
-        let (rows, cols) = match t.shape.as_slice() {
-            [r, c] => (*r, *c),
-            _ => (1, t.numel()),
         };
         Ok(Some(kept_values(rows, cols, t.bytes().to_vec(), side)))
     }

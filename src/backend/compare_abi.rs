@@ -5,7 +5,7 @@
 
 use crate::error::{Error, Result};
 use crate::formats::DType;
-use crate::metrics::compare::{CHUNK, TASK_CHUNKS};
+use crate::metrics::compare::CHUNK;
 use crate::metrics::ulp::{UlpHistogram, EXACT};
 use crate::metrics::{comparison_of_parts, Comparison, ComparisonParts, LaneSums};
 
@@ -216,11 +216,6 @@ pub fn stored_value(side: Side, b: &[u8]) -> f64 {
 /// A bf16 code's value as `convert::element_f64` decodes it.
 fn bf16_value(bits: u16) -> f64 {
     f32::from_bits((bits as u32) << 16) as f64
-}
-
-/// Tasks of [`crate::metrics::compare`] for `n` elements.
-pub fn tasks(n: usize) -> usize {
-    chunks(n).div_ceil(TASK_CHUNKS)
 }
 
 /// The fields in which a device comparison `got` differs from the CPU's `want`, bit for bit (floats by their

@@ -25,7 +25,7 @@ pub mod simt;
 pub use cpu::CpuBackend;
 pub use cuda::CudaBackend;
 pub use hip::HipBackend;
-pub use resident::{Resident, ResidentKind, ResidentOps};
+pub use resident::{Resident, ResidentOps};
 pub use simt::SimtBackend;
 
 /// The operations a backend offers. Slices in, vectors out: each call moves its data to the device and back

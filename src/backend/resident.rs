@@ -5,24 +5,10 @@
 //! every operation computes what the host one computes, bit for bit.
 
 use crate::error::Result;
-use crate::formats::{DType, Fp8Format};
 use crate::gemm::GemmChoice;
 use crate::io::Tensor;
 use crate::metrics::Comparison;
 use crate::quant::{QuantSpec, Quantized};
-
-/// What a [`Resident`] holds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ResidentKind {
-    /// FP8 codes with their block scales (a quantized operand).
-    Operand {
-        fmt: Fp8Format,
-        block_rows: usize,
-        block_cols: usize,
-    },
-    /// Values of a host dtype (a GEMM output, or a dumped output uploaded).
-    Values { dtype: DType },
-}
 
 /// The device buffers behind a [`Resident`], one variant per kind of buffer a backend keeps (a backend reads
 /// only its own).
@@ -55,17 +41,22 @@ pub fn kept_blockwise_args(
     crate::backend::cuda::gemm::blockwise_args(spec, s).ok()
 }
 
-/// A matrix kept on a device: its shape and kind, and the device buffers.
+/// A matrix kept on a device: its shape and the device buffers.
 pub struct Resident {
     pub rows: usize,
     pub cols: usize,
-    pub kind: ResidentKind,
     pub data: DeviceData,
 }
 
 impl std::fmt::Debug for Resident {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Resident[{}, {}] {:?}", self.rows, self.cols, self.kind)
+        let what = match &self.data {
+            DeviceData::CudaOperand(_) => "CUDA operand",
+            DeviceData::CudaValues(_) => "CUDA values",
+            DeviceData::SimtOperand(_) => "simt-cpu operand",
+            DeviceData::SimtValues { .. } => "simt-cpu values",
+        };
+        write!(f, "Resident[{}, {}] ({what})", self.rows, self.cols)
     }
 }
 
@@ -84,6 +75,6 @@ pub trait ResidentOps {
     fn compare(&self, a: &Resident, b: &Resident) -> Result<Comparison>;
     /// The host copy of a kept operand.
     fn download_operand(&self, r: &Resident) -> Result<Quantized>;
-    /// The host copy of kept values: the tensor `name` of dtype [`ResidentKind::Values`], shape [rows, cols].
+    /// The host copy of kept values: the tensor `name` in the dtype it stands for, shape [rows, cols].
     fn download_values(&self, r: &Resident, name: &str) -> Result<Tensor>;
 }

@@ -223,6 +223,32 @@ impl DeviceQuantShape {
         )
     }
 
+    /// The device's NaN rule outcome: with `nan=reject`, a kernel that raised its non-finite flag (bit 0 of
+    /// `flags`) is the CPU twin's error, the offending group found on the host for the message.
+    pub fn refuse_flagged(&self, spec: &QuantSpec, x: &Tensor, flags: u32) -> Result<()> {
+        if flags & 1 != 0 && spec.nan == NanRule::Reject {
+            let (_, c, v) = to_matrix(x, self.role)?;
+            return Err(reject_nonfinite(spec, self.role, &scan_nonfinite(&v, c)));
+        }
+        Ok(())
+    }
+
+    /// The quantization a device made: its codes and f32 scales (longer buffers are cut to the shape).
+    pub fn quantized(&self, spec: &QuantSpec, mut q: Vec<u8>, mut scales: Vec<f32>) -> Quantized {
+        let (gr, gc) = self.grid();
+        q.truncate(self.rows * self.cols);
+        scales.truncate(gr * gc);
+        Quantized {
+            rows: self.rows,
+            cols: self.cols,
+            fmt: spec.fp8,
+            q,
+            block_rows: self.block_rows,
+            block_cols: self.block_cols,
+            scales,
+        }
+    }
+
     /// The result without a launch when the input is empty: no codes, zero scales.
     pub fn empty_result(&self, spec: &QuantSpec) -> Option<Quantized> {
         let (gr, gc) = self.grid();

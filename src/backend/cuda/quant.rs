@@ -12,7 +12,6 @@ use crate::backend::cuda::{gpu_err, CudaBackend};
 use crate::error::{Error, Result};
 use crate::formats::DType;
 use crate::io::Tensor;
-use crate::quant::cpu::{reject_nonfinite, scan_nonfinite, to_matrix};
 use crate::quant::spec::{EpsOn, NanRule, Pow2, QRule, ScaleRule};
 use crate::quant::{QuantSpec, Quantized};
 
@@ -307,10 +306,7 @@ pub fn quantize_on_device(
     )?;
     launch(be, spec, &mut b)?;
     let flags = s.clone_dtoh(&b.flags).map_err(|e| gpu_err("quant", e))?;
-    if flags[0] & 1 != 0 && spec.nan == NanRule::Reject {
-        let (_, c, v) = to_matrix(x, shape.role)?;
-        return Err(reject_nonfinite(spec, shape.role, &scan_nonfinite(&v, c)));
-    }
+    shape.refuse_flagged(spec, x, flags[0])?;
     Ok(DeviceQuant::Buffers(b))
 }
 

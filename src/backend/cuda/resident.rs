@@ -10,28 +10,17 @@ use crate::backend::cuda::compare::{self, DevValues, Storage};
 use crate::backend::cuda::gemm::{blockwise_into, DevOperand, GemmShape};
 use crate::backend::cuda::quant::{quantize_on_device, DeviceQuant};
 use crate::backend::cuda::{gpu_err, CudaBackend};
-use crate::backend::resident::{
-    kept_blockwise_args, DeviceData, Resident, ResidentKind, ResidentOps,
-};
+use crate::backend::resident::{kept_blockwise_args, DeviceData, Resident, ResidentOps};
 use crate::error::{Error, Result};
 use crate::gemm::{GemmChoice, GemmOutput, OutType};
 use crate::io::Tensor;
 use crate::metrics::Comparison;
 use crate::quant::{QuantSpec, Quantized};
 
-fn operand_kind(d: &DevOperand) -> ResidentKind {
-    ResidentKind::Operand {
-        fmt: d.fmt,
-        block_rows: d.block_rows,
-        block_cols: d.block_cols,
-    }
-}
-
 fn kept_operand(d: DevOperand) -> Resident {
     Resident {
         rows: d.rows,
         cols: d.cols,
-        kind: operand_kind(&d),
         data: DeviceData::CudaOperand(d),
     }
 }
@@ -40,9 +29,6 @@ fn kept_values(v: DevValues) -> Resident {
     Resident {
         rows: v.rows,
         cols: v.cols,
-        kind: ResidentKind::Values {
-            dtype: v.side.dtype(),
-        },
         data: DeviceData::CudaValues(v),
     }
 }

@@ -19,8 +19,6 @@ use crate::error::{Error, Result};
 use crate::formats::{E8m0Round, Fp8Format, Overflow};
 use crate::gemm::{GemmOutput, GemmSpec, GpuGemm, Operand, OutType};
 use crate::io::Tensor;
-use crate::quant::cpu::{reject_nonfinite, scan_nonfinite, to_matrix};
-use crate::quant::spec::NanRule;
 use crate::quant::{QuantSpec, Quantized};
 
 const THREADS: u32 = 256;
@@ -102,47 +100,30 @@ impl HipBackend {
         if let Some(q) = shape.empty_result(spec) {
             return Ok(q);
         }
-        let (role, rows, cols, br, bc) = (
-            shape.role,
-            shape.rows,
-            shape.cols,
-            shape.block_rows,
-            shape.block_cols,
-        );
+        let (rows, cols) = (shape.rows, shape.cols);
         let (gr, gc) = shape.grid();
         let h = &self.hip;
         let dx = h.upload(x.bytes())?;
         let dq = h.upload(&vec![0u8; rows * cols])?;
         let ds = h.upload(&vec![0u8; gr * gc * 4])?;
         let df = h.upload(&[0u8; 4])?;
-        let mut p = QuantParams::from_spec(spec);
-        p.x = dx.ptr as u64;
-        p.q = dq.ptr as u64;
-        p.s = ds.ptr as u64;
-        p.flags = df.ptr as u64;
-        p.rows = rows as i64;
-        p.cols = cols as i64;
-        p.br = br as i32;
-        p.bc = bc as i32;
-        p.in_dtype = crate::backend::simt::kernels::in_dtype(x.dtype)?;
-        let (name, work) = kernel_for(x.dtype, rows, cols, br, bc);
+        let p = QuantParams::for_shape(
+            spec,
+            &shape,
+            x.dtype,
+            [dx.ptr as u64, dq.ptr as u64, ds.ptr as u64, df.ptr as u64],
+        )?;
+        let (name, work) = kernel_for(x.dtype, rows, cols, shape.block_rows, shape.block_cols);
         let m = self.module("quant")?;
         let grid = [work.div_ceil(THREADS as usize).max(1) as u32, 1, 1];
         h.launch_blobs(&m, name, grid, [THREADS, 1, 1], &[p.bytes().to_vec()])?;
         let flags = u32::from_ne_bytes(h.download(&df)?[..4].try_into().unwrap());
-        if flags & 1 != 0 && spec.nan == NanRule::Reject {
-            let (_, c, v) = to_matrix(x, role)?;
-            return Err(reject_nonfinite(spec, role, &scan_nonfinite(&v, c)));
-        }
-        Ok(Quantized {
-            rows,
-            cols,
-            fmt: spec.fp8,
-            q: h.download(&dq)?[..rows * cols].to_vec(),
-            block_rows: br,
-            block_cols: bc,
-            scales: crate::backend::simt::f32s(&h.download(&ds)?[..gr * gc * 4]),
-        })
+        shape.refuse_flagged(spec, x, flags)?;
+        Ok(shape.quantized(
+            spec,
+            h.download(&dq)?,
+            crate::backend::simt::f32s(&h.download(&ds)?),
+        ))
     }
 
     fn note(&self, s: String) {

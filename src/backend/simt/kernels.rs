@@ -8,7 +8,6 @@ use crate::backend::simt::{Arg, Module};
 use crate::error::{Error, Result};
 use crate::formats::{DType, E8m0Round, Fp8Format, Overflow};
 use crate::io::Tensor;
-use crate::quant::cpu::{reject_nonfinite, scan_nonfinite, to_matrix};
 use crate::quant::spec::{EpsOn, NanRule, Pow2, QRule, ScaleRule};
 use crate::quant::{QuantSpec, Quantized};
 
@@ -212,6 +211,28 @@ impl QuantParams {
         }
     }
 
+    /// The launch parameters for `spec` on a checked shape of `dtype` input, with device addresses
+    /// `[x, q, s, flags]` (the SIMT and HIP launchers').
+    pub fn for_shape(
+        spec: &QuantSpec,
+        shape: &crate::quant::cpu::DeviceQuantShape,
+        dtype: DType,
+        ptrs: [u64; 4],
+    ) -> Result<QuantParams> {
+        Ok(QuantParams {
+            x: ptrs[0],
+            q: ptrs[1],
+            s: ptrs[2],
+            flags: ptrs[3],
+            rows: shape.rows as i64,
+            cols: shape.cols as i64,
+            br: shape.block_rows as i32,
+            bc: shape.block_cols as i32,
+            in_dtype: in_dtype(dtype)?,
+            ..QuantParams::from_spec(spec)
+        })
+    }
+
     pub fn bytes(&self) -> &[u8] {
         // SAFETY: repr(C) plain data without implicit padding (the tail padding is the `_pad` field).
         unsafe { crate::backend::cuda::param_layout::struct_bytes(self) }
@@ -280,46 +301,25 @@ pub fn quantize_with(
     if let Some(q) = shape.empty_result(spec) {
         return Ok(q);
     }
-    let (role, rows, cols, br, bc) = (
-        shape.role,
-        shape.rows,
-        shape.cols,
-        shape.block_rows,
-        shape.block_cols,
-    );
+    let (rows, cols) = (shape.rows, shape.cols);
     let (gr, gc) = shape.grid();
     let dx = m.upload(x.bytes(), "x")?;
     let dq = m.alloc(rows * cols, "q")?;
     let ds = m.alloc(gr * gc * 4, "scales")?;
     let df = m.alloc(4, "flags")?;
-    let mut p = QuantParams::from_spec(spec);
-    p.x = dx.addr();
-    p.q = dq.addr();
-    p.s = ds.addr();
-    p.flags = df.addr();
-    p.rows = rows as i64;
-    p.cols = cols as i64;
-    p.br = br as i32;
-    p.bc = bc as i32;
-    p.in_dtype = in_dtype(x.dtype)?;
-    let (name, work) = kernel_for(x.dtype, rows, cols, br, bc);
+    let p = QuantParams::for_shape(
+        spec,
+        &shape,
+        x.dtype,
+        [dx.addr(), dq.addr(), ds.addr(), df.addr()],
+    )?;
+    let (name, work) = kernel_for(x.dtype, rows, cols, shape.block_rows, shape.block_cols);
     let name = kernel.unwrap_or(name);
     let grid = [work.div_ceil(THREADS as usize).max(1) as u32, 1, 1];
     m.launch(name, grid, BLOCK, warp, &[Arg::Raw(p.bytes())])?;
     let flags = u32::from_ne_bytes(df.as_slice().try_into().unwrap());
-    if flags & 1 != 0 && spec.nan == NanRule::Reject {
-        let (_, c, v) = to_matrix(x, role)?;
-        return Err(reject_nonfinite(spec, role, &scan_nonfinite(&v, c)));
-    }
-    Ok(Quantized {
-        rows,
-        cols,
-        fmt: spec.fp8,
-        q: dq.to_vec(),
-        block_rows: br,
-        block_cols: bc,
-        scales: super::f32s(ds.as_slice()),
-    })
+    shape.refuse_flagged(spec, x, flags)?;
+    Ok(shape.quantized(spec, dq.to_vec(), super::f32s(ds.as_slice())))
 }
 
 /// Runs a user quant kernel (ABI v1, `crate::backend::cuda::user`) on the executor: codes [M, K] and f32

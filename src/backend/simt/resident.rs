@@ -5,9 +5,7 @@
 
 use crate::backend::compare_abi::{kept_layout, Side};
 use crate::backend::cuda::gemm::GemmShape;
-use crate::backend::resident::{
-    kept_blockwise_args, DeviceData, Resident, ResidentKind, ResidentOps,
-};
+use crate::backend::resident::{kept_blockwise_args, DeviceData, Resident, ResidentOps};
 use crate::backend::simt::{kernels, Mode, SimtBackend};
 use crate::error::{Error, Result};
 use crate::gemm::{GemmChoice, GemmOutput, OutType};
@@ -19,11 +17,6 @@ fn kept_operand(q: Quantized) -> Resident {
     Resident {
         rows: q.rows,
         cols: q.cols,
-        kind: ResidentKind::Operand {
-            fmt: q.fmt,
-            block_rows: q.block_rows,
-            block_cols: q.block_cols,
-        },
         data: DeviceData::SimtOperand(q),
     }
 }
@@ -32,9 +25,6 @@ fn kept_values(rows: usize, cols: usize, bytes: Vec<u8>, side: Side) -> Resident
     Resident {
         rows,
         cols,
-        kind: ResidentKind::Values {
-            dtype: side.dtype(),
-        },
         data: DeviceData::SimtValues { bytes, side },
     }
 }

@@ -43,11 +43,6 @@ impl<T> Staged<T> {
         self.device.get()
     }
 
-    /// The host copy, if there is one yet.
-    pub fn host_if_there(&self) -> Option<&T> {
-        self.host.get()
-    }
-
     /// The host copy, made by `fetch` from the device copy the first time it is asked for.
     fn host_or(&self, fetch: impl FnOnce(&Resident) -> Result<T>) -> Result<&T> {
         if let Some(t) = self.host.get() {
